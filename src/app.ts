@@ -1,0 +1,86 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CONFIG_FILE, loadConfig, type LoadOptions } from './config/load.js';
+import type { SiteConfig } from './config/schema.js';
+import { createLogger, type Logger } from './log.js';
+import { BlobPool } from './storage/blobs/pool.js';
+import { migrate, openDb, type Db } from './storage/db.js';
+import { PublishService } from './publish/publish-service.js';
+import { ExpireService } from './publish/expire-service.js';
+import { CatalogReader } from './publish/catalog-reader.js';
+
+/** Everything a command or the server needs, built once from config (the composition root). */
+export interface Site {
+  config: SiteConfig;
+  log: Logger;
+  db: Db;
+  pool: BlobPool;
+  publish: PublishService;
+  expire: ExpireService;
+  catalog: CatalogReader;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions extends LoadOptions {
+  /** Log level override (the CLI keeps logs quiet unless asked). */
+  logLevel?: string;
+}
+
+export async function openSite(options: OpenOptions = {}): Promise<Site> {
+  const config = loadConfig(options);
+  const log = createLogger(options.logLevel ?? config.log.level);
+  const db = openDb(config);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  const pool = new BlobPool(config.dirs.packages);
+  await pool.init();
+  const limits = config.limits;
+  return {
+    config,
+    log,
+    db,
+    pool,
+    publish: new PublishService({ db, pool, limits, log }),
+    expire: new ExpireService({ db, log }),
+    catalog: new CatalogReader(db),
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * `upcat init`: creates the site home's folders and config file (never overwriting an existing
+ * one) and brings the database schema up to date. Safe to run any number of times.
+ */
+export async function initSite(
+  options: OpenOptions = {},
+): Promise<{ config: SiteConfig; createdConfig: boolean }> {
+  const config = loadConfig(options);
+  for (const dir of Object.values(config.dirs)) await mkdir(dir, { recursive: true });
+  const file = path.join(config.home, CONFIG_FILE);
+  let createdConfig = false;
+  try {
+    await writeFile(file, `${JSON.stringify(defaultConfigFile(config), null, 2)}\n`, {
+      flag: 'wx',
+    });
+    createdConfig = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const site = await openSite(options);
+  await site.close();
+  return { config, createdConfig };
+}
+
+/** The starter config: the values an operator is most likely to change, written out. */
+function defaultConfigFile(config: SiteConfig): Record<string, unknown> {
+  return {
+    site: { code: config.site.code, name: config.site.name, mode: config.site.mode },
+    server: { host: config.server.host, port: config.server.port },
+  };
+}

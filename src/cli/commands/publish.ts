@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { errnoCode, invalidInput } from '../../errors.js';
+import { CHUNK_BYTES } from '../../storage/blobs/pool.js';
+import { withSite, output } from '../context.js';
+import { progressReporter } from '../progress.js';
+import { readJsonFile } from '../read-manifest.js';
+
+interface PublishOptions {
+  manifest: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function registerPublish(program: Command): void {
+  program
+    .command('publish')
+    .description(
+      'publish a client build (a package or any single file) as an update, or a new revision of one',
+    )
+    .argument(
+      '<file>',
+      'the payload: a package from "upcat package", or a file such as an .msi or .exe',
+    )
+    .requiredOption('--manifest <manifest.json>', 'the publish manifest (DESIGN.md §8)')
+    .option('--json', 'print {"updateId","revision","catalogVersion","sha256","sha1","size"}')
+    .option('--quiet', 'no progress output')
+    .action(async (file: string, opts: PublishOptions, cmd: Command) => {
+      const info = await statPayload(file);
+      await withSite(cmd, async (site) => {
+        const manifest = await readJsonFile(opts.manifest, site.config.limits.maxManifestBytes);
+        const progress = progressReporter(
+          'publishing',
+          opts.json !== true && opts.quiet !== true && info.size > 64 * CHUNK_BYTES,
+        );
+        let done = 0;
+        const source = createReadStream(file, { highWaterMark: CHUNK_BYTES }).pipe(
+          new Transform({
+            readableHighWaterMark: CHUNK_BYTES,
+            transform(chunk: Buffer, _enc, cb) {
+              done += chunk.length;
+              progress(done, info.size);
+              cb(null, chunk);
+            },
+          }),
+        );
+        const result = await site.publish.publish({
+          source,
+          fileName: path.basename(file),
+          manifest,
+          actor: `cli:${process.env['USER'] ?? 'local'}`,
+        });
+        const printed = {
+          updateId: result.updateId,
+          revision: result.revision,
+          catalogVersion: result.catalogVersion,
+          sha256: result.sha256,
+          sha1: result.sha1,
+          size: result.size,
+        };
+        output(opts.json, printed, () =>
+          result.created
+            ? `published update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion}, sha256 ${result.sha256})`
+            : `already published: update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion})`,
+        );
+      });
+    });
+}
+
+async function statPayload(file: string): Promise<{ size: number }> {
+  try {
+    const s = await stat(file);
+    if (!s.isFile()) throw invalidInput(`payload ${file} is not a regular file`);
+    return { size: s.size };
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw invalidInput(`payload ${file} does not exist`);
+    throw err;
+  }
+}

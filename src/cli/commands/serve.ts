@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { openSite, type Site } from '../../app.js';
+import { invalidInput } from '../../errors.js';
+import { startServer } from '../../server/serve.js';
+import { globalOptions } from '../context.js';
+
+export interface ServeOptions {
+  port?: string;
+  host?: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the catalog, payloads and the API over HTTP (default port 8530)')
+    .option('--port <port>', 'TCP port (default from config: 8530)')
+    .option('--host <host>', 'address to listen on (default from config: 0.0.0.0)')
+    .action(async (opts: ServeOptions, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const site = await openSite({
+        home: g.home,
+        ...(g.verbose === true ? { logLevel: 'debug' } : {}),
+      });
+      await serveUntilSignal(site, opts);
+    });
+}
+
+/** Runs the server until SIGTERM or SIGINT, then drains requests in flight and exits. */
+export async function serveUntilSignal(site: Site, opts: ServeOptions): Promise<void> {
+  const port = opts.port === undefined ? site.config.server.port : parsePort(opts.port);
+  const host = opts.host ?? site.config.server.host;
+  const running = await startServer(site, { host, port });
+  site.log.info({ url: running.url, site: site.config.site.code }, 'serving');
+  process.stderr.write(
+    `upcat: serving site ${site.config.site.code} on ${running.url} (Ctrl-C to stop)\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      site.log.info({ signal }, 'shutting down: finishing requests in flight');
+      void running
+        .close()
+        .then(() => site.close())
+        .then(resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535)
+    throw invalidInput(`--port: "${value}" is not a TCP port`);
+  return Number(value);
+}

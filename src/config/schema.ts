@@ -1,0 +1,97 @@
+import { z } from 'zod';
+
+/**
+ * The typed site configuration. Every field has a default, so an empty `upcat.config.json`
+ * (or none) gives a working embedded site. Unknown keys are errors: a typo must not pass silently.
+ */
+export const configSchema = z
+  .object({
+    site: z
+      .object({
+        /** Three-character site code, as Configuration Manager sites have. */
+        code: z
+          .string()
+          .regex(/^[A-Z0-9]{3}$/, 'must be three upper-case letters or digits')
+          .default('UPC'),
+        name: z.string().min(1).max(128).default('upcat site'),
+        /** `mixed`: HTTP with signed metadata and client tokens; `native`: HTTPS with client certificates. */
+        mode: z.enum(['mixed', 'native']).default('mixed'),
+        /** Clients older than this are refused at registration. */
+        minimumClientVersion: z
+          .string()
+          .regex(/^\d+(\.\d+){0,3}$/, 'must be a version such as 1.0.0')
+          .default('0.1.0'),
+      })
+      .strict()
+      .prefault({}),
+    server: z
+      .object({
+        host: z.string().min(1).default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8530),
+        httpsPort: z.number().int().min(0).max(65535).default(8531),
+        /** How long a graceful shutdown waits for requests in flight before closing them. */
+        shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    database: z
+      .object({
+        /** `postgres://...` for PostgreSQL; absent means the embedded SQLite file under catalog/. */
+        url: z.string().min(1).optional(),
+        /** PostgreSQL schema to use (lets several sites or test runs share one database). */
+        schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+          .optional(),
+        /** SQLite busy timeout: how long a writer waits for another process's lock. */
+        busyTimeoutMs: z.number().int().min(0).max(600_000).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    paths: z
+      .object({
+        /** Relative paths resolve against the site home. */
+        catalog: z.string().min(1).default('catalog'),
+        signing: z.string().min(1).default('signing'),
+        packages: z.string().min(1).default('packages'),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        /** Largest payload accepted by publish (bytes). Default 8 GiB. */
+        maxPayloadBytes: z
+          .number()
+          .int()
+          .min(1)
+          .default(8 * 1024 ** 3),
+        /** Largest manifest accepted (bytes). */
+        maxManifestBytes: z
+          .number()
+          .int()
+          .min(1)
+          .default(1024 * 1024),
+        /** Most entries accepted in a package zip. */
+        maxPackageEntries: z.number().int().min(1).default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+
+/** A loaded configuration, with the site home and the absolute data roots resolved. */
+export interface SiteConfig extends Config {
+  home: string;
+  dirs: { catalog: string; signing: string; packages: string };
+}

@@ -1,0 +1,26 @@
+import express, { type Express } from 'express';
+import type { Site } from '../app.js';
+import { errorHandler, notFoundRoute } from './middleware/errors.js';
+import { requestLog } from './middleware/request-log.js';
+import { contentRoutes } from './routes/content.js';
+import { healthRoutes } from './routes/health.js';
+import { siteRoutes } from './routes/site.js';
+
+/** Builds the HTTP API from a site; every route module is a function of (router, site). */
+export function createApp(site: Site): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // routes set their own validators where they mean them
+  app.set('query parser', 'simple');
+  app.use(requestLog(site.log));
+
+  const router = express.Router();
+  healthRoutes(router, site);
+  siteRoutes(router, site);
+  contentRoutes(router, site);
+  app.use(router);
+
+  app.use(notFoundRoute);
+  app.use(errorHandler(site.log));
+  return app;
+}

@@ -1,0 +1,18 @@
+import type { Router } from 'express';
+import type { Site } from '../../app.js';
+import { SITE_VERSION } from '../../version.js';
+
+/** `GET /v1/site` (DESIGN.md §5): what a client needs to know before it registers. */
+export function siteRoutes(router: Router, site: Pick<Site, 'config' | 'catalog'>): void {
+  router.get('/v1/site', async (_req, res) => {
+    const { code, name, mode, minimumClientVersion } = site.config.site;
+    res.set('Cache-Control', 'no-cache').json({
+      siteCode: code,
+      siteName: name,
+      siteVersion: SITE_VERSION,
+      mode,
+      minimumClientVersion,
+      catalogVersion: await site.catalog.catalogVersion(),
+    });
+  });
+}

@@ -1,0 +1,78 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { SiteConfig } from '../config/schema.js';
+import { migrationSource } from './migrations/index.js';
+
+export type Db = Knex;
+export type DbKind = 'sqlite' | 'postgres';
+
+export const SQLITE_FILE = 'upcat.db';
+
+export function dbKind(db: Db): DbKind {
+  const client = db.client.config.client as string;
+  return client === 'pg' ? 'postgres' : 'sqlite';
+}
+
+/**
+ * Opens the site database: PostgreSQL when `database.url` is set, else the embedded SQLite file
+ * under catalog/. SQLite runs in WAL mode with a busy timeout so that a CLI publish and a running
+ * server can share the file; knex keeps one connection, which serializes this process's writers.
+ */
+export function openDb(config: SiteConfig): Db {
+  const url = config.database.url;
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      throw new Error('database.url must start with postgres:// (or leave it unset for SQLite)');
+    }
+    const schema = config.database.schema;
+    return knexFactory({
+      client: 'pg',
+      connection: url,
+      searchPath: schema === undefined ? undefined : [schema],
+      pool: {
+        min: 0,
+        max: 10,
+        afterCreate: (conn: PgConn, done: (err: Error | null, conn: PgConn) => void) => {
+          // Creating the schema on connect lets a fresh site (or test run) start on an empty database.
+          if (schema === undefined) return done(null, conn);
+          conn.query(`create schema if not exists "${schema}"`, (err) => done(err, conn));
+        },
+      },
+      migrations: { migrationSource, tableName: 'knex_migrations' },
+    });
+  }
+  mkdirSync(config.dirs.catalog, { recursive: true });
+  const file = path.join(config.dirs.catalog, SQLITE_FILE);
+  const busy = config.database.busyTimeoutMs;
+  return knexFactory({
+    client: 'sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (conn: SqliteConn, done: (err: Error | null, conn: SqliteConn) => void) => {
+        conn.configure('busyTimeout', busy);
+        conn.exec(
+          'PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;',
+          (err) => done(err, conn),
+        );
+      },
+    },
+    migrations: { migrationSource, tableName: 'knex_migrations' },
+  });
+}
+
+interface PgConn {
+  query(sql: string, cb: (err: Error | null) => void): void;
+}
+interface SqliteConn {
+  configure(option: 'busyTimeout', value: number): void;
+  exec(sql: string, cb: (err: Error | null) => void): void;
+}
+
+/** Brings the schema up to date; safe to run on every start and from several processes. */
+export async function migrate(db: Db): Promise<void> {
+  await db.migrate.latest();
+}

@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as m001 from './001-initial.js';
+
+interface Migration {
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+/** Migrations are compiled into the program (not loaded from a folder) so that they run the same from src/ and dist/. */
+const migrations: ReadonlyArray<[string, Migration]> = [['001-initial', m001]];
+
+export const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => migrations.map(([, m]) => m),
+  getMigrationName: (m) => migrations.find(([, x]) => x === m)?.[0] ?? 'unknown',
+  getMigration: async (m) => m,
+};
