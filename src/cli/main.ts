@@ -11,7 +11,7 @@ import { registerServe } from './commands/serve.js';
 export function buildProgram(): Command {
   const program = new Command('upcat')
     .description('upcat: a software update catalog publisher with a signed catalog')
-    .version(SITE_VERSION, '-V, --version')
+    .version(SITE_VERSION, '-V', 'print the upcat version')
     .option('--home <dir>', 'site home (default: $UPCAT_HOME, else the current directory)')
     .option('--verbose', 'log debug detail to stderr')
     .showHelpAfterError('(run with --help for usage)')

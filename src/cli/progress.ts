@@ -5,12 +5,15 @@
 export function progressReporter(
   label: string,
   enabled: boolean,
+  /** Work smaller than this finishes too fast for progress to help. */
+  minTotal = 64 * 1024 * 1024,
 ): (done: number, total: number) => void {
   if (!enabled) return () => undefined;
   const tty = process.stderr.isTTY === true;
   let lastDecile = -1;
   let lastDraw = 0;
   return (done, total) => {
+    if (total < minTotal) return;
     const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
     if (tty) {
       const nowMs = Date.now();

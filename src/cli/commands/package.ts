@@ -37,7 +37,7 @@ export function registerPackage(program: Command): void {
           opts.json,
           built,
           () =>
-            `packaged ${built.fileCount} files into ${built.path} (${formatBytes(built.size)}, sha256 ${built.sha256})`,
+            `packaged ${built.fileCount} file${built.fileCount === 1 ? '' : 's'} into ${built.path} (${formatBytes(built.size)}, sha256 ${built.sha256})`,
         );
       },
     );

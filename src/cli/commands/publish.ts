@@ -32,10 +32,7 @@ export function registerPublish(program: Command): void {
       const info = await statPayload(file);
       await withSite(cmd, async (site) => {
         const manifest = await readJsonFile(opts.manifest, site.config.limits.maxManifestBytes);
-        const progress = progressReporter(
-          'publishing',
-          opts.json !== true && opts.quiet !== true && info.size > 64 * CHUNK_BYTES,
-        );
+        const progress = progressReporter('publishing', opts.json !== true && opts.quiet !== true);
         let done = 0;
         const source = createReadStream(file, { highWaterMark: CHUNK_BYTES }).pipe(
           new Transform({
