@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import request from 'supertest';
 import { createApp } from '../../src/server/app.js';
 import { dbTest } from '../helpers/site.js';
@@ -90,15 +91,17 @@ dbTest(
 );
 
 dbTest('an unreferenced pool file (from a crashed publish) is not served', async (t, { site }) => {
-  const staged = await site.pool.stage([Buffer.from('orphan')], 100);
+  const staged = await site.pool.stage(Readable.from([Buffer.from('orphan')]), 100);
   await staged.commit();
   const app = createApp(site);
   const res = await request(app).get(`/content/${staged.sha256}`);
   t.is(res.status, 404);
 });
 
-function binary(res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void): void {
+/** supertest parser that keeps the body as bytes. */
+function binary(res: request.Response, cb: (err: Error | null, body: Buffer) => void): void {
+  const stream = res as unknown as NodeJS.ReadableStream;
   const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => cb(null, Buffer.concat(chunks)));
 }

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Scratch space for benchmarks (ignored by git). */
+export const WORK = path.join(ROOT, 'bench', '.work');
+export const CLI = path.join(ROOT, 'bin', 'upcat.js');
+
+export async function workDir(name: string): Promise<string> {
+  const dir = path.join(WORK, name);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+export interface Timed {
+  ms: number;
+  stdout: string;
+  stderr: string;
+  /** Peak resident set size in KiB, when measured through /usr/bin/time. */
+  maxRssKb?: number;
+}
+
+/** Runs a command to completion and times it; with `rss`, through GNU time for the peak RSS. */
+export function timed(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; rss?: boolean } = {},
+): Promise<Timed> {
+  const [file, argv] =
+    opts.rss === true ? ['/usr/bin/time', ['-f', 'maxrss=%M', cmd, ...args]] : [cmd, args];
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(file as string, argv as string[], { env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0)
+        return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr}`));
+      const rss = /maxrss=(\d+)/.exec(stderr);
+      resolve({
+        ms,
+        stdout,
+        stderr,
+        ...(rss?.[1] !== undefined ? { maxRssKb: Number(rss[1]) } : {}),
+      });
+    });
+  });
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
