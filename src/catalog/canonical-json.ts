@@ -1,5 +1,6 @@
 /** JSON values as they come out of JSON.parse. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /**
  * Serializes with object keys sorted at every level and no white space, so that equal values
@@ -10,7 +11,8 @@ export function canonicalJson(value: unknown): string {
     return JSON.stringify(value);
   }
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError('canonical JSON cannot hold a non-finite number');
+    if (!Number.isFinite(value))
+      throw new TypeError('canonical JSON cannot hold a non-finite number');
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

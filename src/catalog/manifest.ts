@@ -58,7 +58,10 @@ const returnCode = z
 const returnCodes = z
   .array(returnCode)
   .max(256)
-  .refine((codes) => new Set(codes.map((c) => c.code)).size === codes.length, 'codes must be unique');
+  .refine(
+    (codes) => new Set(codes.map((c) => c.code)).size === codes.length,
+    'codes must be unique',
+  );
 
 const commandLine = z
   .object({
@@ -83,7 +86,10 @@ const msiHandler = z
     type: z.literal('msi'),
     productCode: z
       .string()
-      .regex(/^\{[0-9A-Fa-f-]{36}\}$/, 'must be a braced GUID such as {0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0}')
+      .regex(
+        /^\{[0-9A-Fa-f-]{36}\}$/,
+        'must be a braced GUID such as {0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0}',
+      )
       .refine((s) => GUID.test(s.slice(1, -1)), 'must be a braced GUID')
       .transform((s) => s.toUpperCase()),
     /** The .msi inside a package; absent when the payload itself is the .msi. */
