@@ -7,6 +7,8 @@ import { registerInit } from './commands/init.js';
 import { registerPackage } from './commands/package.js';
 import { registerPublish } from './commands/publish.js';
 import { registerServe } from './commands/serve.js';
+import { registerRules } from './commands/rules.js';
+import { registerImportCatalog } from './commands/import-catalog.js';
 
 export function buildProgram(): Command {
   const program = new Command('upcat')
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
     registerExpire,
     registerServe,
     registerDemo,
+    registerRules,
+    registerImportCatalog,
   ]) {
     register(program);
   }

@@ -9,6 +9,7 @@ import type { BlobPool, StagedBlob } from '../storage/blobs/pool.js';
 import * as repo from '../storage/catalog-repo.js';
 import { checkPayload, type PayloadKind, type PayloadLimits } from './payload-check.js';
 import { checkRelationships } from './relations-check.js';
+import { deriveMsiRules } from './msi-rules.js';
 import { normalizeRules, type NormalizedRules } from './rules-check.js';
 
 export interface PublishInput {
@@ -67,7 +68,7 @@ export class PublishService {
       );
       const result = await this.commit({
         manifest,
-        rules,
+        rules: await deriveMsiRules(staged.path, input.fileName, manifest, rules),
         staged,
         kind,
         fileName: input.fileName,

@@ -136,13 +136,23 @@ export function registryPath(
   return { path: `${key}\\SOFTWARE\\WOW6432Node\\${subkey.replace(/^\\+/, '').slice(9)}` };
 }
 
+const msiIndexes = new WeakMap<object, Map<string, { version?: string; language?: number }>>();
+
+const msiKey = (code: string): string => code.replace(/^\{|\}$/g, '').toLowerCase();
+
+/**
+ * An installed MSI product by its code, braces and case ignored. The index is built once per
+ * inventory: a scan evaluates thousands of rules against the same machine.
+ */
 export function findMsiProduct(
   inventory: Inventory,
   productCode: string,
 ): { version?: string; language?: number } | undefined {
-  const wanted = productCode.replace(/^\{|\}$/g, '').toLowerCase();
-  for (const [code, product] of Object.entries(inventory.msiProducts ?? {})) {
-    if (code.replace(/^\{|\}$/g, '').toLowerCase() === wanted) return product;
+  const products = inventory.msiProducts ?? {};
+  let index = msiIndexes.get(products);
+  if (index === undefined) {
+    index = new Map(Object.entries(products).map(([code, product]) => [msiKey(code), product]));
+    msiIndexes.set(products, index);
   }
-  return undefined;
+  return index.get(msiKey(productCode));
 }

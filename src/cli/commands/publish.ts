@@ -7,7 +7,8 @@ import { errnoCode, invalidInput } from '../../errors.js';
 import { CHUNK_BYTES } from '../../storage/blobs/pool.js';
 import { withSite, output } from '../context.js';
 import { progressReporter } from '../progress.js';
-import { readJsonFile } from '../read-manifest.js';
+import { readManifestFile } from '../read-manifest.js';
+import { sdpReportJson, sdpReportLines } from '../../publish/sdp/index.js';
 
 interface PublishOptions {
   manifest: string;
@@ -25,13 +26,19 @@ export function registerPublish(program: Command): void {
       '<file>',
       'the payload: a package from "upcat package", or a file such as an .msi or .exe',
     )
-    .requiredOption('--manifest <manifest.json>', 'the publish manifest (DESIGN.md §8)')
+    .requiredOption(
+      '--manifest <manifest.json|package.sdp>',
+      'the publish manifest (DESIGN.md §8), or a SoftwareDistributionPackage (SDP) to import',
+    )
     .option('--json', 'print {"updateId","revision","catalogVersion","sha256","sha1","size"}')
     .option('--quiet', 'no progress output')
     .action(async (file: string, opts: PublishOptions, cmd: Command) => {
       const info = await statPayload(file);
       await withSite(cmd, async (site) => {
-        const manifest = await readJsonFile(opts.manifest, site.config.limits.maxManifestBytes);
+        const { manifest, sdp } = await readManifestFile(
+          opts.manifest,
+          site.config.limits.maxManifestBytes,
+        );
         const progress = progressReporter('publishing', opts.json !== true && opts.quiet !== true);
         let done = 0;
         const source = createReadStream(file, { highWaterMark: CHUNK_BYTES }).pipe(
@@ -57,11 +64,16 @@ export function registerPublish(program: Command): void {
           sha256: result.sha256,
           sha1: result.sha1,
           size: result.size,
+          // Only for an SDP manifest: what it could not carry over (issue 4, item 5).
+          ...(sdp === undefined ? {} : { sdp: sdpReportJson(sdp) }),
         };
         output(opts.json, printed, () =>
-          result.created
-            ? `published update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion}, sha256 ${result.sha256})`
-            : `already published: update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion})`,
+          [
+            result.created
+              ? `published update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion}, sha256 ${result.sha256})`
+              : `already published: update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion})`,
+            ...(sdp === undefined ? [] : sdpReportLines(sdp)),
+          ].join('\n'),
         );
       });
     });

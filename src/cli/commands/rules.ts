@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import path from 'node:path';
+import {
+  localProvider,
+  requestFor,
+  SnapshotProvider,
+  type InventoryProvider,
+} from '../../agent/inventory/index.js';
+import {
+  applicability,
+  parseApplicabilityRulesXml,
+  parseRulePairJson,
+  type RulePair,
+  type Tri,
+  type Why,
+} from '../../rules/index.js';
+import { invalidInput } from '../../errors.js';
+import { output } from '../context.js';
+import { readCapped } from '../read-manifest.js';
+
+interface EvalOptions {
+  rules: string;
+  inventory: string;
+  json?: boolean;
+}
+
+/** Rules files are written by people; a megabyte is far more than any real rule set. */
+const MAX_RULES_BYTES = 16 * 1024 * 1024;
+
+/** `upcat rules eval` (issue 4, item 7): one update's rules against one machine. */
+export function registerRules(program: Command): void {
+  const rules = program.command('rules').description('applicability rules');
+  rules
+    .command('eval')
+    .description('evaluate IsInstalled and IsInstallable against an inventory and explain why')
+    .requiredOption(
+      '--rules <file.json|file.xml>',
+      'JSON {"isInstalled","isInstallable"} or an XML ApplicabilityRules element (Update namespace)',
+    )
+    .requiredOption(
+      '--inventory <snapshot.json|local>',
+      'an inventory snapshot (DESIGN.md §8), or "local" to inspect this machine',
+    )
+    .option('--json', 'print {"isInstalled","isInstallable","applicable","why"}')
+    .action(async (opts: EvalOptions) => {
+      const pair = await readRules(opts.rules);
+      const provider = await inventoryProvider(opts.inventory);
+      const inventory = await provider.collect(requestFor([pair.isInstalled, pair.isInstallable]));
+      const result = applicability(pair, inventory);
+      const printed = {
+        isInstalled: result.isInstalled.value,
+        isInstallable: result.isInstallable.value,
+        applicable: result.value,
+        why: result.why,
+      };
+      output(opts.json, printed, () =>
+        [
+          `installed:   ${show(result.isInstalled.value)}`,
+          `installable: ${show(result.isInstallable.value)}`,
+          `applicable:  ${show(result.value)}`,
+          'why:',
+          ...whyLines(result.why, '  '),
+        ].join('\n'),
+      );
+    });
+}
+
+async function readRules(file: string): Promise<RulePair> {
+  const text = await readCapped(file, MAX_RULES_BYTES, 'rules');
+  const isXml = path.extname(file).toLowerCase() === '.xml' || text.trimStart().startsWith('<');
+  if (isXml) {
+    return parseApplicabilityRulesXml(text.replace(/^\uFEFF/, ''), { mode: 'strict' }).rules;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch (err) {
+    throw invalidInput(`rules ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseRulePairJson(value);
+}
+
+async function inventoryProvider(spec: string): Promise<InventoryProvider> {
+  return spec === 'local' ? localProvider() : SnapshotProvider.fromFile(spec);
+}
+
+function show(value: Tri): string {
+  return String(value);
+}
+
+function whyLines(why: Why, indent: string): string[] {
+  const line = `${indent}${why.rule}: ${show(why.value)} (${why.reason}) [${why.path}]`;
+  return [line, ...(why.children ?? []).flatMap((c) => whyLines(c, `${indent}  `))];
+}
