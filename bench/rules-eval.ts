@@ -8,7 +8,7 @@
 import { pathToFileURL } from 'node:url';
 import { applicability, parseInventory, parseRuleJson, type Rule } from '../src/rules/index.js';
 import { importSdp } from '../src/publish/sdp/index.js';
-import { DELL_DRIVER, fixture } from '../test/unit/sdp/fixtures.js';
+import { DELL_DRIVER, fixture } from './fixtures-gen.js';
 
 export interface BenchResult {
   name: string;

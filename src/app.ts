@@ -8,9 +8,12 @@ import { migrate, openDb, type Db } from './storage/db.js';
 import { PublishService } from './publish/publish-service.js';
 import { ExpireService } from './publish/expire-service.js';
 import { CatalogReader } from './publish/catalog-reader.js';
+import { TufPublisher } from './publish/tuf-publisher.js';
+import { initSiteSigning, loadSiteSigning, type SiteSigning } from './signing/site-signing.js';
+import { createSiteServices, type SiteServices } from './site/index.js';
 
 /** Everything a command or the server needs, built once from config (the composition root). */
-export interface Site {
+export interface Site extends SiteServices {
   config: SiteConfig;
   log: Logger;
   db: Db;
@@ -18,6 +21,9 @@ export interface Site {
   publish: PublishService;
   expire: ExpireService;
   catalog: CatalogReader;
+  /** Undefined until `upcat init` has made the keys. */
+  signing: SiteSigning | undefined;
+  tuf: TufPublisher | undefined;
   close(): Promise<void>;
 }
 
@@ -39,14 +45,19 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
   const pool = new BlobPool(config.dirs.packages);
   await pool.init();
   const limits = config.limits;
+  const signing = await loadSiteSigning(config);
+  const tuf = signing === undefined ? undefined : new TufPublisher({ db, signing, log });
   return {
     config,
     log,
     db,
     pool,
-    publish: new PublishService({ db, pool, limits, log }),
-    expire: new ExpireService({ db, log }),
+    signing,
+    tuf,
+    publish: new PublishService({ db, pool, limits, log, signing, tuf }),
+    expire: new ExpireService({ db, log, tuf }),
     catalog: new CatalogReader(db),
+    ...createSiteServices({ db, config, log }),
     close: async () => {
       await db.destroy();
     },
@@ -72,8 +83,14 @@ export async function initSite(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+  await initSiteSigning(config);
   const site = await openSite(options);
-  await site.close();
+  try {
+    // Version 1 of the TUF repository (or a catch-up of an existing one).
+    await site.tuf?.sync();
+  } finally {
+    await site.close();
+  }
   return { config, createdConfig };
 }
 

@@ -9,6 +9,10 @@ import { registerPublish } from './commands/publish.js';
 import { registerServe } from './commands/serve.js';
 import { registerRules } from './commands/rules.js';
 import { registerImportCatalog } from './commands/import-catalog.js';
+import { registerClients } from './commands/clients.js';
+import { registerGroups } from './commands/groups.js';
+import { registerApprove } from './commands/approve.js';
+import { registerReport } from './commands/report.js';
 
 export function buildProgram(): Command {
   const program = new Command('upcat')
@@ -27,6 +31,10 @@ export function buildProgram(): Command {
     registerDemo,
     registerRules,
     registerImportCatalog,
+    registerClients,
+    registerGroups,
+    registerApprove,
+    registerReport,
   ]) {
     register(program);
   }

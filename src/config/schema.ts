@@ -21,6 +21,32 @@ export const configSchema = z
           .string()
           .regex(/^\d+(\.\d+){0,3}$/, 'must be a version such as 1.0.0')
           .default('0.1.0'),
+        /** Client protocol versions (major.minor) this site speaks; a client's major must be listed. */
+        protocolVersions: z
+          .array(z.string().regex(/^\d+\.\d+$/, 'must be a protocol version such as 1.0'))
+          .min(1)
+          .default(['1.0']),
+        /** A new registration whose hardware ID an active record has: `auto` replaces it, `manual` holds a conflict. */
+        duplicateHardwareId: z.enum(['auto', 'manual']).default('auto'),
+        /** `auto-trusted`: approve clients with an enrollment token or a site-issued certificate. */
+        approval: z.enum(['auto-all', 'auto-trusted', 'manual']).default('auto-trusted'),
+        /** Published to clients; `sensitive` ones only to approved clients. */
+        installationProperties: z
+          .record(
+            z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a property name'),
+            z
+              .object({ value: z.string().max(4096), sensitive: z.boolean().default(false) })
+              .strict(),
+          )
+          .default({}),
+        /** The fallback status point (unauthenticated): body size and requests per minute per address. */
+        fallbackStatus: z
+          .object({
+            maxBodyBytes: z.number().int().min(256).max(1_048_576).default(16_384),
+            perMinute: z.number().int().min(1).max(100_000).default(60),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -73,6 +99,33 @@ export const configSchema = z
           .default(1024 * 1024),
         /** Most entries accepted in a package zip. */
         maxPackageEntries: z.number().int().min(1).default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    signing: z
+      .object({
+        /** Signatures required per TUF role (TUF spec §4.3); applied when keys are first made. */
+        thresholds: z
+          .object({
+            root: z.number().int().min(1).max(16).default(1),
+            targets: z.number().int().min(1).max(16).default(1),
+            snapshot: z.number().int().min(1).max(16).default(1),
+            timestamp: z.number().int().min(1).max(16).default(1),
+          })
+          .strict()
+          .prefault({}),
+        /** How long each role's metadata stays valid, in days (spec defaults in spirit). */
+        expiryDays: z
+          .object({
+            root: z.number().min(1).max(3650).default(365),
+            targets: z.number().min(1).max(3650).default(90),
+            snapshot: z.number().min(0.01).max(365).default(7),
+            timestamp: z.number().min(0.001).max(365).default(1),
+          })
+          .strict()
+          .prefault({}),
+        /** How often `upcat serve` checks whether timestamp/snapshot need re-signing. */
+        refreshIntervalSeconds: z.number().int().min(1).max(86_400).default(600),
       })
       .strict()
       .prefault({}),

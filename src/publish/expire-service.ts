@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import * as repo from '../storage/catalog-repo.js';
+import type { TufPublisher } from './tuf-publisher.js';
 
 export interface ExpireResult {
   updateId: string;
@@ -15,14 +16,20 @@ export interface ExpireResult {
  * stored for history and reports, but it leaves every client's policy at the next catalog version.
  */
 export class ExpireService {
-  constructor(private readonly deps: { db: Db; log: Logger }) {}
+  constructor(private readonly deps: { db: Db; log: Logger; tuf: TufPublisher | undefined }) {}
 
   async expire(updateId: string, actor: string): Promise<ExpireResult> {
-    const id = updateId.toLowerCase();
+    const result = await this.expireInDb(updateId.toLowerCase(), actor);
+    // The update's targets leave the signed catalog (a full diff: expiry is rare).
+    if (result.changed) await this.deps.tuf?.advance(result.catalogVersion);
+    return result;
+  }
+
+  private async expireInDb(id: string, actor: string): Promise<ExpireResult> {
     return this.deps.db.transaction(async (trx) => {
       await repo.lockCatalog(trx);
       const update = await repo.findUpdate(trx, id);
-      if (update === undefined) throw notFound(`update ${updateId} does not exist`, { updateId });
+      if (update === undefined) throw notFound(`update ${id} does not exist`, { updateId: id });
       if (update.state === 'expired') {
         return {
           updateId: id,

@@ -10,6 +10,11 @@ import * as repo from '../storage/catalog-repo.js';
 import { checkPayload, type PayloadKind, type PayloadLimits } from './payload-check.js';
 import { checkRelationships } from './relations-check.js';
 import { deriveMsiRules } from './msi-rules.js';
+import { revisionTargets } from './catalog-targets.js';
+import { writeRevisionArtifacts } from './revision-artifacts.js';
+import type { TufPublisher } from './tuf-publisher.js';
+import type { SiteSigning } from '../signing/site-signing.js';
+import type { TargetChanges } from '../signing/tuf-targets.js';
 import { normalizeRules, type NormalizedRules } from './rules-check.js';
 
 export interface PublishInput {
@@ -38,6 +43,9 @@ export interface PublishResult {
 export interface PublishDeps {
   db: Db;
   pool: BlobPool;
+  /** Undefined until `upcat init` has made the site's keys: publishing then refuses. */
+  signing: SiteSigning | undefined;
+  tuf: TufPublisher | undefined;
   limits: PayloadLimits & { maxPayloadBytes: number };
   log: Logger;
 }
@@ -52,6 +60,11 @@ export class PublishService {
   constructor(private readonly deps: PublishDeps) {}
 
   async publish(input: PublishInput): Promise<PublishResult> {
+    const signing = this.deps.signing;
+    const tuf = this.deps.tuf;
+    if (signing === undefined || tuf === undefined) {
+      throw new UpcatError('conflict', 'this site has no signing keys yet: run "upcat init" first');
+    }
     const manifest = parseManifest(input.manifest);
     const rules = normalizeRules(manifest);
     // Fail fast on unknown relationships before any byte is written (checked again under lock).
@@ -67,6 +80,7 @@ export class PublishService {
         this.deps.limits,
       );
       const result = await this.commit({
+        signing,
         manifest,
         rules: await deriveMsiRules(staged.path, input.fileName, manifest, rules),
         staged,
@@ -74,6 +88,11 @@ export class PublishService {
         fileName: input.fileName,
         actor: input.actor,
       });
+      // A repeat also heals a repository left behind by a crash between commit and signing.
+      await tuf.advance(
+        result.catalogVersion,
+        result.created ? await this.targetChanges(result) : undefined,
+      );
       if (result.created) {
         this.deps.log.info(
           {
@@ -91,7 +110,19 @@ export class PublishService {
     }
   }
 
+  /** What the new revision changes in the TUF targets: its own, replacing the previous revision's. */
+  private async targetChanges(result: PublishResult): Promise<TargetChanges> {
+    const add = await revisionTargets(this.deps.db, result.updateId, result.revision);
+    const previous =
+      result.revision > 1
+        ? await revisionTargets(this.deps.db, result.updateId, result.revision - 1)
+        : [];
+    const names = new Set(add.map((t) => t.name));
+    return { add, remove: previous.map((t) => t.name).filter((n) => !names.has(n)) };
+  }
+
   private async commit(args: {
+    signing: SiteSigning;
     manifest: Manifest;
     rules: NormalizedRules;
     staged: StagedBlob;
@@ -126,15 +157,31 @@ export class PublishService {
         revision,
         actor: args.actor,
       });
-      await writeRevision(trx, { ...args, contentKey, revision, catalogVersion, target });
+      const created = repo.now();
+      await writeRevision(trx, { ...args, contentKey, revision, catalogVersion, target, created });
+      const document = await writeRevisionArtifacts(trx, this.deps.pool, args.signing, {
+        updateId: target.updateId,
+        revision,
+        created,
+        manifest,
+        rules: args.rules,
+        payload: {
+          name: args.fileName,
+          sha256: staged.sha256,
+          sha1: staged.sha1,
+          size: staged.size,
+          kind: args.kind,
+        },
+      });
       await repo.audit(trx, {
         actor: args.actor,
         action: 'publish',
         target: `${target.updateId}/${revision}`,
         detail: { title: manifest.title, version: manifest.version, sha256: staged.sha256 },
       });
-      // The payload becomes visible before the rows that name it do (at commit).
+      // The payload and document become visible before the rows that name them do (at commit).
       await staged.commit();
+      await document.commit();
       return {
         updateId: target.updateId,
         revision,
@@ -213,10 +260,11 @@ async function writeRevision(
     revision: number;
     catalogVersion: number;
     target: { updateId: string; existing: boolean };
+    created: string;
   },
 ): Promise<void> {
   const { manifest, staged, target } = args;
-  const createdAt = repo.now();
+  const createdAt = args.created;
   if (target.existing) {
     await trx('updates')
       .where({ update_id: target.updateId })

@@ -5,6 +5,12 @@ import { requestLog } from './middleware/request-log.js';
 import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
 import { siteRoutes } from './routes/site.js';
+import { pkiRoutes } from './routes/pki.js';
+import { tufRoutes } from './routes/tuf.js';
+import { clientRoutes } from './routes/clients.js';
+import { syncRoutes } from './routes/sync.js';
+import { statusRoutes } from './routes/status.js';
+import { adminRoutes } from './routes/reports.js';
 
 /** Builds the HTTP API from a site; every route module is a function of (router, site). */
 export function createApp(site: Site): Express {
@@ -18,6 +24,12 @@ export function createApp(site: Site): Express {
   healthRoutes(router, site);
   siteRoutes(router, site);
   contentRoutes(router, site);
+  tufRoutes(router, site);
+  pkiRoutes(router, site);
+  clientRoutes(router, site);
+  syncRoutes(router, site);
+  statusRoutes(router, site);
+  adminRoutes(router, site);
   app.use(router);
 
   app.use(notFoundRoute);

@@ -14,6 +14,10 @@ export async function startServer(
   site: Site,
   opts: { host: string; port: number },
 ): Promise<RunningServer> {
+  // Catch the signed catalog up with the database (a crash may have left it behind), then keep
+  // it fresh: an idle site re-signs timestamp/snapshot before they expire (issue 3 item 3).
+  await site.tuf?.sync();
+  const refresher = startRefresher(site);
   const app = createApp(site);
   const server = http.createServer(app);
   // Slow or stalled clients must not hold sockets forever.
@@ -41,6 +45,7 @@ export async function startServer(
         site.config.server.shutdownTimeoutMs,
       );
       timer.unref();
+      if (refresher !== undefined) clearInterval(refresher);
       server.close(() => {
         clearTimeout(timer);
         resolve();
@@ -50,4 +55,14 @@ export async function startServer(
     return closing;
   };
   return { server, url, close };
+}
+
+function startRefresher(site: Site): NodeJS.Timeout | undefined {
+  const tuf = site.tuf;
+  if (tuf === undefined) return undefined;
+  const timer = setInterval(() => {
+    tuf.refresh().catch((err: unknown) => site.log.error({ err }, 'TUF refresh failed'));
+  }, site.config.signing.refreshIntervalSeconds * 1000);
+  timer.unref();
+  return timer;
 }

@@ -148,7 +148,7 @@ export async function refreshUnlocked(
   return summary(state, catalogVersionOf(state.snapshot), written);
 }
 
-async function create(
+export async function create(
   dir: string,
   ring: Keyring,
   adds: TargetFile[],
@@ -198,7 +198,7 @@ async function create(
 }
 
 /** Re-signs each bin that holds a changed target, at its next version. */
-async function rewriteBins(
+export async function rewriteBins(
   dir: string,
   state: RepoState,
   ring: Keyring,
@@ -224,7 +224,7 @@ async function rewriteBins(
 }
 
 /** targets.json changes only when it nears expiry or its keys change (rotation). */
-async function maybeResignTargets(
+export async function maybeResignTargets(
   dir: string,
   state: RepoState,
   ring: Keyring,
@@ -256,7 +256,7 @@ function topTargetsSigners(
 }
 
 /** Snapshot N+1 with the new bin and targets versions, then timestamp N+1 (spec §4.4, §4.6). */
-async function commitSnapshot(
+export async function commitSnapshot(
   dir: string,
   state: RepoState,
   ring: Keyring,

@@ -1,10 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import knexFactory from 'knex';
 import { openSite, type Site } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import { initSiteSigning } from '../../src/signing/site-signing.js';
+
+let signingTemplate: Promise<string> | undefined;
+
+/**
+ * Keys and certificates made once per test process and copied into each test site: RSA key
+ * generation for the CA would otherwise dominate the suite's time.
+ */
+export function sharedSigningDir(): Promise<string> {
+  signingTemplate ??= (async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-signing-'));
+    const config = loadConfig({ home: dir, env: {} });
+    await initSiteSigning(config);
+    return config.dirs.signing;
+  })();
+  return signingTemplate;
+}
 
 export type DbKind = 'sqlite' | 'postgres';
 
@@ -25,6 +43,7 @@ export interface SiteContext {
 export async function makeSite(kind: DbKind): Promise<SiteContext & { cleanup(): Promise<void> }> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'upcat-test-'));
   const env = siteEnv(kind, home);
+  await cp(await sharedSigningDir(), path.join(home, 'signing'), { recursive: true });
   const site = await openSite({ home, env, logLevel: 'silent' });
   return {
     kind,

@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
 import { invalidInput } from '../../errors.js';
 import {
-  CATALOG_LIMITS,
-  importCatalogXml,
+  importCatalogFile,
   type CatalogImportResult,
   type PackageOutcome,
 } from '../../publish/sdp/index.js';
 import { output, withSite } from '../context.js';
-import { readCapped } from '../read-manifest.js';
 
 interface ImportOptions {
   dryRun?: boolean;
@@ -33,10 +31,10 @@ export function registerImportCatalog(program: Command): void {
           'import-catalog: a catalog holds metadata only; give --payloads <dir> to publish, or --dry-run',
         );
       }
-      const xml = await readCapped(file, CATALOG_LIMITS.maxBytes, 'catalog');
-      const run = async (publisher?: Parameters<typeof importCatalogXml>[1]['publisher']) =>
-        importCatalogXml(
-          xml.replace(/^\uFEFF/, ''),
+      // Streamed, one package at a time: memory does not grow with the catalog.
+      const run = async (publisher?: Parameters<typeof importCatalogFile>[1]['publisher']) =>
+        importCatalogFile(
+          file,
           {
             dryRun,
             ...(opts.payloads === undefined ? {} : { payloadDir: opts.payloads }),

@@ -1,12 +1,22 @@
 /** SDP import (and export): System Center Updates Publisher documents <-> publish manifests. */
-export { importCatalog, importSdp, looksLikeSdp, sdpDocumentKind, CATALOG_LIMITS } from './read.js';
+export {
+  importCatalog,
+  importSdp,
+  looksLikeSdp,
+  readCatalog,
+  sdpDocumentKind,
+  CATALOG_LIMITS,
+} from './read.js';
 export { sdpToManifest, type SdpImport } from './to-manifest.js';
 export type { Unmapped } from './xml-nodes.js';
 export { NS as SDP_NAMESPACES } from './xml-nodes.js';
 export { sdpReportJson, sdpReportLines, type SdpReportJson } from './report.js';
 export {
+  importCatalogFile,
+  importCatalogFrom,
   importCatalogXml,
   type CatalogImportOptions,
+  type CatalogSource,
   type CatalogImportResult,
   type CatalogImportSummary,
   type PackageOutcome,

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { Site } from '../../app.js';
 import { errnoCode } from '../../errors.js';
 import { tufRepoDir } from '../../signing/tuf-repo.js';
 import { errorBody } from '../middleware/errors.js';
+import { sendImmutable } from '../send-immutable.js';
 
 /** Files that change in place: clients revalidate them on every update check. */
 const MUTABLE = new Set(['timestamp.json', 'root.json']);
@@ -118,39 +119,4 @@ function matches(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   if (header.trim() === '*') return true;
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
-}
-
-function sendImmutable(
-  res: Response,
-  next: NextFunction,
-  file: string,
-  etag: string | undefined,
-  contentType = 'application/octet-stream',
-): void {
-  res.set({ 'Content-Type': contentType, 'X-Content-Type-Options': 'nosniff' });
-  if (etag !== undefined) res.set('ETag', etag);
-  res.sendFile(
-    file,
-    {
-      maxAge: '365d',
-      immutable: true,
-      lastModified: false,
-      etag: etag === undefined,
-      acceptRanges: true,
-      dotfiles: 'allow',
-    },
-    (err?: Error & { status?: number; headers?: Record<string, string> }) => {
-      if (err === undefined || res.headersSent) return;
-      if (err.status === 416) {
-        res
-          .status(416)
-          .set(err.headers ?? {})
-          .end();
-      } else if (err.status === 404) {
-        res.status(404).json(errorBody('not_found', `no ${path.basename(file)}`));
-      } else {
-        next(err);
-      }
-    },
-  );
 }

@@ -54,6 +54,28 @@ export class BlobPool {
     return path.join(this.poolDir, sha256.slice(0, 2), sha256);
   }
 
+  /** Where the detached CMS signature of a payload is kept: `signatures/<aa>/<sha256>.p7s`. */
+  signaturePathOf(sha256: string): string {
+    const blob = this.pathOf(sha256);
+    return path.join(this.root, 'signatures', sha256.slice(0, 2), `${path.basename(blob)}.p7s`);
+  }
+
+  /** Writes a payload's signature atomically (temp file, fsync, rename). */
+  async writeSignature(sha256: string, der: Uint8Array): Promise<void> {
+    const file = this.signaturePathOf(sha256);
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await writeAll(fh, Buffer.from(der));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    await fsyncDir(path.dirname(file));
+  }
+
   /** Size of a stored blob, or undefined when absent. */
   async sizeOf(sha256: string): Promise<number | undefined> {
     try {

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001-initial.js';
+import * as m002 from './002-revision-documents.js';
+import * as m003 from './003-site.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -7,7 +9,11 @@ interface Migration {
 }
 
 /** Migrations are compiled into the program (not loaded from a folder) so that they run the same from src/ and dist/. */
-const migrations: ReadonlyArray<[string, Migration]> = [['001-initial', m001]];
+const migrations: ReadonlyArray<[string, Migration]> = [
+  ['001-initial', m001],
+  ['002-revision-documents', m002],
+  ['003-site', m003],
+];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => migrations.map(([, m]) => m),

@@ -1,16 +1,10 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { FIXTURES } from '../../../bench/fixtures-gen.js';
 
-/** The shared SDP fixtures (../shared/fixtures/sdp from the project root). */
-export const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/sdp');
+// One list of the shared SDP fixtures (../shared/fixtures/sdp), shared with the benchmarks.
+export { DELL_DRIVER, DELL_MSI, FIXTURES, fixture } from '../../../bench/fixtures-gen.js';
 export const SCHEMA = path.join(FIXTURES, 'schema', 'SoftwareDistributionPackage.xsd');
-export const DELL_MSI = 'dc718411-a5f1-4b15-966a-63a77cbb156e.sdp';
-export const DELL_DRIVER = '0e6cf4ac-2853-48aa-825b-8fe28206575f.sdp';
-
-export function fixture(name: string): string {
-  return readFileSync(path.join(FIXTURES, name), 'utf8');
-}
 
 /** Validates with xmllint (libxml2-utils) against the SDP schema; the test fails if it is missing. */
 export function xmllint(file: string): Promise<{ valid: boolean; output: string }> {

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { SiteConfig } from '../config/schema.js';
+import { UpcatError } from '../errors.js';
+import { isVersion } from '../rules/version.js';
+import { audit, now } from '../storage/catalog-repo.js';
+import type { Db } from '../storage/db.js';
+import { parseWith } from '../validation.js';
+import { checkCompatibility } from './compatibility.js';
+import {
+  bumpEpoch,
+  clientsByHardware,
+  groupIdByName,
+  lockKey,
+  ALL_COMPUTERS,
+  UNASSIGNED,
+  type ClientRow,
+  type Q,
+} from './client-repo.js';
+import { checkEnrollmentToken } from './enrollment.js';
+import { authenticateSecret } from './identity.js';
+import { issueSecret } from './secrets.js';
+
+const printable = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not hold control characters');
+
+/** `POST /v1/clients` body (issue 5 item 2); unknown fields are errors. */
+export const registrationSchema = z
+  .object({
+    hardwareId: printable(128),
+    name: printable(255),
+    os: printable(128),
+    architecture: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{1,16}$/, 'must be an architecture name such as x64'),
+    clientVersion: z.string().refine(isVersion, 'must be a version such as 1.2.0'),
+    group: printable(128).optional(),
+    protocolVersion: z
+      .string()
+      .regex(/^\d+\.\d+$/, 'must be a protocol version such as 1.0')
+      .default('1.0'),
+    enrollmentToken: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+export type RegistrationInput = z.output<typeof registrationSchema>;
+export type ClientStatus = 'approved' | 'pending' | 'conflict';
+
+export interface Registered {
+  clientId: string;
+  secret: string;
+  status: ClientStatus;
+}
+
+export interface RegisterContext {
+  /** The secret a client presented (re-registration under its own identity). */
+  secret?: string;
+  /** Native mode: the client presented a certificate that the site CA issued. */
+  certificateTrusted?: boolean;
+  source?: string;
+}
+
+export function statusOf(row: Pick<ClientRow, 'record_state' | 'approval'>): ClientStatus {
+  return row.record_state === 'conflict' ? 'conflict' : row.approval;
+}
+
+/**
+ * Registration, identity and duplicates (issue 5 items 2-5). All writes for one hardware ID are
+ * serialized by a lock on that ID, so concurrent registrations end with exactly the records the
+ * `duplicateHardwareId` policy says, on SQLite and PostgreSQL alike.
+ */
+export class RegistrationService {
+  constructor(private readonly deps: { db: Db; config: SiteConfig; log: Logger }) {}
+
+  async register(body: unknown, ctx: RegisterContext = {}): Promise<Registered> {
+    const input = parseWith(registrationSchema, body, 'registration');
+    checkCompatibility(this.deps.config.site, input);
+    if (ctx.secret !== undefined) {
+      const known = await authenticateSecret(this.deps.db, ctx.secret);
+      if (known.hardware_id === input.hardwareId) return this.refresh(known, input, ctx.secret);
+      return this.fresh(input, ctx, known.client_id);
+    }
+    return this.fresh(input, ctx, undefined);
+  }
+
+  /** The client re-registers under its own ID and secret: not a conflict, facts refreshed. */
+  private async refresh(
+    known: ClientRow,
+    input: RegistrationInput,
+    secret: string,
+  ): Promise<Registered> {
+    return this.deps.db.transaction(async (trx) => {
+      await lockKey(trx, input.hardwareId);
+      await trx('clients').where({ client_id: known.client_id }).update({
+        name: input.name,
+        os: input.os,
+        architecture: input.architecture,
+        client_version: input.clientVersion,
+        last_contact: now(),
+      });
+      if (await joinHintGroup(trx, known.client_id, input.group))
+        await bumpEpoch(trx, [known.client_id]);
+      return { clientId: known.client_id, secret, status: statusOf(known) };
+    });
+  }
+
+  private async fresh(
+    input: RegistrationInput,
+    ctx: RegisterContext,
+    clonedFrom: string | undefined,
+  ): Promise<Registered> {
+    const { duplicateHardwareId, approval } = this.deps.config.site;
+    return this.deps.db.transaction(async (trx) => {
+      const trusted =
+        ctx.certificateTrusted === true ||
+        (input.enrollmentToken !== undefined &&
+          (await checkEnrollmentToken(trx, input.enrollmentToken)));
+      await lockKey(trx, input.hardwareId);
+      const current = (await clientsByHardware(trx, input.hardwareId)).filter(
+        (c) => c.record_state !== 'obsolete',
+      );
+      if (current.some((c) => c.blocked)) {
+        throw new UpcatError(
+          'client_blocked',
+          `hardwareId: this machine is blocked by an administrator`,
+        );
+      }
+      const clientId = randomUUID();
+      const active = current.filter((c) => c.record_state === 'active');
+      const conflictWith = duplicateHardwareId === 'manual' ? active[0]?.client_id : undefined;
+      if (duplicateHardwareId === 'auto' && current.length > 0) {
+        // The newest registration of a machine wins; the old records stay, linked, for history.
+        await trx('clients')
+          .whereIn(
+            'client_id',
+            current.map((c) => c.client_id),
+          )
+          .update({ record_state: 'obsolete', replaced_by: clientId });
+      }
+      if (clonedFrom !== undefined) {
+        await trx('clients').where({ client_id: clonedFrom }).update({ clone_suspected: true });
+      }
+      const approved =
+        approval === 'auto-all' ||
+        (approval === 'auto-trusted' && trusted && clonedFrom === undefined);
+      const { secret, hash } = issueSecret(clientId);
+      const row = {
+        client_id: clientId,
+        hardware_id: input.hardwareId,
+        name: input.name,
+        os: input.os,
+        architecture: input.architecture,
+        client_version: input.clientVersion,
+        secret_hash: hash,
+        approval: approved ? 'approved' : 'pending',
+        blocked: false,
+        record_state: conflictWith === undefined ? 'active' : 'conflict',
+        replaced_by: null,
+        created_at: now(),
+        last_contact: now(),
+        trusted,
+        conflict_with: conflictWith ?? null,
+        cloned_from: clonedFrom ?? null,
+        clone_suspected: clonedFrom !== undefined,
+      } as const;
+      await trx('clients').insert(row);
+      await joinHintGroup(trx, clientId, input.group);
+      await audit(trx, {
+        actor: `client:${clientId}`,
+        action: 'client.register',
+        target: clientId,
+        detail: {
+          hardwareId: input.hardwareId,
+          status: statusOf(row),
+          replaced: duplicateHardwareId === 'auto' ? current.map((c) => c.client_id) : [],
+          conflictWith,
+          clonedFrom,
+        },
+        source: ctx.source,
+      });
+      if (clonedFrom !== undefined) {
+        this.deps.log.warn(
+          { clientId: clonedFrom, newClientId: clientId },
+          'client ID presented from another hardware ID',
+        );
+      }
+      return { clientId, secret, status: statusOf(row) };
+    });
+  }
+}
+
+/**
+ * Client-side targeting: the hint names a group and the client joins it. A hint naming no group
+ * (or a builtin one, which membership does not decide) is ignored, as WSUS does. True if joined.
+ */
+async function joinHintGroup(q: Q, clientId: string, group: string | undefined): Promise<boolean> {
+  if (group === undefined || group === ALL_COMPUTERS || group === UNASSIGNED) return false;
+  const groupId = await groupIdByName(q, group);
+  if (groupId === undefined) return false;
+  const row = { client_id: clientId, group_id: groupId };
+  if ((await q('client_groups').where(row).first('client_id')) !== undefined) return false;
+  await q('client_groups').insert(row).onConflict(['client_id', 'group_id']).ignore();
+  return true;
+}

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../catalog/canonical-json.js';
+import { ALL_COMPUTERS, UNASSIGNED, type ClientRow, type Q } from '../site/client-repo.js';
+import type { DeploymentAction } from '../site/deployments.js';
+import { inRollout } from '../site/rollout.js';
+
+/** One deployment as a client's policy states it (issue 5 item 8). */
+export interface PolicyEntry {
+  updateId: string;
+  revision: number;
+  action: DeploymentAction;
+  deadline: string | null;
+  /** The payload files; the agent installs only when these agree with the TUF targets. */
+  files: Array<{ name: string; sha256: string; sha1: string; size: number }>;
+}
+
+/** When groups disagree on an update, install wins, then uninstall (WSUS precedence). */
+const RANK: Record<DeploymentAction, number> = { install: 3, uninstall: 2, optional: 1 };
+
+/** Whether a client may receive deployment policy at all (issue 5 item 4). */
+export function receivesPolicy(client: ClientRow): boolean {
+  return client.approval === 'approved' && client.record_state === 'active' && !client.blocked;
+}
+
+/**
+ * The effective policy of one client: the deployments of its groups (its named groups, All
+ * Computers, and Unassigned when it has no named group), for updates that are active and not
+ * superseded, at their latest revision, within the rollout percentage. Sorted by update ID.
+ */
+export async function computePolicy(q: Q, client: ClientRow): Promise<PolicyEntry[]> {
+  if (!receivesPolicy(client)) return [];
+  const named = (await q('client_groups')
+    .where({ client_id: client.client_id })
+    .select('group_id')) as Array<{
+    group_id: number;
+  }>;
+  const builtin = named.length === 0 ? [ALL_COMPUTERS, UNASSIGNED] : [ALL_COMPUTERS];
+  const rows = (await q('deployments as d')
+    .join('updates as u', 'u.update_id', 'd.update_id')
+    .join('revisions as r', function latest() {
+      this.on('r.update_id', '=', 'u.update_id').andOn(
+        'r.revision_number',
+        '=',
+        'u.latest_revision',
+      );
+    })
+    .where('u.state', 'active')
+    .whereNull('u.superseded_by')
+    .where((w) => {
+      w.whereIn(
+        'd.group_id',
+        named.map((g) => g.group_id),
+      ).orWhereIn('d.group_id', q('groups').whereIn('name', builtin).select('id'));
+    })
+    .select(
+      'd.update_id',
+      'd.action',
+      'd.deadline',
+      'd.percent',
+      'r.id as revision_id',
+      'r.revision_number',
+    )) as Array<{
+    update_id: string;
+    action: DeploymentAction;
+    deadline: string | null;
+    percent: number;
+    revision_id: number;
+    revision_number: number;
+  }>;
+
+  const chosen = new Map<string, (typeof rows)[number]>();
+  for (const row of rows) {
+    if (!inRollout(client.client_id, row.update_id, Number(row.percent))) continue;
+    const held = chosen.get(row.update_id);
+    if (held === undefined || RANK[row.action] > RANK[held.action]) chosen.set(row.update_id, row);
+    else if (RANK[row.action] === RANK[held.action] && earlier(row.deadline, held.deadline))
+      chosen.set(row.update_id, row);
+  }
+  const picked = [...chosen.values()];
+  const files =
+    picked.length === 0
+      ? []
+      : ((await q('files')
+          .whereIn(
+            'revision_id',
+            picked.map((p) => p.revision_id),
+          )
+          .orderBy('id')
+          .select('revision_id', 'name', 'sha256', 'sha1', 'size')) as Array<{
+          revision_id: number;
+          name: string;
+          sha256: string;
+          sha1: string;
+          size: number | string;
+        }>);
+  return picked
+    .map((p) => ({
+      updateId: p.update_id,
+      revision: Number(p.revision_number),
+      action: p.action,
+      deadline: p.deadline,
+      files: files
+        .filter((f) => Number(f.revision_id) === Number(p.revision_id))
+        .map((f) => ({ name: f.name, sha256: f.sha256, sha1: f.sha1, size: Number(f.size) })),
+    }))
+    .sort((a, b) => (a.updateId < b.updateId ? -1 : a.updateId > b.updateId ? 1 : 0));
+}
+
+/** A deadline, when set, beats none; the earlier of two wins. */
+function earlier(a: string | null, b: string | null): boolean {
+  if (a === null) return false;
+  return b === null || a < b;
+}
+
+/** A short digest of one entry, kept in the anchor to tell what changed since. */
+export function entryDigest(entry: PolicyEntry): string {
+  return createHash('sha256').update(canonicalJson(entry)).digest('hex').slice(0, 24);
+}

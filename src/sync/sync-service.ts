@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import { canonicalJson } from '../catalog/canonical-json.js';
+import type { SiteConfig } from '../config/schema.js';
+import type { ClientRow } from '../site/client-repo.js';
+import { statusOf, type ClientStatus } from '../site/registration.js';
+import type { Signer } from '../signing/signer.js';
+import { currentCatalogVersion } from '../storage/catalog-repo.js';
+import type { Db } from '../storage/db.js';
+import { AnchorSealer, type AnchorState } from './anchor.js';
+import { computePolicy, entryDigest, type PolicyEntry } from './policy.js';
+import { loadAnchorKey, loadPolicySigner } from './site-keys.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Anchors older than this give a full sync; policy documents expire after the same time. */
+export const ANCHOR_MAX_AGE_MS = 7 * DAY_MS;
+
+export interface PolicyDocument {
+  _type: 'upcat-policy';
+  siteCode: string;
+  clientId: string;
+  status: ClientStatus;
+  catalogVersion: number;
+  issued: string;
+  expires: string;
+  /** True: `deployments` is the whole policy. False: only what changed since the anchor. */
+  full: boolean;
+  deployments: PolicyEntry[];
+  /** Update IDs that left the client's policy since the anchor. */
+  removed: string[];
+}
+
+export interface SignedPolicy {
+  signed: PolicyDocument;
+  signatures: Array<{ keyid: string; sig: string }>;
+}
+
+export type SyncResult =
+  | { status: 304; anchor: string | undefined }
+  | { status: 200; body: { policy: SignedPolicy; anchor: string } };
+
+/**
+ * `GET /v1/sync` (issue 5 item 8; DESIGN.md §3 director role). A current anchor whose catalog
+ * version and client epoch both match answers 304 without computing policy (the common case,
+ * kept to one decryption and one small query). Otherwise the policy is computed and compared
+ * with the anchor's entry digests: unchanged is still 304 (with a fresh anchor), changed is an
+ * incremental document, and no usable anchor is a full one. Every document is signed.
+ */
+export class SyncService {
+  private keys: Promise<{ sealer: AnchorSealer; signer: Signer }> | undefined;
+
+  constructor(private readonly deps: { db: Db; config: SiteConfig; log: Logger }) {}
+
+  /** The policy signing key's public half (published by GET /v1/site). */
+  async policyKey(): Promise<Signer['key']> {
+    return (await this.loadKeys()).signer.key;
+  }
+
+  async sync(client: ClientRow, anchorText: string | undefined): Promise<SyncResult> {
+    const { sealer, signer } = await this.loadKeys();
+    const anchor = sealer.open(anchorText, client.client_id);
+    const catalogVersion = await currentCatalogVersion(this.deps.db);
+    if (anchor?.catalogVersion === catalogVersion && anchor.epoch === client.policy_epoch) {
+      return { status: 304, anchor: undefined };
+    }
+    const entries = await computePolicy(this.deps.db, client);
+    const digests = Object.fromEntries(entries.map((e) => [e.updateId, entryDigest(e)]));
+    const next: AnchorState = {
+      clientId: client.client_id,
+      catalogVersion,
+      epoch: client.policy_epoch,
+      status: statusOf(client),
+      entries: digests,
+      issued: Date.now(),
+    };
+    const changed =
+      anchor === undefined
+        ? entries
+        : entries.filter((e) => anchor.entries[e.updateId] !== digests[e.updateId]);
+    const removed =
+      anchor === undefined
+        ? []
+        : Object.keys(anchor.entries)
+            .filter((id) => digests[id] === undefined)
+            .sort();
+    if (
+      anchor !== undefined &&
+      changed.length === 0 &&
+      removed.length === 0 &&
+      anchor.status === next.status
+    ) {
+      return { status: 304, anchor: sealer.seal(next) };
+    }
+    const issued = new Date(next.issued);
+    const signed: PolicyDocument = {
+      _type: 'upcat-policy',
+      siteCode: this.deps.config.site.code,
+      clientId: client.client_id,
+      status: statusOf(client),
+      catalogVersion,
+      issued: issued.toISOString(),
+      expires: new Date(next.issued + ANCHOR_MAX_AGE_MS).toISOString(),
+      full: anchor === undefined,
+      deployments: changed,
+      removed,
+    };
+    const sig = await signer.sign(Buffer.from(canonicalJson(signed), 'utf8'));
+    return {
+      status: 200,
+      body: {
+        policy: {
+          signed,
+          signatures: [{ keyid: signer.key.keyid, sig: Buffer.from(sig).toString('hex') }],
+        },
+        anchor: sealer.seal(next),
+      },
+    };
+  }
+
+  private loadKeys(): Promise<{ sealer: AnchorSealer; signer: Signer }> {
+    this.keys ??= (async () => {
+      const dir = this.deps.config.dirs.signing;
+      const [key, signer] = [await loadAnchorKey(dir), await loadPolicySigner(dir)];
+      return { sealer: new AnchorSealer(key, ANCHOR_MAX_AGE_MS), signer };
+    })();
+    this.keys.catch(() => {
+      this.keys = undefined; // a failed load (disk full, permissions) is retried on the next sync
+    });
+    return this.keys;
+  }
+}

@@ -1,0 +1,370 @@
+import { createPublicKey, verify } from 'node:crypto';
+import type { Express } from 'express';
+import request from 'supertest';
+import { canonicalJson } from '../../src/catalog/canonical-json.js';
+import type { Site } from '../../src/app.js';
+import { createApp } from '../../src/server/app.js';
+import type { SignedPolicy } from '../../src/sync/sync-service.js';
+import { register, registration } from '../helpers/clients.js';
+import { fileManifest, publishBytes } from '../helpers/publish.js';
+import { dbTest, makeSite } from '../helpers/site.js';
+
+interface SyncBody {
+  policy: SignedPolicy;
+  anchor: string;
+}
+
+async function sync(
+  app: Express,
+  secret: string,
+  anchor?: string,
+): Promise<{ status: number; body: SyncBody; headers: Record<string, string> }> {
+  const res = await request(app)
+    .get('/v1/sync')
+    .query(anchor === undefined ? {} : { anchor })
+    .set('Authorization', `Bearer ${secret}`);
+  return {
+    status: res.status,
+    body: res.body as SyncBody,
+    headers: res.headers as Record<string, string>,
+  };
+}
+
+async function approvedClient(
+  site: Site,
+  app: Express,
+  over: Record<string, unknown> = {},
+): Promise<{ clientId: string; secret: string }> {
+  site.config.site.approval = 'auto-all';
+  const r = await register(app, registration(over));
+  return { clientId: r.body.clientId, secret: r.body.secret };
+}
+
+function verifies(site: Site, policy: SignedPolicy, publicHex: string): boolean {
+  const key = createPublicKey({
+    key: Buffer.concat([
+      Buffer.from('302a300506032b6570032100', 'hex'),
+      Buffer.from(publicHex, 'hex'),
+    ]),
+    format: 'der',
+    type: 'spki',
+  });
+  const sig = policy.signatures[0];
+  return (
+    sig !== undefined &&
+    verify(null, Buffer.from(canonicalJson(policy.signed)), key, Buffer.from(sig.sig, 'hex')) &&
+    site !== undefined
+  );
+}
+
+dbTest(
+  'sync: signed full policy, 304 when nothing is new, incremental when a deployment lands',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const client = await approvedClient(site, app);
+    const a = await publishBytes(
+      site,
+      'payload-a',
+      fileManifest('a.bin', { title: 'A', product: 'A', version: '1.0' }),
+      'a.bin',
+    );
+    await site.deployments.approve(
+      {
+        updateId: a.updateId,
+        group: 'All Computers',
+        action: 'install',
+        deadline: '2030-01-01T00:00:00Z',
+      },
+      'test',
+    );
+
+    const full = await sync(app, client.secret);
+    t.is(full.status, 200);
+    const doc = full.body.policy.signed;
+    t.true(doc.full);
+    t.is(doc.clientId, client.clientId);
+    t.is(doc.deployments.length, 1);
+    t.like(doc.deployments[0], {
+      updateId: a.updateId,
+      revision: 1,
+      action: 'install',
+      deadline: '2030-01-01T00:00:00.000Z',
+    });
+    t.regex(doc.deployments[0]?.files[0]?.sha256 ?? '', /^[0-9a-f]{64}$/);
+    const key = await site.sync.policyKey();
+    t.true(verifies(site, full.body.policy, key.keyval.public));
+    // A changed byte breaks the signature.
+    const forged = { ...full.body.policy, signed: { ...doc, deployments: [] } };
+    t.false(verifies(site, forged, key.keyval.public));
+
+    const same = await sync(app, client.secret, full.body.anchor);
+    t.is(same.status, 304);
+
+    const b = await publishBytes(
+      site,
+      'payload-b',
+      fileManifest('b.bin', { title: 'B', product: 'B', version: '1.0' }),
+      'b.bin',
+    );
+    await site.deployments.approve(
+      { updateId: b.updateId, group: 'All Computers', action: 'optional' },
+      'test',
+    );
+    const inc = await sync(app, client.secret, full.body.anchor);
+    t.is(inc.status, 200);
+    t.false(inc.body.policy.signed.full);
+    t.deepEqual(
+      inc.body.policy.signed.deployments.map((d) => d.updateId),
+      [b.updateId],
+    );
+    t.deepEqual(inc.body.policy.signed.removed, []);
+
+    // A catalog change that does not touch this client's policy: 304, with a fresher anchor.
+    await publishBytes(
+      site,
+      'payload-c',
+      fileManifest('c.bin', { title: 'C', product: 'C', version: '1.0' }),
+      'c.bin',
+    );
+    const unrelated = await sync(app, client.secret, inc.body.anchor);
+    t.is(unrelated.status, 304);
+    t.truthy(unrelated.headers['x-upcat-anchor']);
+    t.is((await sync(app, client.secret, unrelated.headers['x-upcat-anchor'])).status, 304);
+  },
+);
+
+dbTest('expired and superseded updates leave policy', async (t, { site }) => {
+  const app = createApp(site);
+  const client = await approvedClient(site, app);
+  const a = await publishBytes(
+    site,
+    'a1',
+    fileManifest('a.bin', { title: 'A', product: 'A', version: '1.0' }),
+    'a.bin',
+  );
+  const b = await publishBytes(
+    site,
+    'b1',
+    fileManifest('b.bin', { title: 'B', product: 'B', version: '1.0' }),
+    'b.bin',
+  );
+  for (const u of [a, b])
+    await site.deployments.approve(
+      { updateId: u.updateId, group: 'All Computers', action: 'install' },
+      'test',
+    );
+  const first = await sync(app, client.secret);
+  t.is(first.body.policy.signed.deployments.length, 2);
+
+  await site.expire.expire(a.updateId, 'test');
+  const afterExpire = await sync(app, client.secret, first.body.anchor);
+  t.deepEqual(afterExpire.body.policy.signed.removed, [a.updateId]);
+  t.deepEqual(afterExpire.body.policy.signed.deployments, []);
+
+  await publishBytes(
+    site,
+    'b2',
+    fileManifest('b2.bin', { title: 'B2', product: 'B', version: '2.0', supersedes: [b.updateId] }),
+    'b2.bin',
+  );
+  const afterSupersede = await sync(app, client.secret, afterExpire.body.anchor);
+  t.deepEqual(afterSupersede.body.policy.signed.removed, [b.updateId]);
+  const fresh = await sync(app, client.secret);
+  t.deepEqual(fresh.body.policy.signed.deployments, []);
+  // Neither can be deployed again.
+  const err = await t.throwsAsync(
+    site.deployments.approve(
+      { updateId: a.updateId, group: 'All Computers', action: 'install' },
+      'test',
+    ),
+  );
+  t.is((err as { code?: string }).code, 'conflict');
+});
+
+dbTest(
+  'tampered, foreign, other-client and garbage anchors give a full sync, never an error',
+  async (t, { site, kind }) => {
+    const app = createApp(site);
+    const client = await approvedClient(site, app);
+    const other = await approvedClient(site, app, { hardwareId: 'hw-other' });
+    const a = await publishBytes(site, 'a1', fileManifest('a.bin'), 'a.bin');
+    await site.deployments.approve(
+      { updateId: a.updateId, group: 'All Computers', action: 'install' },
+      'test',
+    );
+    const { anchor } = (await sync(app, client.secret)).body;
+    const theirs = (await sync(app, other.secret)).body.anchor;
+
+    const flipped = anchor.slice(0, 10) + (anchor[10] === 'A' ? 'B' : 'A') + anchor.slice(11);
+    const foreignSite = await makeSite(kind);
+    let foreign: string;
+    try {
+      const foreignApp = createApp(foreignSite.site);
+      const fc = await approvedClient(foreignSite.site, foreignApp);
+      foreign = (await sync(foreignApp, fc.secret)).body.anchor;
+    } finally {
+      await foreignSite.cleanup();
+    }
+    for (const bad of [
+      flipped,
+      foreign,
+      theirs,
+      'garbage',
+      'a1.',
+      `a1.${'A'.repeat(100)}`,
+      `a1.${'x'.repeat(10_000)}`,
+    ]) {
+      const res = await sync(app, client.secret, bad);
+      t.is(res.status, 200, bad.slice(0, 20));
+      t.true(res.body.policy.signed.full);
+      t.is(res.body.policy.signed.deployments.length, 1);
+    }
+  },
+);
+
+dbTest(
+  'pending clients get no deployments; approval gives a full policy at the next sync',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const r = await register(app, registration());
+    t.is(r.body.status, 'pending');
+    const a = await publishBytes(site, 'a1', fileManifest('a.bin'), 'a.bin');
+    await site.deployments.approve(
+      { updateId: a.updateId, group: 'All Computers', action: 'install' },
+      'test',
+    );
+    const pending = await sync(app, r.body.secret);
+    t.is(pending.body.policy.signed.status, 'pending');
+    t.deepEqual(pending.body.policy.signed.deployments, []);
+    t.is((await sync(app, r.body.secret, pending.body.anchor)).status, 304);
+    await site.clients.approve(r.body.clientId, 'test');
+    const approved = await sync(app, r.body.secret, pending.body.anchor);
+    t.is(approved.status, 200);
+    t.is(approved.body.policy.signed.status, 'approved');
+    t.is(approved.body.policy.signed.deployments.length, 1);
+  },
+);
+
+dbTest(
+  'groups: deployments reach members only; client-side targeting joins the named group',
+  async (t, { site }) => {
+    const app = createApp(site);
+    await site.groups.create('Ring 1', 'test');
+    const member = await approvedClient(site, app, { group: 'Ring 1' });
+    const outsider = await approvedClient(site, app, { hardwareId: 'hw-out' });
+    const assigned = await approvedClient(site, app, { hardwareId: 'hw-assigned' });
+    const a = await publishBytes(site, 'a1', fileManifest('a.bin'), 'a.bin');
+    await site.deployments.approve(
+      { updateId: a.updateId, group: 'Ring 1', action: 'install' },
+      'test',
+    );
+    const u = await publishBytes(
+      site,
+      'u1',
+      fileManifest('u.bin', { product: 'U', title: 'U' }),
+      'u.bin',
+    );
+    await site.deployments.approve(
+      { updateId: u.updateId, group: 'Unassigned', action: 'optional' },
+      'test',
+    );
+
+    t.deepEqual(
+      (await sync(app, member.secret)).body.policy.signed.deployments.map((d) => d.updateId),
+      [a.updateId],
+    );
+    t.deepEqual(
+      (await sync(app, outsider.secret)).body.policy.signed.deployments.map((d) => d.updateId),
+      [u.updateId],
+    );
+    const before = await sync(app, assigned.secret);
+    await site.groups.addClient('Ring 1', assigned.clientId, 'test');
+    const after = await sync(app, assigned.secret, before.body.anchor);
+    t.deepEqual(
+      after.body.policy.signed.deployments.map((d) => d.updateId),
+      [a.updateId],
+    );
+    t.deepEqual(after.body.policy.signed.removed, [u.updateId]);
+    const groups = await site.groups.list();
+    t.like(
+      groups.find((g) => g.name === 'Ring 1'),
+      { members: 2, builtin: false },
+    );
+    t.like(
+      groups.find((g) => g.name === 'All Computers'),
+      { members: 3, builtin: true },
+    );
+    t.like(
+      groups.find((g) => g.name === 'Unassigned'),
+      { members: 1 },
+    );
+  },
+);
+
+dbTest(
+  'percentage rollout: widening never drops a client that was already in',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const clients = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => approvedClient(site, app, { hardwareId: `hw-${i}` })),
+    );
+    const a = await publishBytes(site, 'a1', fileManifest('a.bin'), 'a.bin');
+    let previous = new Set<string>();
+    for (const percent of [10, 30, 60, 100]) {
+      await site.deployments.approve(
+        { updateId: a.updateId, group: 'All Computers', action: 'install', percent },
+        'test',
+      );
+      const inNow = new Set<string>();
+      for (const c of clients) {
+        if ((await sync(app, c.secret)).body.policy.signed.deployments.length === 1)
+          inNow.add(c.clientId);
+      }
+      for (const id of previous) t.true(inNow.has(id), `${id} stays in at ${percent}%`);
+      t.true(inNow.size >= previous.size);
+      previous = inNow;
+    }
+    t.is(previous.size, 60);
+  },
+);
+
+dbTest('bad deployments are coded errors naming the field', async (t, { site }) => {
+  const a = await publishBytes(site, 'a1', fileManifest('a.bin'), 'a.bin');
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ updateId: a.updateId, group: 'Nope', action: 'install' }, 'not_found', /group/],
+    [
+      {
+        updateId: '00000000-0000-0000-0000-000000000000',
+        group: 'All Computers',
+        action: 'install',
+      },
+      'not_found',
+      /updateId/,
+    ],
+    [
+      { updateId: a.updateId, group: 'All Computers', action: 'explode' },
+      'invalid_input',
+      /action/,
+    ],
+    [
+      { updateId: a.updateId, group: 'All Computers', action: 'install', percent: 0 },
+      'invalid_input',
+      /percent/,
+    ],
+    [
+      { updateId: a.updateId, group: 'All Computers', action: 'install', deadline: 'tomorrow' },
+      'invalid_input',
+      /deadline/,
+    ],
+  ];
+  for (const [input, code, field] of cases) {
+    const err = await t.throwsAsync(site.deployments.approve(input, 'test'));
+    t.is((err as { code?: string }).code, code);
+    t.regex(err?.message ?? '', field);
+  }
+  const res = await request(createApp(site))
+    .post('/v1/deployments')
+    .send({ updateId: a.updateId, group: 'All Computers', action: 'install', percent: 50 });
+  t.is(res.status, 201);
+  t.is(res.body.percent, 50);
+});
