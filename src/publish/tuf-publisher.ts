@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { UpcatError } from '../errors.js';
 import type { Db } from '../storage/db.js';
+import { loadKeyring } from '../signing/key-store.js';
+import type { Keyring } from '../signing/roles.js';
 import type { SiteSigning } from '../signing/site-signing.js';
 import { advanceRepository } from '../signing/tuf-advance.js';
 import { refreshTimestamp, type RepoSummary } from '../signing/tuf-repo.js';
@@ -21,7 +23,7 @@ export class TufPublisher {
     try {
       return await advanceRepository(
         signing.repoDir,
-        signing.ring,
+        await this.keyring(),
         catalogVersion,
         changes,
         () => desiredCatalog(db),
@@ -37,6 +39,14 @@ export class TufPublisher {
     }
   }
 
+  /**
+   * The current keys, read for each write: a rotation by another process (`upcat keys rotate`
+   * while `upcat serve` runs) must not leave this one signing with retired keys.
+   */
+  private keyring(): Promise<Keyring> {
+    return loadKeyring(this.deps.signing.signingDir);
+  }
+
   /** Catches the repository up with the database (start-up, `upcat verify`). */
   async sync(): Promise<RepoSummary | undefined> {
     const { catalogVersion } = await desiredCatalog(this.deps.db);
@@ -46,7 +56,7 @@ export class TufPublisher {
   /** Re-signs timestamp (and snapshot, bins) before they expire, so an idle site stays fresh. */
   async refresh(): Promise<RepoSummary> {
     const { signing } = this.deps;
-    const summary = await refreshTimestamp(signing.repoDir, signing.ring, signing.repoOptions);
+    const summary = await refreshTimestamp(signing.repoDir, await this.keyring(), signing.repoOptions);
     if (summary.written.length > 0)
       this.deps.log.info({ written: summary.written }, 'TUF metadata refreshed');
     return summary;

@@ -11,6 +11,7 @@ export interface SiteSigning {
   ring: Keyring;
   publisher: KeyPairPem;
   caCertificatePem: string;
+  signingDir: string;
   repoDir: string;
   repoOptions: RepoOptions;
 }
@@ -42,6 +43,7 @@ export async function loadSiteSigning(config: SiteConfig): Promise<SiteSigning |
     ring,
     publisher,
     caCertificatePem: ca.certificatePem,
+    signingDir: config.dirs.signing,
     repoDir: tufRepoDir(config.dirs.catalog),
     repoOptions: { expiryDays: config.signing.expiryDays },
   };
