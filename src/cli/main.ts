@@ -7,6 +7,8 @@ import { registerInit } from './commands/init.js';
 import { registerPackage } from './commands/package.js';
 import { registerPublish } from './commands/publish.js';
 import { registerServe } from './commands/serve.js';
+import { registerKeys } from './commands/keys.js';
+import { registerVerify } from './commands/verify.js';
 import { registerRules } from './commands/rules.js';
 import { registerImportCatalog } from './commands/import-catalog.js';
 import { registerClients } from './commands/clients.js';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
     registerPublish,
     registerExpire,
     registerServe,
+    registerKeys,
+    registerVerify,
     registerDemo,
     registerRules,
     registerImportCatalog,
