@@ -56,7 +56,11 @@ export class TufPublisher {
   /** Re-signs timestamp (and snapshot, bins) before they expire, so an idle site stays fresh. */
   async refresh(): Promise<RepoSummary> {
     const { signing } = this.deps;
-    const summary = await refreshTimestamp(signing.repoDir, await this.keyring(), signing.repoOptions);
+    const summary = await refreshTimestamp(
+      signing.repoDir,
+      await this.keyring(),
+      signing.repoOptions,
+    );
     if (summary.written.length > 0)
       this.deps.log.info({ written: summary.written }, 'TUF metadata refreshed');
     return summary;

@@ -4,7 +4,14 @@ import { UpcatError, conflict, notFound } from '../errors.js';
 import { audit, now } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
 import { parseWith } from '../validation.js';
-import { ALL_COMPUTERS, UNASSIGNED, bumpEpoch, findClient, groupIdByName } from './client-repo.js';
+import {
+  ALL_COMPUTERS,
+  UNASSIGNED,
+  bumpEpoch,
+  findClient,
+  groupIdByName,
+  hasControlChars,
+} from './client-repo.js';
 
 export interface GroupView {
   name: string;
@@ -18,7 +25,7 @@ const groupName = z
   .trim()
   .min(1)
   .max(128)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not hold control characters');
+  .refine((s) => !hasControlChars(s), 'must not hold control characters');
 
 /**
  * Computer target groups (issue 5 item 7). All Computers and Unassigned are builtin and their

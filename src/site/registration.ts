@@ -12,6 +12,7 @@ import {
   bumpEpoch,
   clientsByHardware,
   groupIdByName,
+  hasControlChars,
   lockKey,
   ALL_COMPUTERS,
   UNASSIGNED,
@@ -27,7 +28,7 @@ const printable = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not hold control characters');
+    .refine((s) => !hasControlChars(s), 'must not hold control characters');
 
 /** `POST /v1/clients` body (issue 5 item 2); unknown fields are errors. */
 export const registrationSchema = z

@@ -234,3 +234,33 @@ dbTest(
     t.is((await site.clients.list()).length, 0);
   },
 );
+
+dbTest(
+  'GET /v1/site: protocol versions, TUF root, policy key; sensitive properties only to approved clients',
+  async (t, { site }) => {
+    site.config.site.installationProperties = {
+      SITECODE: { value: 'UPC', sensitive: false },
+      JOINKEY: { value: 's3cret', sensitive: true },
+    };
+    const app = createApp(site);
+    const anon = await request(app).get('/v1/site').expect(200);
+    t.like(anon.body, {
+      siteCode: 'UPC',
+      mode: 'mixed',
+      protocolVersions: ['1.0'],
+      tufRoot: '/tuf/root.json',
+    });
+    t.deepEqual(anon.body.installationProperties, { SITECODE: 'UPC' });
+    t.regex(anon.body.policyKey.keyval.public, /^[0-9a-f]{64}$/);
+    const pending = await register(app, registration());
+    const asPending = await request(app)
+      .get('/v1/site')
+      .set('Authorization', `Bearer ${pending.body.secret}`);
+    t.deepEqual(asPending.body.installationProperties, { SITECODE: 'UPC' });
+    await site.clients.approve(pending.body.clientId, 'test');
+    const asApproved = await request(app)
+      .get('/v1/site')
+      .set('Authorization', `Bearer ${pending.body.secret}`);
+    t.deepEqual(asApproved.body.installationProperties, { SITECODE: 'UPC', JOINKEY: 's3cret' });
+  },
+);

@@ -368,3 +368,16 @@ dbTest('bad deployments are coded errors naming the field', async (t, { site }) 
   t.is(res.status, 201);
   t.is(res.body.percent, 50);
 });
+
+dbTest(
+  'the anchor and policy keys are kept in signing/sync with mode 0600',
+  async (t, { site }) => {
+    const { stat } = await import('node:fs/promises');
+    const path = await import('node:path');
+    await site.sync.policyKey();
+    for (const name of ['anchor.key', 'policy-key.json']) {
+      const s = await stat(path.join(site.config.dirs.signing, 'sync', name));
+      t.is(s.mode & 0o777, 0o600, name);
+    }
+  },
+);

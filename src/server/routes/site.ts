@@ -4,7 +4,10 @@ import { SITE_VERSION } from '../../version.js';
 import { siteInfo } from '../../site/site-info.js';
 
 /** `GET /v1/site` (DESIGN.md §5): what a client needs to know before it registers. */
-export function siteRoutes(router: Router, site: Pick<Site, 'config' | 'catalog' | 'db' | 'sync'>): void {
+export function siteRoutes(
+  router: Router,
+  site: Pick<Site, 'config' | 'catalog' | 'db' | 'sync'>,
+): void {
   router.get('/v1/site', async (req, res) => {
     const { code, name, mode, minimumClientVersion } = site.config.site;
     res.set({ 'Cache-Control': 'no-cache', Vary: 'Authorization' }).json({
