@@ -5,17 +5,33 @@ import { dbTest } from '../helpers/site.js';
 import { runCli } from '../helpers/cli.js';
 import { fileManifest } from '../helpers/publish.js';
 import test from 'ava';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli/main.js';
 
-const COMMANDS = ['init', 'package', 'publish', 'expire', 'serve', 'demo'];
+/** Every command and subcommand the program registers, as argument lists (e.g. ['keys', 'list']). */
+function commandPaths(): string[][] {
+  const out: string[][] = [];
+  const walk = (cmd: Command, prefix: string[]): void => {
+    for (const sub of cmd.commands) {
+      const here = [...prefix, sub.name()];
+      out.push(here);
+      walk(sub, here);
+    }
+  };
+  walk(buildProgram(), []);
+  return out;
+}
 
-test('every command has --help, and the root lists them', async (t) => {
+test('every command and subcommand has --help, and the root lists them', async (t) => {
   const root = await runCli(['--help'], process.env);
   t.is(root.code, 0);
-  for (const name of COMMANDS) {
-    t.regex(root.stdout, new RegExp(`\\b${name}\\b`));
-    const help = await runCli([name, '--help'], process.env);
-    t.is(help.code, 0, name);
-    t.regex(help.stdout, new RegExp(`Usage: upcat ${name}`));
+  const paths = commandPaths();
+  t.true(paths.length >= 20, `found ${paths.length} commands`);
+  for (const args of paths) {
+    if (args.length === 1) t.regex(root.stdout, new RegExp(`\\b${args[0]}\\b`));
+    const help = await runCli([...args, '--help'], process.env);
+    t.is(help.code, 0, args.join(' '));
+    t.regex(help.stdout, new RegExp(`Usage: upcat ${args.join(' ')}`));
   }
 });
 

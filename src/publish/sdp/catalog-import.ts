@@ -145,16 +145,17 @@ async function checkCatalogFile(file: string): Promise<void> {
 function check(sdp: SdpImport): PackageOutcome {
   // A copy: strings taken from the XML can be slices that keep the whole package's text alive,
   // and the outcomes are held until the end, so they must not hold any package.
-  const report = structuredClone(sdpReportJson(sdp));
-  if (sdp.manifest === undefined) {
-    return { ...report, status: 'invalid', message: sdp.errors.join('; ') };
-  }
+  return structuredClone({ ...sdpReportJson(sdp), ...verdict(sdp) });
+}
+
+function verdict(sdp: SdpImport): Pick<PackageOutcome, 'status' | 'message'> {
+  if (sdp.manifest === undefined) return { status: 'invalid', message: sdp.errors.join('; ') };
   try {
     normalizeRules(parseManifest(sdp.manifest));
-    return { ...report, status: 'planned' };
+    return { status: 'planned' };
   } catch (err) {
     if (!isUpcatError(err)) throw err;
-    return { ...report, status: 'invalid', message: structuredClone(err.message) };
+    return { status: 'invalid', message: err.message };
   }
 }
 

@@ -52,10 +52,10 @@ export class CatalogSplitter {
   private pieces = 0;
   private first = true;
 
-  constructor(private readonly limits: Readonly<SplitLimits>) {}
-
   /** The root element (its start tag only), once it has been read. */
   root: XmlElement | undefined;
+
+  constructor(private readonly limits: Readonly<SplitLimits>) {}
 
   /** Adds text; returns the top-level children completed by it, in order. */
   push(chunk: string): CatalogPiece[] {

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import fc from 'fast-check';
 import { UpcatError } from '../../../src/errors.js';
 import type { PublishInput, PublishService } from '../../../src/publish/publish-service.js';
 import {
@@ -142,6 +143,63 @@ test('what the whole-document parse refused is still refused', (t) => {
     const err = t.throws(() => importCatalog(xml), { instanceOf: UpcatError }, name);
     t.regex(err?.message ?? '', message, name);
   }
+});
+
+test('garbage and mutated catalogs only ever give pieces or an UpcatError, whatever the chunking', (t) => {
+  const base =
+    `<smc:SystemsManagementCatalog xmlns:smc="${SMC}" xmlns:sdp="${SDP}">` +
+    `<smc:SoftwareDistributionPackage a="1>2"><sdp:Title>t</sdp:Title><!-- c --></smc:SoftwareDistributionPackage>` +
+    `<smc:SoftwareDistributionPackage/></smc:SystemsManagementCatalog>`;
+  const bits = fc.constantFrom(
+    '<',
+    '>',
+    '/',
+    '"',
+    "'",
+    '<!--',
+    '-->',
+    '<![CDATA[',
+    ']]>',
+    '<?',
+    '?>',
+    '<!DOCTYPE x>',
+    '</smc:SystemsManagementCatalog>',
+    '<a>',
+    '</a>',
+    'x',
+    ' ',
+  );
+  const mutated = fc
+    .tuple(fc.nat(), fc.nat(8), fc.array(bits, { maxLength: 4 }))
+    .map(([at, cut, insert]) => {
+      const i = at % (base.length + 1);
+      return base.slice(0, i) + insert.join('') + base.slice(i + cut);
+    });
+  const documents = fc.oneof(fc.string(), mutated);
+  fc.assert(
+    fc.property(documents, fc.integer({ min: 1, max: 40 }), (xml, size) => {
+      // Chunked and whole reads agree: the same pieces, or both refuse.
+      const split = (chunks: string[]): string[] | 'refused' => {
+        try {
+          const splitter = new CatalogSplitter(LIMITS);
+          const pieces = chunks.flatMap((c) => splitter.push(c));
+          return [...pieces, ...splitter.end()].map((p) => p.xml);
+        } catch (err) {
+          if (err instanceof UpcatError) return 'refused';
+          throw err;
+        }
+      };
+      t.deepEqual(split(inChunks(xml, size)), split([xml]));
+      try {
+        importCatalog(xml);
+        return true;
+      } catch (err) {
+        return err instanceof UpcatError;
+      }
+    }),
+    { numRuns: 1000 },
+  );
+  t.pass();
 });
 
 test('a single SDP is refused as soon as its root element is read', async (t) => {
