@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
 import { UpcatError } from '../errors.js';
 import type { Db } from '../storage/db.js';
-import { loadKeyring } from '../signing/key-store.js';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { loadKeyring, tufKeysDir } from '../signing/key-store.js';
 import type { Keyring } from '../signing/roles.js';
 import type { SiteSigning } from '../signing/site-signing.js';
 import { advanceRepository } from '../signing/tuf-advance.js';
 import { refreshTimestamp, type RepoSummary } from '../signing/tuf-repo.js';
 import type { TargetChanges } from '../signing/tuf-targets.js';
 import { desiredCatalog } from './catalog-targets.js';
+import { currentCatalogVersion } from '../storage/catalog-repo.js';
 
 /**
  * Publishes catalog versions as TUF repository versions (issue 3 item 2). The database is the
@@ -15,6 +18,8 @@ import { desiredCatalog } from './catalog-targets.js';
  * whenever it is behind (a crash between commit and signing, or another process's publish).
  */
 export class TufPublisher {
+  private cachedRing: { stamp: string; ring: Keyring } | undefined;
+
   constructor(private readonly deps: { db: Db; signing: SiteSigning; log: Logger }) {}
 
   /** Brings the repository to `catalogVersion`; `changes` lets the common case touch one bin. */
@@ -43,14 +48,19 @@ export class TufPublisher {
    * The current keys, read for each write: a rotation by another process (`upcat keys rotate`
    * while `upcat serve` runs) must not leave this one signing with retired keys.
    */
-  private keyring(): Promise<Keyring> {
-    return loadKeyring(this.deps.signing.signingDir);
+  private async keyring(): Promise<Keyring> {
+    const dir = this.deps.signing.signingDir;
+    const stamp = await keysStamp(dir);
+    if (this.cachedRing === undefined || this.cachedRing.stamp !== stamp) {
+      this.cachedRing = { stamp, ring: await loadKeyring(dir) };
+    }
+    return this.cachedRing.ring;
   }
 
   /** Catches the repository up with the database (start-up, `upcat verify`). */
   async sync(): Promise<RepoSummary | undefined> {
-    const { catalogVersion } = await desiredCatalog(this.deps.db);
-    return this.advance(catalogVersion);
+    // Only the version is read here: the full target set is read only if the repository is behind.
+    return this.advance(await currentCatalogVersion(this.deps.db));
   }
 
   /** Re-signs timestamp (and snapshot, bins) before they expire, so an idle site stays fresh. */
@@ -65,4 +75,13 @@ export class TufPublisher {
       this.deps.log.info({ written: summary.written }, 'TUF metadata refreshed');
     return summary;
   }
+}
+
+/** Changes whenever a key file is added or retired (renames touch the folder) or thresholds change. */
+async function keysStamp(signingDir: string): Promise<string> {
+  const [keys, roles] = await Promise.all([
+    stat(tufKeysDir(signingDir)),
+    stat(path.join(signingDir, 'tuf', 'roles.json')),
+  ]);
+  return `${keys.mtimeMs}:${keys.ino}:${roles.mtimeMs}:${roles.ino}`;
 }

@@ -165,3 +165,27 @@ dbTest(
     await t.throwsAsync(verify);
   },
 );
+
+dbTest(
+  'timestamp.json is answered 304 for a current client and changes after a publish',
+  async (t, { site }) => {
+    await publishBytes(site, 'first', fileManifest('tool.bin'));
+    const url = await serving(site, t);
+    const first = await fetch(`${url}/tuf/timestamp.json`);
+    t.is(first.status, 200);
+    const etag = first.headers.get('etag') ?? '';
+    t.regex(etag, /^"[0-9a-f]{32}"$/);
+    t.is(first.headers.get('cache-control'), 'no-cache');
+    const again = await fetch(`${url}/tuf/timestamp.json`, { headers: { 'If-None-Match': etag } });
+    t.is(again.status, 304);
+
+    await publishBytes(site, 'second', fileManifest('tool.bin', { product: 'Second' }));
+    const changed = await fetch(`${url}/tuf/timestamp.json`, {
+      headers: { 'If-None-Match': etag },
+    });
+    t.is(changed.status, 200);
+    t.not(changed.headers.get('etag'), etag);
+    const body = (await changed.json()) as { signed: { version: number } };
+    t.true(body.signed.version > 1);
+  },
+);

@@ -1,0 +1,291 @@
+/**
+ * Issue 3 benchmark: a client that is already current checks for news, a conditional GET of
+ * /tuf/timestamp.json with If-None-Match answered 304. wrk measures requests per second (and
+ * latency percentiles) against `upcat serve` (one process) and, in the same run, against nginx
+ * serving the same timestamp.json from disk with its own ETag (mtime-size), with 1 worker (the
+ * fair comparison with one Node process) and with 2 workers (one per CPU of the bench machine).
+ * Rounds are interleaved (upcat, nginx x1, nginx x2, ...) and the median of each is reported.
+ * Target: upcat at least 0.5 of nginx's rate (judged against nginx with 1 worker).
+ *
+ * Installs Debian's nginx-light and wrk when absent (apt-get). Loopback only; every run is
+ * bounded (BENCH_WRK_SECONDS, default 10 s; BENCH_RUNS rounds, default 3).
+ * Run: npm run build && node --import tsx bench/timestamp-304.ts
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BenchResult } from './types.js';
+import { CLI, ROOT, freePort, median, timed, waitForHttp, workDir } from './util.js';
+
+const SECONDS = Number(process.env['BENCH_WRK_SECONDS'] ?? 10);
+const ROUNDS = Number(process.env['BENCH_RUNS'] ?? 3);
+const THREADS = 2;
+const CONNECTIONS = 50;
+const WARMUP_SECONDS = 2;
+const TARGET_RATIO = 0.5;
+const PATH = '/tuf/timestamp.json';
+
+interface WrkFigures {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Answers that were not 304 (wrk counts only non-2xx/3xx; we check the status up front). */
+  errors: number;
+}
+
+interface Contender {
+  name: string;
+  url: string;
+  etag: string;
+  runs: WrkFigures[];
+}
+
+export async function run(): Promise<BenchResult> {
+  await ensureTools();
+  await timed('npm', ['run', 'build'], { env: process.env });
+  const dir = await workDir('timestamp-304');
+  const home = path.join(dir, 'site');
+  await rm(home, { recursive: true, force: true });
+  const env: NodeJS.ProcessEnv = { ...process.env, UPCAT_HOME: home, DATABASE_URL: '' };
+  await timed(process.execPath, [CLI, 'init'], { env });
+  const tufFile = path.join(home, 'catalog', 'tuf', 'timestamp.json');
+  await stat(tufFile);
+
+  const children = new Children();
+  try {
+    const upcat = await startUpcat(children, env);
+    const nginx1 = await startNginx(children, dir, home, 1);
+    const nginx2 = await startNginx(children, dir, home, 2);
+    const contenders = [upcat, nginx1, nginx2];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of contenders) {
+        await wrk(c, WARMUP_SECONDS);
+        c.runs.push(await wrk(c, SECONDS));
+        process.stderr.write(
+          `timestamp-304: round ${round + 1} ${c.name}: ${Math.round(c.runs.at(-1)?.rps ?? 0)} req/s\n`,
+        );
+      }
+    }
+    // The file must not have changed under the run (a refresh would turn 304s into 200s).
+    for (const c of contenders) {
+      if ((await conditionalStatus(c)) !== 304)
+        throw new Error(`${c.name}: timestamp.json changed during the run`);
+    }
+    return result(upcat, nginx1, nginx2);
+  } finally {
+    await children.stopAll();
+  }
+}
+
+function result(upcat: Contender, nginx1: Contender, nginx2: Contender): BenchResult {
+  const rps = (c: Contender): number => median(c.runs.map((r) => r.rps));
+  const p99 = (c: Contender): number => median(c.runs.map((r) => r.p99Ms));
+  const p50 = (c: Contender): number => median(c.runs.map((r) => r.p50Ms));
+  const errors = (c: Contender): number => c.runs.reduce((n, r) => n + r.errors, 0);
+  const figures: Record<string, number | string> = {};
+  for (const c of [upcat, nginx1, nginx2]) {
+    figures[`${c.name} req/s (median)`] = Math.round(rps(c));
+    figures[`${c.name} p50 / p99 ms (median)`] = `${p50(c)} / ${p99(c)}`;
+    figures[`${c.name} req/s (all)`] = c.runs.map((r) => Math.round(r.rps)).join(' ');
+    if (errors(c) > 0) figures[`${c.name} non-2xx/3xx answers`] = errors(c);
+  }
+  const ratio1 = rps(upcat) / rps(nginx1);
+  const ratio2 = rps(upcat) / rps(nginx2);
+  figures['upcat / nginx (2 workers)'] = Math.round(ratio2 * 100) / 100;
+  figures['wrk'] =
+    `${THREADS} threads, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds`;
+  return {
+    name: 'conditional GET of /tuf/timestamp.json answered 304 (wrk, loopback)',
+    reference: 'nginx serving the same file from disk (ETag from mtime-size), 1 worker',
+    figures,
+    ratio: Math.round(ratio1 * 100) / 100,
+    target: `upcat >= ${TARGET_RATIO} x nginx's rate (1 worker)`,
+    met: ratio1 >= TARGET_RATIO && errors(upcat) === 0,
+  };
+}
+
+/** Debian's nginx and wrk, installed with apt-get when missing (apt-get update if that fails). */
+async function ensureTools(): Promise<void> {
+  const missing = [];
+  if (!(await onPath('nginx'))) missing.push('nginx-light');
+  if (!(await onPath('wrk'))) missing.push('wrk');
+  if (missing.length === 0) return;
+  process.stderr.write(`timestamp-304: installing ${missing.join(' ')}\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    await timed('apt-get', ['install', '-y', ...missing], { env });
+  } catch {
+    await timed('apt-get', ['update'], { env });
+    await timed('apt-get', ['install', '-y', ...missing], { env });
+  }
+}
+
+async function onPath(cmd: string): Promise<boolean> {
+  for (const dir of ['/usr/sbin', '/usr/bin', ...(process.env['PATH'] ?? '').split(':')]) {
+    if (dir !== '' && (await stat(path.join(dir, cmd)).catch(() => undefined))?.isFile() === true)
+      return true;
+  }
+  return false;
+}
+
+async function startUpcat(children: Children, env: NodeJS.ProcessEnv): Promise<Contender> {
+  const port = await freePort();
+  children.start(
+    'upcat serve',
+    process.execPath,
+    [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'],
+    env,
+  );
+  return contender('upcat serve', `http://127.0.0.1:${port}`);
+}
+
+/** An unprivileged nginx with its own prefix and config under bench/.work/, in the foreground. */
+async function startNginx(
+  children: Children,
+  dir: string,
+  home: string,
+  workers: number,
+): Promise<Contender> {
+  const prefix = path.join(dir, `nginx-${workers}`);
+  await rm(prefix, { recursive: true, force: true });
+  await mkdir(path.join(prefix, 'logs'), { recursive: true });
+  await mkdir(path.join(prefix, 'tmp'), { recursive: true });
+  const port = await freePort();
+  const conf = path.join(prefix, 'nginx.conf');
+  const tmp = path.join(prefix, 'tmp');
+  await writeFile(
+    conf,
+    [
+      'daemon off;',
+      `worker_processes ${workers};`,
+      `pid ${path.join(prefix, 'nginx.pid')};`,
+      `error_log ${path.join(prefix, 'logs', 'error.log')} warn;`,
+      'events { worker_connections 1024; }',
+      'http {',
+      '  access_log off;',
+      '  default_type application/json;',
+      // nginx closes a keep-alive connection after 1000 requests by default; Node never does.
+      '  keepalive_requests 1000000;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
+        (k) => `  ${k}_temp_path ${path.join(tmp, k)};`,
+      ),
+      '  server {',
+      `    listen 127.0.0.1:${port};`,
+      `    root ${path.join(home, 'catalog')};`,
+      '    location = /tuf/timestamp.json { add_header Cache-Control no-cache; }',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  children.start(`nginx ${workers}w`, 'nginx', ['-c', conf, '-p', prefix], process.env);
+  return contender(`nginx ${workers} worker${workers > 1 ? 's' : ''}`, `http://127.0.0.1:${port}`);
+}
+
+/** Waits for the server, takes its ETag, and checks that a conditional GET is answered 304. */
+async function contender(name: string, base: string): Promise<Contender> {
+  const url = `${base}${PATH}`;
+  await waitForHttp(url);
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  const etag = res.headers.get('etag');
+  if (res.status !== 200 || etag === null)
+    throw new Error(`${name}: GET ${PATH} answered ${res.status} with ETag ${etag ?? 'none'}`);
+  const c: Contender = { name, url, etag, runs: [] };
+  const status = await conditionalStatus(c);
+  if (status !== 304) throw new Error(`${name}: If-None-Match ${etag} answered ${status}, not 304`);
+  return c;
+}
+
+async function conditionalStatus(c: Contender): Promise<number> {
+  const res = await fetch(c.url, { headers: { 'If-None-Match': c.etag } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function wrk(c: Contender, seconds: number): Promise<WrkFigures> {
+  const out = await timed('wrk', [
+    `-t${THREADS}`,
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    '--latency',
+    '-H',
+    `If-None-Match: ${c.etag}`,
+    c.url,
+  ]);
+  return parseWrk(out.stdout);
+}
+
+/** Reads "Requests/sec:", the latency distribution and the error lines of wrk's report. */
+export function parseWrk(text: string): WrkFigures {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
+  if (rps === null) throw new Error(`wrk gave no rate:\n${text}`);
+  const percentile = (p: string): number => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(text);
+    if (m === null) return Number.NaN;
+    const scale = { us: 0.001, ms: 1, s: 1000 }[m[2] as 'us' | 'ms' | 's'];
+    return Math.round(Number(m[1]) * scale * 100) / 100;
+  };
+  const non3xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(text);
+  const socketErrors = /Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)/.exec(text);
+  const socketTotal =
+    socketErrors === null ? 0 : socketErrors.slice(1).reduce((n, v) => n + Number(v), 0);
+  return {
+    rps: Number(rps[1]),
+    p50Ms: percentile('50'),
+    p99Ms: percentile('99'),
+    errors: Number(non3xx?.[1] ?? 0) + socketTotal,
+  };
+}
+
+/** Child servers of this benchmark: stopped at the end, on failure, and if this process exits. */
+class Children {
+  private readonly procs = new Map<string, { child: ChildProcess; stderr: string[] }>();
+  private readonly onExit = (): void => {
+    for (const { child } of this.procs.values()) child.kill('SIGTERM');
+  };
+
+  constructor() {
+    process.once('exit', this.onExit);
+  }
+
+  start(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+    const child = spawn(cmd, args, { env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const stderr: string[] = [];
+    child.stderr?.on('data', (d: Buffer) => {
+      if (stderr.length < 50) stderr.push(d.toString());
+    });
+    child.once('exit', (code, signal) => {
+      if (this.procs.get(name)?.child === child && code !== 0 && signal === null)
+        process.stderr.write(`timestamp-304: ${name} exited ${code}: ${stderr.join('')}\n`);
+    });
+    this.procs.set(name, { child, stderr });
+    return child;
+  }
+
+  /** SIGTERM (nginx: fast shutdown; upcat: drain and exit), then SIGKILL after 5 s. */
+  async stopAll(): Promise<void> {
+    const all = [...this.procs.values()].map(({ child }) => child);
+    this.procs.clear();
+    await Promise.all(
+      all.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    process.off('exit', this.onExit);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(JSON.stringify(await run(), null, 2));
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { errnoCode } from '../errors.js';
+
+/** The TUF files that change in place; every other metadata name is versioned and immutable. */
+export const MUTABLE_FILES = new Set(['timestamp.json', 'root.json']);
+
+interface Entry {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  etag: string;
+  body: Buffer;
+  checkedAt: number;
+}
+
+/**
+ * `timestamp.json` and `root.json`, served from memory: what every up-to-date client asks for on
+ * every check (issue 3 item 3), so it must cost close to nothing. The bytes and a strong ETag (a
+ * content hash) are cached; the file is re-checked by a stat (by default on every request) and
+ * read again only when its inode, size or mtime changed (the repository writer renames it in).
+ * Works on plain node:http objects so that the server can answer it before Express routing.
+ */
+export class MutableMetadata {
+  private readonly cache = new Map<string, Entry>();
+
+  constructor(
+    private readonly dir: string,
+    /** 0: a synchronous stat per request (a few microseconds, no thread-pool hop), always fresh. */
+    private readonly recheckMs = 0,
+  ) {}
+
+  /** Answers a GET or HEAD for `file` (one of MUTABLE_FILES): 200, 304 or 404. */
+  serve(req: IncomingMessage, res: ServerResponse, file: string): void {
+    const entry = this.load(file);
+    if (entry === undefined) {
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'not_found', message: `no TUF metadata ${file}` } }));
+      return;
+    }
+    const headers = {
+      ETag: entry.etag,
+      'Cache-Control': 'no-cache',
+      'Content-Type': 'application/json',
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (matches(req.headers['if-none-match'], entry.etag)) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': entry.body.length });
+    res.end(req.method === 'HEAD' ? undefined : entry.body);
+  }
+
+  private load(file: string): Entry | undefined {
+    const now = Date.now();
+    const hit = this.cache.get(file);
+    if (hit !== undefined && this.recheckMs > 0 && now - hit.checkedAt < this.recheckMs) return hit;
+    const full = path.join(this.dir, file);
+    let st;
+    try {
+      st = statSync(full);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        this.cache.delete(file);
+        return undefined;
+      }
+      throw err;
+    }
+    if (
+      hit !== undefined &&
+      hit.ino === st.ino &&
+      hit.size === st.size &&
+      hit.mtimeMs === st.mtimeMs
+    ) {
+      hit.checkedAt = now;
+      return hit;
+    }
+    const body = readFileSync(full);
+    const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
+    const entry = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, etag, body, checkedAt: now };
+    this.cache.set(file, entry);
+    return entry;
+  }
+}
+
+/** RFC 9110 §13.1.2: If-None-Match is `*` or a list of entity tags (weak comparison). */
+function matches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+/**
+ * Puts the in-place TUF files in front of a request handler (the Express app): an up-to-date
+ * client's check is answered without routing, which costs several times more than the answer.
+ */
+export function withMetadataFastPath(
+  dir: string,
+  next: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const metadata = new MutableMetadata(dir);
+  return (req, res) => {
+    const url = req.url ?? '';
+    if ((req.method === 'GET' || req.method === 'HEAD') && url.startsWith('/tuf/')) {
+      const file = url.slice('/tuf/'.length);
+      if (MUTABLE_FILES.has(file)) {
+        metadata.serve(req, res, file);
+        return;
+      }
+    }
+    next(req, res);
+  };
+}
