@@ -47,6 +47,7 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
   const limits = config.limits;
   const signing = await loadSiteSigning(config);
   const tuf = signing === undefined ? undefined : new TufPublisher({ db, signing, log });
+  const services = createSiteServices({ db, config, log });
   return {
     config,
     log,
@@ -57,8 +58,9 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
     publish: new PublishService({ db, pool, limits, log, signing, tuf }),
     expire: new ExpireService({ db, log, tuf }),
     catalog: new CatalogReader(db),
-    ...createSiteServices({ db, config, log }),
+    ...services,
     close: async () => {
+      await services.contacts.flush(); // last contacts held in memory (site/contacts.ts)
       await db.destroy();
     },
   };

@@ -55,6 +55,13 @@ export const configSchema = z
         host: z.string().min(1).default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(8530),
         httpsPort: z.number().int().min(0).max(65535).default(8531),
+        /** Also listen on httpsPort (mutual TLS) in mixed mode; native mode always does. */
+        https: z.boolean().default(false),
+        /** Host names and addresses of the site-issued server certificate. */
+        tlsNames: z.array(z.string().min(1).max(253)).min(1).default(['localhost']),
+        /** An operator's server certificate (PEM, may hold the chain) and key instead; relative to the site home. */
+        tlsCert: z.string().min(1).optional(),
+        tlsKey: z.string().min(1).optional(),
         /** How long a graceful shutdown waits for requests in flight before closing them. */
         shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
       })

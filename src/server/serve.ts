@@ -1,60 +1,94 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Site } from '../app.js';
+import { loadServerTls } from '../signing/server-tls.js';
 import { createApp } from './app.js';
+import { withMetadataFastPath } from './mutable-metadata.js';
+import { tufRepoDir } from '../signing/tuf-repo.js';
 
 export interface RunningServer {
   server: http.Server;
   url: string;
+  /** The mutual-TLS listener (issue 5 item 6): native mode, or `server.https` in mixed mode. */
+  https?: { server: https.Server; url: string };
   /** Stops accepting connections, lets requests in flight finish (up to the timeout), closes. */
   close(): Promise<void>;
 }
 
 export async function startServer(
   site: Site,
-  opts: { host: string; port: number },
+  opts: { host: string; port: number; httpsPort?: number },
 ): Promise<RunningServer> {
   // Catch the signed catalog up with the database (a crash may have left it behind), then keep
   // it fresh: an idle site re-signs timestamp/snapshot before they expire (issue 3 item 3).
   await site.tuf?.sync();
   const refresher = startRefresher(site);
-  const app = createApp(site);
+  const app = withMetadataFastPath(tufRepoDir(site.config.dirs.catalog), createApp(site));
   const server = http.createServer(app);
+  const url = await listen(server, opts.port, opts.host, 'http');
+  let secure: RunningServer['https'];
+  if (site.config.site.mode === 'native' || site.config.server.https) {
+    // Client certificates are asked for, verified against the site CA, and checked per request
+    // (client-auth.ts): a client without one can still read the public catalog and register.
+    const tls = await loadServerTls(site.config);
+    const tlsServer = https.createServer(
+      { ...tls, requestCert: true, rejectUnauthorized: false },
+      app,
+    );
+    const httpsPort = opts.httpsPort ?? site.config.server.httpsPort;
+    secure = { server: tlsServer, url: await listen(tlsServer, httpsPort, opts.host, 'https') };
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      if (refresher !== undefined) clearInterval(refresher);
+      const timeoutMs = site.config.server.shutdownTimeoutMs;
+      await Promise.all([
+        closeGracefully(server, timeoutMs),
+        ...(secure === undefined ? [] : [closeGracefully(secure.server, timeoutMs)]),
+      ]);
+    })();
+    return closing;
+  };
+  return { server, url, ...(secure === undefined ? {} : { https: secure }), close };
+}
+
+async function listen(
+  server: http.Server,
+  port: number,
+  hostName: string,
+  scheme: 'http' | 'https',
+): Promise<string> {
   // Slow or stalled clients must not hold sockets forever.
   server.headersTimeout = 30_000;
   server.requestTimeout = 0; // payload downloads may legitimately take long; idle sockets time out below
   server.keepAliveTimeout = 5_000;
   server.timeout = 120_000;
-
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    server.listen(port, hostName, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+}
 
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(
-        () => server.closeAllConnections(),
-        site.config.server.shutdownTimeoutMs,
-      );
-      timer.unref();
-      if (refresher !== undefined) clearInterval(refresher);
-      server.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      server.closeIdleConnections();
+/** Stops accepting connections, lets requests in flight finish (up to the timeout), closes. */
+function closeGracefully(server: http.Server, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
     });
-    return closing;
-  };
-  return { server, url, close };
+    server.closeIdleConnections();
+  });
 }
 
 function startRefresher(site: Site): NodeJS.Timeout | undefined {

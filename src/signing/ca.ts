@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
 import { UpcatError, errnoCode } from '../errors.js';
@@ -165,7 +166,10 @@ function usageExtensions(request: IssueRequest): Array<Record<string, unknown>> 
         { name: 'extKeyUsage', serverAuth: true },
         {
           name: 'subjectAltName',
-          altNames: (request.dnsNames ?? []).map((value) => ({ type: 2, value })),
+          // An address in the list becomes an iPAddress name (type 7), anything else a dNSName.
+          altNames: (request.dnsNames ?? []).map((value) =>
+            isIP(value) === 0 ? { type: 2, value } : { type: 7, ip: value },
+          ),
         },
       ];
     default:
@@ -180,9 +184,10 @@ function baseCertificate(
 ): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
-  // RFC 5280 §4.1.2.2: a positive serial of at most 20 octets; random, so never reused.
+  // RFC 5280 §4.1.2.2: a positive serial of at most 20 octets; random, so never reused. The top
+  // bits 01 keep it positive and minimally encoded, so its hex form is the same everywhere.
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
   cert.serialNumber = serial.toString('hex');
   const start = now ?? new Date();
   // Back-date a little so a client whose clock is slightly behind accepts a fresh certificate.
@@ -215,7 +220,7 @@ function subjectAttributes(subject: Subject): forge.pki.CertificateField[] {
   return attrs;
 }
 
-function rsaKeyPair(modulusLength: number): { privateKeyPem: string; publicKeyPem: string } {
+export function rsaKeyPair(modulusLength: number): { privateKeyPem: string; publicKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -224,7 +229,7 @@ function rsaKeyPair(modulusLength: number): { privateKeyPem: string; publicKeyPe
   return { privateKeyPem: privateKey, publicKeyPem: publicKey };
 }
 
-async function readPair(certFile: string, keyFile: string): Promise<KeyPairPem | undefined> {
+export async function readPair(certFile: string, keyFile: string): Promise<KeyPairPem | undefined> {
   try {
     return {
       certificatePem: await readFile(certFile, 'utf8'),
@@ -245,7 +250,11 @@ async function requirePair(certFile: string, keyFile: string): Promise<KeyPairPe
 }
 
 /** The key first (0600, never replacing), then the certificate that makes the pair visible. */
-async function writePair(certFile: string, keyFile: string, pair: KeyPairPem): Promise<void> {
+export async function writePair(
+  certFile: string,
+  keyFile: string,
+  pair: KeyPairPem,
+): Promise<void> {
   await writeFileAtomic(keyFile, pair.privateKeyPem, { mode: 0o600 });
   await chmod(keyFile, 0o600);
   await writeFileAtomic(certFile, pair.certificatePem, { mode: 0o644 });

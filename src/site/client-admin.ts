@@ -11,6 +11,8 @@ import {
   type ClientRow,
   type Q,
 } from './client-repo.js';
+import { receivesPolicy } from '../sync/policy.js';
+import type { ClientCertificates } from './certificates.js';
 import { statusOf, type ClientStatus } from './registration.js';
 
 /** One client record as `upcat clients list --json` and the admin API show it (issue 5 item 10). */
@@ -43,7 +45,7 @@ export type Resolution = 'merge' | 'new' | 'block';
  * next sync is a full one, and writes an audit row.
  */
 export class ClientAdminService {
-  constructor(private readonly deps: { db: Db; log: Logger }) {}
+  constructor(private readonly deps: { db: Db; log: Logger; certificates: ClientCertificates }) {}
 
   async list(filter: { recordState?: ClientRow['record_state'] } = {}): Promise<ClientView[]> {
     const query = this.deps.db('clients').orderBy('created_at').orderBy('client_id');
@@ -78,19 +80,32 @@ export class ClientAdminService {
     return this.change(clientId, actor, 'client.approve', async (trx, row) => {
       if (row.record_state === 'obsolete') throw obsolete(row);
       await trx('clients').where({ client_id: row.client_id }).update({ approval: 'approved' });
+      await this.issueFromRequest(trx, { ...row, approval: 'approved' });
     });
   }
 
+  /** Native mode: blocking also revokes the client's certificates (the CRL lists them). */
   block(clientId: string, actor: string): Promise<ClientView> {
     return this.change(clientId, actor, 'client.block', async (trx, row) => {
       await trx('clients').where({ client_id: row.client_id }).update({ blocked: true });
+      await this.deps.certificates.revokeAll(trx, row.client_id);
     });
   }
 
+  /** A revoked certificate stays revoked; an approved client gets a new one from its request. */
   unblock(clientId: string, actor: string): Promise<ClientView> {
     return this.change(clientId, actor, 'client.unblock', async (trx, row) => {
       await trx('clients').where({ client_id: row.client_id }).update({ blocked: false });
+      await this.issueFromRequest(trx, { ...row, blocked: false });
     });
+  }
+
+  /** Issues a certificate from the stored request when the client may have one and has none. */
+  private async issueFromRequest(trx: Q, row: ClientRow): Promise<void> {
+    const csr = row.csr_pem ?? null;
+    if (csr === null || !receivesPolicy(row)) return;
+    if ((await this.deps.certificates.current(trx, row.client_id)) !== undefined) return;
+    await this.deps.certificates.issue(trx, row.client_id, csr);
   }
 
   /**
@@ -108,6 +123,7 @@ export class ClientAdminService {
       }
       if (how === 'block') {
         await trx('clients').where({ client_id: row.client_id }).update({ blocked: true });
+        await this.deps.certificates.revokeAll(trx, row.client_id);
         return;
       }
       const old = row.conflict_with === null ? undefined : await findClient(trx, row.conflict_with);

@@ -25,6 +25,10 @@ export interface ClientRow {
   conflict_with: string | null;
   cloned_from: string | null;
   clone_suspected: boolean;
+  /** Native mode: the certificate request sent at registration, kept until approval issues it. */
+  csr_pem?: string | null;
+  /** The catalog version read in the same statement (authentication), so a sync needs no second query. */
+  catalog_version?: number;
 }
 
 export const ALL_COMPUTERS = 'All Computers';
@@ -39,7 +43,26 @@ export function normalizeClient(row: Record<string, unknown>): ClientRow {
     trusted: Boolean(r.trusted),
     clone_suspected: Boolean(r.clone_suspected),
     policy_epoch: Number(r.policy_epoch),
+    ...(r.catalog_version === undefined || r.catalog_version === null
+      ? {}
+      : { catalog_version: Number(r.catalog_version) }),
   };
+}
+
+/**
+ * A client by ID with the current catalog version, in one statement: the hot path of every
+ * authenticated request (a sync with nothing new then costs this one query, on one snapshot).
+ */
+export async function findClientForRequest(q: Q, clientId: string): Promise<ClientRow | undefined> {
+  const row = (await q('clients')
+    .where({ client_id: clientId })
+    .first('clients.*', catalogVersionColumn(q))) as Record<string, unknown> | undefined;
+  return row === undefined ? undefined : normalizeClient(row);
+}
+
+/** `(select version from catalog_state where id = 1) as catalog_version`, to add to a select. */
+export function catalogVersionColumn(q: Q): Knex.QueryBuilder {
+  return q('catalog_state').where({ id: 1 }).select('version').as('catalog_version');
 }
 
 export async function findClient(q: Q, clientId: string): Promise<ClientRow | undefined> {

@@ -6,6 +6,7 @@ import { UpcatError } from '../errors.js';
 import { isVersion } from '../rules/version.js';
 import { audit, now } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
+import { receivesPolicy } from '../sync/policy.js';
 import { parseWith } from '../validation.js';
 import { checkCompatibility } from './compatibility.js';
 import {
@@ -19,6 +20,7 @@ import {
   type ClientRow,
   type Q,
 } from './client-repo.js';
+import { checkCsr, type ClientCertificates } from './certificates.js';
 import { checkEnrollmentToken } from './enrollment.js';
 import { authenticateSecret } from './identity.js';
 import { issueSecret } from './secrets.js';
@@ -46,6 +48,8 @@ export const registrationSchema = z
       .regex(/^\d+\.\d+$/, 'must be a protocol version such as 1.0')
       .default('1.0'),
     enrollmentToken: z.string().min(1).max(256).optional(),
+    /** Native mode: a PEM PKCS#10 request (RSA) for the client certificate issued on approval. */
+    csr: z.string().min(1).max(16_384).optional(),
   })
   .strict();
 
@@ -56,11 +60,15 @@ export interface Registered {
   clientId: string;
   secret: string;
   status: ClientStatus;
+  /** Native mode: the client certificate (PEM), when approval issued it with this answer. */
+  certificate?: string;
 }
 
 export interface RegisterContext {
   /** The secret a client presented (re-registration under its own identity). */
   secret?: string;
+  /** Native mode: the client whose site-issued certificate the TLS connection presented. */
+  certificateClient?: ClientRow;
   /** Native mode: the client presented a certificate that the site CA issued. */
   certificateTrusted?: boolean;
   source?: string;
@@ -76,37 +84,69 @@ export function statusOf(row: Pick<ClientRow, 'record_state' | 'approval'>): Cli
  * `duplicateHardwareId` policy says, on SQLite and PostgreSQL alike.
  */
 export class RegistrationService {
-  constructor(private readonly deps: { db: Db; config: SiteConfig; log: Logger }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      config: SiteConfig;
+      log: Logger;
+      certificates: ClientCertificates;
+    },
+  ) {}
 
   async register(body: unknown, ctx: RegisterContext = {}): Promise<Registered> {
     const input = parseWith(registrationSchema, body, 'registration');
     checkCompatibility(this.deps.config.site, input);
-    if (ctx.secret !== undefined) {
-      const known = await authenticateSecret(this.deps.db, ctx.secret);
-      if (known.hardware_id === input.hardwareId) return this.refresh(known, input, ctx.secret);
-      return this.fresh(input, ctx, known.client_id);
+    if (input.csr !== undefined) checkCsr(input.csr);
+    const known =
+      ctx.certificateClient ??
+      (ctx.secret === undefined ? undefined : await authenticateSecret(this.deps.db, ctx.secret));
+    if (known !== undefined && known.hardware_id === input.hardwareId)
+      return this.refresh(known, input, ctx.secret);
+    if (input.csr === undefined && this.deps.config.site.mode === 'native') {
+      throw new UpcatError(
+        'invalid_input',
+        'csr: a native-mode site registers clients with a certificate signing request',
+      );
     }
-    return this.fresh(input, ctx, undefined);
+    return this.fresh(input, ctx, known?.client_id);
   }
 
-  /** The client re-registers under its own ID and secret: not a conflict, facts refreshed. */
+  /**
+   * The client re-registers under its own ID (secret or certificate): not a conflict, facts
+   * refreshed. A new request renews an approved client's certificate. Over mutual TLS without the
+   * secret, a new secret is issued (the old one is not known here to hand back).
+   */
   private async refresh(
     known: ClientRow,
     input: RegistrationInput,
-    secret: string,
+    secret: string | undefined,
   ): Promise<Registered> {
     return this.deps.db.transaction(async (trx) => {
       await lockKey(trx, input.hardwareId);
-      await trx('clients').where({ client_id: known.client_id }).update({
-        name: input.name,
-        os: input.os,
-        architecture: input.architecture,
-        client_version: input.clientVersion,
-        last_contact: now(),
-      });
+      const fresh = secret === undefined ? issueSecret(known.client_id) : undefined;
+      await trx('clients')
+        .where({ client_id: known.client_id })
+        .update({
+          name: input.name,
+          os: input.os,
+          architecture: input.architecture,
+          client_version: input.clientVersion,
+          last_contact: now(),
+          ...(fresh === undefined ? {} : { secret_hash: fresh.hash }),
+          ...(input.csr === undefined ? {} : { csr_pem: input.csr }),
+        });
       if (await joinHintGroup(trx, known.client_id, input.group))
         await bumpEpoch(trx, [known.client_id]);
-      return { clientId: known.client_id, secret, status: statusOf(known) };
+      const certificate =
+        input.csr !== undefined && receivesPolicy(known)
+          ? await this.deps.certificates.issue(trx, known.client_id, input.csr)
+          : undefined;
+      return {
+        clientId: known.client_id,
+        secret: secret ?? fresh?.secret ?? '',
+        status: statusOf(known),
+        ...(certificate === undefined ? {} : { certificate: certificate.certificatePem }),
+      };
     });
   }
 
@@ -119,6 +159,7 @@ export class RegistrationService {
     return this.deps.db.transaction(async (trx) => {
       const trusted =
         ctx.certificateTrusted === true ||
+        ctx.certificateClient !== undefined ||
         (input.enrollmentToken !== undefined &&
           (await checkEnrollmentToken(trx, input.enrollmentToken)));
       await lockKey(trx, input.hardwareId);
@@ -168,9 +209,15 @@ export class RegistrationService {
         conflict_with: conflictWith ?? null,
         cloned_from: clonedFrom ?? null,
         clone_suspected: clonedFrom !== undefined,
+        csr_pem: input.csr ?? null,
       } as const;
       await trx('clients').insert(row);
       await joinHintGroup(trx, clientId, input.group);
+      // Approved at once (issue 5 item 6): the certificate rides in this answer.
+      const certificate =
+        input.csr !== undefined && approved && row.record_state === 'active'
+          ? await this.deps.certificates.issue(trx, clientId, input.csr)
+          : undefined;
       await audit(trx, {
         actor: `client:${clientId}`,
         action: 'client.register',
@@ -190,7 +237,12 @@ export class RegistrationService {
           'client ID presented from another hardware ID',
         );
       }
-      return { clientId, secret, status: statusOf(row) };
+      return {
+        clientId,
+        secret,
+        status: statusOf(row),
+        ...(certificate === undefined ? {} : { certificate: certificate.certificatePem }),
+      };
     });
   }
 }

@@ -58,7 +58,8 @@ export class SyncService {
   async sync(client: ClientRow, anchorText: string | undefined): Promise<SyncResult> {
     const { sealer, signer } = await this.loadKeys();
     const anchor = sealer.open(anchorText, client.client_id);
-    const catalogVersion = await currentCatalogVersion(this.deps.db);
+    // Read with the client row at authentication when it came that way (one query per 304).
+    const catalogVersion = client.catalog_version ?? (await currentCatalogVersion(this.deps.db));
     if (anchor?.catalogVersion === catalogVersion && anchor.epoch === client.policy_epoch) {
       return { status: 304, anchor: undefined };
     }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { errnoCode, invalidInput } from '../../errors.js';
 import { CHUNK_BYTES } from '../../storage/blobs/pool.js';
 import { withSite, output } from '../context.js';
@@ -40,16 +40,8 @@ export function registerPublish(program: Command): void {
           site.config.limits.maxManifestBytes,
         );
         const progress = progressReporter('publishing', opts.json !== true && opts.quiet !== true);
-        let done = 0;
-        const source = createReadStream(file, { highWaterMark: CHUNK_BYTES }).pipe(
-          new Transform({
-            readableHighWaterMark: CHUNK_BYTES,
-            transform(chunk: Buffer, _enc, cb) {
-              done += chunk.length;
-              progress(done, info.size);
-              cb(null, chunk);
-            },
-          }),
+        const source = counted(createReadStream(file, { highWaterMark: CHUNK_BYTES }), (done) =>
+          progress(done, info.size),
         );
         const result = await site.publish.publish({
           source,
@@ -87,5 +79,16 @@ async function statPayload(file: string): Promise<{ size: number }> {
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') throw invalidInput(`payload ${file} does not exist`);
     throw err;
+  }
+}
+
+/** Passes chunks through unchanged, reporting the running total (no extra stream stage). */
+async function* counted(stream: Readable, onBytes: (done: number) => void): AsyncGenerator<Buffer> {
+  let done = 0;
+  for await (const chunk of stream) {
+    const buf = chunk as Buffer;
+    done += buf.length;
+    onBytes(done);
+    yield buf;
   }
 }

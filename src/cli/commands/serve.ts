@@ -7,6 +7,7 @@ import { globalOptions } from '../context.js';
 export interface ServeOptions {
   port?: string;
   host?: string;
+  httpsPort?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -15,6 +16,10 @@ export function registerServe(program: Command): void {
     .description('serve the catalog, payloads and the API over HTTP (default port 8530)')
     .option('--port <port>', 'TCP port (default from config: 8530)')
     .option('--host <host>', 'address to listen on (default from config: 0.0.0.0)')
+    .option(
+      '--https-port <port>',
+      'mutual-TLS port in native mode or with server.https (default from config: 8531)',
+    )
     .action(async (opts: ServeOptions, cmd: Command) => {
       const g = globalOptions(cmd);
       const site = await openSite({
@@ -29,10 +34,15 @@ export function registerServe(program: Command): void {
 export async function serveUntilSignal(site: Site, opts: ServeOptions): Promise<void> {
   const port = opts.port === undefined ? site.config.server.port : parsePort(opts.port);
   const host = opts.host ?? site.config.server.host;
-  const running = await startServer(site, { host, port });
-  site.log.info({ url: running.url, site: site.config.site.code }, 'serving');
+  const running = await startServer(site, {
+    host,
+    port,
+    ...(opts.httpsPort === undefined ? {} : { httpsPort: parsePort(opts.httpsPort) }),
+  });
+  const urls = [running.url, ...(running.https === undefined ? [] : [running.https.url])];
+  site.log.info({ urls, site: site.config.site.code }, 'serving');
   process.stderr.write(
-    `upcat: serving site ${site.config.site.code} on ${running.url} (Ctrl-C to stop)\n`,
+    `upcat: serving site ${site.config.site.code} on ${urls.join(' and ')} (Ctrl-C to stop)\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

@@ -68,7 +68,7 @@ async function verifyLocal(opts: VerifyOptions, cmd: Command): Promise<VerifyRep
     if (site.signing === undefined)
       throw invalidInput('this site has no signed catalog yet: run "upcat init"');
     const trustedRoot = await readRoot(opts.root ?? path.join(site.signing.repoDir, '1.root.json'));
-    const running = await startServer(site, { host: '127.0.0.1', port: 0 });
+    const running = await startServer(site, { host: '127.0.0.1', port: 0, httpsPort: 0 });
     try {
       const baseUrl = `http://127.0.0.1:${(running.server.address() as AddressInfo).port}`;
       const expected = (await desiredCatalog(site.db)).targets.map((t) => t.name);

@@ -1,33 +1,50 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { RequestHandler, Response } from 'express';
 import type { Site } from '../../app.js';
 import { UpcatError } from '../../errors.js';
+import { normalizeSerial } from '../../site/certificates.js';
 import type { ClientRow } from '../../site/client-repo.js';
-import { authenticateSecret } from '../../site/identity.js';
+import { authenticateCertificate, authenticateSecret } from '../../site/identity.js';
 import { bearerOf } from '../../site/secrets.js';
 
-/** last_contact is written at most this often per client, so a sync stays read-only in between. */
-const TOUCH_INTERVAL_MS = 5 * 60 * 1000;
-
 /**
- * Client routes (mixed mode): `Authorization: Bearer <secret>` names and proves the client.
- * Blocked clients get 403 `client_blocked` here, so every route behind this refuses them.
+ * Client routes. On the HTTPS listener a client certificate that Node's TLS verified against the
+ * site CA names the client (native mode, issue 5 item 6); otherwise, or over HTTP,
+ * `Authorization: Bearer <secret>` does (mixed mode). A certificate the site did not issue is not
+ * an identity. Blocked clients (and revoked certificates) get 403 `client_blocked` here, so every
+ * route behind this refuses them.
  */
-export function clientAuth(site: Pick<Site, 'db'>): RequestHandler {
+export function clientAuth(site: Pick<Site, 'db' | 'contacts'>): RequestHandler {
   return async (req, res, next) => {
-    const secret = bearerOf(req.get('authorization'));
-    if (secret === undefined)
-      throw new UpcatError('unauthorized', 'Authorization: a Bearer client secret is required');
-    const client = await authenticateSecret(site.db, secret);
-    const at = Date.now();
-    if (client.last_contact === null || at - Date.parse(client.last_contact) > TOUCH_INTERVAL_MS) {
-      await site
-        .db('clients')
-        .where({ client_id: client.client_id })
-        .update({ last_contact: new Date(at).toISOString() });
+    const serial = verifiedCertificateSerial(req.socket);
+    let client: ClientRow;
+    if (serial !== undefined) {
+      client = await authenticateCertificate(site.db, serial);
+    } else {
+      const secret = bearerOf(req.get('authorization'));
+      if (secret === undefined)
+        throw new UpcatError(
+          'unauthorized',
+          'Authorization: a Bearer client secret or a site-issued client certificate is required',
+        );
+      client = await authenticateSecret(site.db, secret);
     }
+    // Written behind the request (contacts.ts): a sync stays one read, no write.
+    site.contacts.touch(client);
     res.locals['client'] = client;
     next();
   };
+}
+
+/**
+ * The serial of the client certificate on this connection when TLS verified it against the site
+ * CA (`requestCert`, `rejectUnauthorized: false`: an unverified one is simply not an identity).
+ */
+export function verifiedCertificateSerial(socket: Socket): string | undefined {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  const serial = socket.getPeerCertificate().serialNumber;
+  return typeof serial === 'string' && serial !== '' ? normalizeSerial(serial) : undefined;
 }
 
 /** The client that clientAuth authenticated for this request. */

@@ -8,7 +8,10 @@ import { rateLimit } from '../middleware/rate-limit.js';
  * fallback status point `POST /fsp/v1/status` for clients that cannot authenticate: limited
  * per source address before the body is read, size-limited while it is read, then validated.
  */
-export function statusRoutes(router: Router, site: Pick<Site, 'db' | 'status' | 'config'>): void {
+export function statusRoutes(
+  router: Router,
+  site: Pick<Site, 'db' | 'status' | 'config' | 'contacts'>,
+): void {
   router.post(
     '/v1/status',
     clientAuth(site),

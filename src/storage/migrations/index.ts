@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001-initial.js';
 import * as m002 from './002-revision-documents.js';
 import * as m003 from './003-site.js';
+import * as m004 from './004-certificates.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['001-initial', m001],
   ['002-revision-documents', m002],
   ['003-site', m003],
+  ['004-certificates', m004],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
