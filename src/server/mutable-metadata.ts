@@ -13,7 +13,6 @@ interface Entry {
   mtimeMs: number;
   etag: string;
   body: Buffer;
-  checkedAt: number;
   /** Built once per version of the file: this path answers thousands of checks a second. */
   headers304: Record<string, string>;
   headers200: Record<string, string | number>;
@@ -22,18 +21,14 @@ interface Entry {
 /**
  * `timestamp.json` and `root.json`, served from memory: what every up-to-date client asks for on
  * every check (issue 3 item 3), so it must cost close to nothing. The bytes and a strong ETag (a
- * content hash) are cached; the file is re-checked by a stat (by default on every request) and
+ * content hash) are cached; the file is re-checked by a stat on every request and
  * read again only when its inode, size or mtime changed (the repository writer renames it in).
  * Works on plain node:http objects so that the server can answer it before Express routing.
  */
 export class MutableMetadata {
   private readonly cache = new Map<string, Entry>();
 
-  constructor(
-    private readonly dir: string,
-    /** 0: a synchronous stat per request (a few microseconds, no thread-pool hop), always fresh. */
-    private readonly recheckMs = 0,
-  ) {}
+  constructor(private readonly dir: string) {}
 
   /** Answers a GET or HEAD for `file` (one of MUTABLE_FILES): 200, 304 or 404. */
   serve(req: IncomingMessage, res: ServerResponse, file: string): void {
@@ -53,9 +48,7 @@ export class MutableMetadata {
   }
 
   private load(file: string): Entry | undefined {
-    const now = Date.now();
     const hit = this.cache.get(file);
-    if (hit !== undefined && this.recheckMs > 0 && now - hit.checkedAt < this.recheckMs) return hit;
     const full = path.join(this.dir, file);
     let st;
     try {
@@ -73,7 +66,6 @@ export class MutableMetadata {
       hit.size === st.size &&
       hit.mtimeMs === st.mtimeMs
     ) {
-      hit.checkedAt = now;
       return hit;
     }
     const body = readFileSync(full);
@@ -86,7 +78,7 @@ export class MutableMetadata {
     };
     const headers200 = { ...headers304, 'Content-Length': body.length };
     const entry = {
-      ...{ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, etag, body, checkedAt: now },
+      ...{ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, etag, body },
       headers304,
       headers200,
     };
