@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,6 +8,8 @@ import { UpcatError, errnoCode } from '../errors.js';
 const LOCK_NAME = '.lock';
 /** A lock older than this whose owner cannot be checked (another host) is taken over. */
 const STALE_MS = 10 * 60 * 1000;
+/** An unreadable lock file (from before locks were written atomically) older than this is stale. */
+const UNREADABLE_STALE_MS = 5_000;
 
 /**
  * Runs `fn` holding the repository's lock file. Two writers (a publish and the refresh timer, or
@@ -21,19 +24,27 @@ export async function withRepoLock<T>(
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, LOCK_NAME);
   const deadline = Date.now() + timeoutMs;
+  // The owner record is written to a private file first and then linked into place: link() fails
+  // if the lock exists, and a lock never exists without its owner (a writer killed between
+  // creating and filling the file would otherwise leave a lock nobody could judge stale).
+  const mine = path.join(dir, `${LOCK_NAME}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  await writeFile(mine, JSON.stringify({ pid: process.pid, host: os.hostname() }));
   for (;;) {
     try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(JSON.stringify({ pid: process.pid, host: os.hostname() }));
-      await handle.close();
+      await link(mine, file);
+      await rm(mine, { force: true });
       break;
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw err;
+      if (errnoCode(err) !== 'EEXIST') {
+        await rm(mine, { force: true });
+        throw err;
+      }
       if (await isStale(file)) {
         await rm(file, { force: true });
         continue;
       }
       if (Date.now() > deadline) {
+        await rm(mine, { force: true });
         throw new UpcatError('conflict', `the TUF repository ${dir} is locked by another writer`);
       }
       await sleep(25);
@@ -47,16 +58,24 @@ export async function withRepoLock<T>(
 }
 
 async function isStale(file: string): Promise<boolean> {
+  let text: string;
+  let age: number;
   try {
-    const owner = JSON.parse(await readFile(file, 'utf8')) as { pid?: unknown; host?: unknown };
-    if (owner.host === os.hostname() && typeof owner.pid === 'number') {
-      return !processAlive(owner.pid);
-    }
-    return Date.now() - (await stat(file)).mtimeMs > STALE_MS;
+    text = await readFile(file, 'utf8');
+    age = Date.now() - (await stat(file)).mtimeMs;
   } catch {
-    // Vanished (released meanwhile) or half-written by an owner that is writing it right now.
-    return false;
+    return false; // released meanwhile
   }
+  let owner: { pid?: unknown; host?: unknown };
+  try {
+    owner = JSON.parse(text) as { pid?: unknown; host?: unknown };
+  } catch {
+    return age > UNREADABLE_STALE_MS;
+  }
+  if (owner.host === os.hostname() && typeof owner.pid === 'number') {
+    return !processAlive(owner.pid);
+  }
+  return age > STALE_MS;
 }
 
 function processAlive(pid: number): boolean {
