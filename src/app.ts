@@ -4,7 +4,7 @@ import { CONFIG_FILE, loadConfig, type LoadOptions } from './config/load.js';
 import type { SiteConfig } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { BlobPool } from './storage/blobs/pool.js';
-import { migrate, openDb, type Db } from './storage/db.js';
+import { drainDb, migrate, openDb, type Db } from './storage/db.js';
 import { PublishService } from './publish/publish-service.js';
 import { ExpireService } from './publish/expire-service.js';
 import { CatalogReader } from './publish/catalog-reader.js';
@@ -61,6 +61,8 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
     ...services,
     close: async () => {
       await services.contacts.flush(); // last contacts held in memory (site/contacts.ts)
+      // Handlers whose client hung up may still be queued for a connection: let them finish.
+      await drainDb(db, config.server.shutdownTimeoutMs);
       await db.destroy();
     },
   };

@@ -64,6 +64,13 @@ export const configSchema = z
         tlsKey: z.string().min(1).optional(),
         /** How long a graceful shutdown waits for requests in flight before closing them. */
         shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+        /**
+         * How often a server reads the catalog version and the clients change counter: the
+         * longest a change made by another process or node goes unseen by the sync fast path.
+         */
+        changePollMs: z.number().int().min(10).max(60_000).default(200),
+        /** Clients whose nothing-new sync is answered from memory (about 150 bytes each); 0 turns it off. */
+        syncCacheClients: z.number().int().min(0).max(10_000_000).default(1_000_000),
       })
       .strict()
       .prefault({}),

@@ -24,7 +24,16 @@ export async function startServer(
   // it fresh: an idle site re-signs timestamp/snapshot before they expire (issue 3 item 3).
   await site.tuf?.sync();
   const refresher = startRefresher(site);
-  const app = withMetadataFastPath(tufRepoDir(site.config.dirs.catalog), createApp(site));
+  // The sync fast path trusts only state the watcher has read; start it before taking requests.
+  await site.changes.start(site.config.server.changePollMs);
+  // In the background: requests are served (through the database) while it loads.
+  site.syncFast
+    .warm(site.db, site.log)
+    .catch((err: unknown) => site.log.warn({ err }, 'sync fast path not warmed'));
+  const express = createApp(site);
+  const app = withMetadataFastPath(tufRepoDir(site.config.dirs.catalog), (req, res) => {
+    if (!site.syncFast.handle(req, res)) express(req, res);
+  });
   const server = http.createServer(app);
   const url = await listen(server, opts.port, opts.host, 'http');
   let secure: RunningServer['https'];
@@ -44,6 +53,7 @@ export async function startServer(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       if (refresher !== undefined) clearInterval(refresher);
+      site.changes.stop();
       const timeoutMs = site.config.server.shutdownTimeoutMs;
       await Promise.all([
         closeGracefully(server, timeoutMs),

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { noteChange } from '../storage/changes.js';
 
 /** Row-level access to the site's client tables; functions take knex or a transaction. */
 export type Q = Knex | Knex.Transaction;
@@ -84,6 +85,7 @@ export async function bumpEpoch(q: Q, clientIds: readonly string[]): Promise<voi
   await q('clients')
     .whereIn('client_id', [...clientIds])
     .increment('policy_epoch', 1);
+  noteChange(q);
 }
 
 export async function groupIdByName(q: Q, name: string): Promise<number | undefined> {

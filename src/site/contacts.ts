@@ -20,15 +20,22 @@ export class ContactRecorder {
 
   constructor(private readonly deps: { db: Db; log: Logger }) {}
 
-  /** Notes a request from the client when its stored contact is older than the interval. */
-  touch(client: { client_id: string; last_contact: string | null }, at = Date.now()): void {
+  /**
+   * Notes a request from the client when its stored contact is older than the interval; returns
+   * the contact time noted (what the row will say), or undefined when none was needed.
+   */
+  touch(
+    client: { client_id: string; last_contact: string | null },
+    at = Date.now(),
+  ): string | undefined {
     if (client.last_contact !== null && at - Date.parse(client.last_contact) <= TOUCH_INTERVAL_MS)
-      return;
+      return undefined;
     this.pending.add(client.client_id);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       void this.flush();
     }, FLUSH_INTERVAL_MS).unref();
+    return new Date(at).toISOString();
   }
 
   /** Writes what is pending (also called on close). */

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { SiteConfig } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
+import { ChangeWatcher } from '../storage/changes.js';
+import { SyncFastPath } from '../sync/fast-path.js';
 import { SyncService } from '../sync/sync-service.js';
 import { ClientCertificates } from './certificates.js';
 import { ClientAdminService } from './client-admin.js';
@@ -22,6 +24,10 @@ export interface SiteServices {
   reports: ReportService;
   certificates: ClientCertificates;
   contacts: ContactRecorder;
+  /** What this process knows of the latest change (polled while serving: storage/changes.ts). */
+  changes: ChangeWatcher;
+  /** Nothing-new syncs answered from memory (sync/fast-path.ts). */
+  syncFast: SyncFastPath;
 }
 
 export function createSiteServices(deps: {
@@ -30,15 +36,24 @@ export function createSiteServices(deps: {
   log: Logger;
 }): SiteServices {
   const certificates = new ClientCertificates(deps);
+  const sync = new SyncService(deps);
+  const contacts = new ContactRecorder(deps);
+  const changes = new ChangeWatcher(deps, deps.config.server.changePollMs);
+  const syncFast = new SyncFastPath(
+    { changes, sync, contacts },
+    deps.config.server.syncCacheClients,
+  );
   return {
     registration: new RegistrationService({ ...deps, certificates }),
     clients: new ClientAdminService({ ...deps, certificates }),
     groups: new GroupService(deps),
     deployments: new DeploymentService(deps),
-    sync: new SyncService(deps),
+    sync,
     status: new StateMessageService(deps),
     reports: new ReportService(deps),
     certificates,
-    contacts: new ContactRecorder(deps),
+    contacts,
+    changes,
+    syncFast,
   };
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { SiteConfig } from '../config/schema.js';
 import { UpcatError } from '../errors.js';
 import { isVersion } from '../rules/version.js';
+import { noteChange } from '../storage/changes.js';
 import { audit, now } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
 import { receivesPolicy } from '../sync/policy.js';
@@ -135,6 +136,7 @@ export class RegistrationService {
           ...(fresh === undefined ? {} : { secret_hash: fresh.hash }),
           ...(input.csr === undefined ? {} : { csr_pem: input.csr }),
         });
+      if (fresh !== undefined) noteChange(trx); // the old secret must stop working at once
       if (await joinHintGroup(trx, known.client_id, input.group))
         await bumpEpoch(trx, [known.client_id]);
       const certificate =
@@ -183,6 +185,7 @@ export class RegistrationService {
             current.map((c) => c.client_id),
           )
           .update({ record_state: 'obsolete', replaced_by: clientId });
+        noteChange(trx);
       }
       if (clonedFrom !== undefined) {
         await trx('clients').where({ client_id: clonedFrom }).update({ clone_suspected: true });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { noteChange } from './changes.js';
 
 /**
  * Row-level access to the catalog tables. Functions take a knex instance or transaction so that
@@ -76,6 +77,7 @@ export async function nextCatalogVersion(
   entry: { reason: string; updateId?: string; revision?: number; actor: string },
 ): Promise<number> {
   await q('catalog_state').where({ id: 1 }).increment('version', 1);
+  noteChange(q);
   const version = await currentCatalogVersion(q);
   await q('catalog_versions').insert({
     version,

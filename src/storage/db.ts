@@ -76,3 +76,23 @@ interface SqliteConn {
 export async function migrate(db: Db): Promise<void> {
   await db.migrate.latest();
 }
+
+interface PoolCounts {
+  numUsed(): number;
+  numPendingAcquires(): number;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until no query holds or waits for a connection. A server's graceful
+ * shutdown closes sockets first; requests whose client already went away can still be queued
+ * behind SQLite's single connection, and destroying the pool under them turns each into an
+ * "aborted" error in the log.
+ */
+export async function drainDb(db: Db, timeoutMs: number): Promise<void> {
+  const pool = (db.client as { pool?: PoolCounts }).pool;
+  if (pool === undefined) return;
+  const until = Date.now() + timeoutMs;
+  while (pool.numUsed() + pool.numPendingAcquires() > 0 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -47,6 +47,8 @@ export type SyncResult =
  */
 export class SyncService {
   private keys: Promise<{ sealer: AnchorSealer; signer: Signer }> | undefined;
+  /** The keys once loaded, for the synchronous fast path (fast-path.ts). */
+  private loaded: AnchorSealer | undefined;
 
   constructor(private readonly deps: { db: Db; config: SiteConfig; log: Logger }) {}
 
@@ -55,12 +57,29 @@ export class SyncService {
     return (await this.loadKeys()).signer.key;
   }
 
+  /** The anchor sealer when the keys are loaded (they are after the first sync or `policyKey`). */
+  sealerIfLoaded(): AnchorSealer | undefined {
+    return this.loaded;
+  }
+
+  /**
+   * The nothing-new test of `sync`, on the facts the fast path keeps in memory: the anchor is
+   * current when it was issued at this catalog version for this client at its policy epoch.
+   */
+  static anchorIsCurrent(
+    anchor: AnchorState | undefined,
+    catalogVersion: number,
+    policyEpoch: number,
+  ): boolean {
+    return anchor?.catalogVersion === catalogVersion && anchor.epoch === policyEpoch;
+  }
+
   async sync(client: ClientRow, anchorText: string | undefined): Promise<SyncResult> {
     const { sealer, signer } = await this.loadKeys();
     const anchor = sealer.open(anchorText, client.client_id);
     // Read with the client row at authentication when it came that way (one query per 304).
     const catalogVersion = client.catalog_version ?? (await currentCatalogVersion(this.deps.db));
-    if (anchor?.catalogVersion === catalogVersion && anchor.epoch === client.policy_epoch) {
+    if (SyncService.anchorIsCurrent(anchor, catalogVersion, client.policy_epoch)) {
       return { status: 304, anchor: undefined };
     }
     const entries = await computePolicy(this.deps.db, client);
@@ -121,7 +140,9 @@ export class SyncService {
     this.keys ??= (async () => {
       const dir = this.deps.config.dirs.signing;
       const [key, signer] = [await loadAnchorKey(dir), await loadPolicySigner(dir)];
-      return { sealer: new AnchorSealer(key, ANCHOR_MAX_AGE_MS), signer };
+      const sealer = new AnchorSealer(key, ANCHOR_MAX_AGE_MS);
+      this.loaded = sealer;
+      return { sealer, signer };
     })();
     this.keys.catch(() => {
       this.keys = undefined; // a failed load (disk full, permissions) is retried on the next sync

@@ -15,7 +15,7 @@ import { bearerOf } from '../../site/secrets.js';
  * an identity. Blocked clients (and revoked certificates) get 403 `client_blocked` here, so every
  * route behind this refuses them.
  */
-export function clientAuth(site: Pick<Site, 'db' | 'contacts'>): RequestHandler {
+export function clientAuth(site: Pick<Site, 'db' | 'contacts' | 'syncFast'>): RequestHandler {
   return async (req, res, next) => {
     const serial = verifiedCertificateSerial(req.socket);
     let client: ClientRow;
@@ -28,7 +28,9 @@ export function clientAuth(site: Pick<Site, 'db' | 'contacts'>): RequestHandler 
           'unauthorized',
           'Authorization: a Bearer client secret or a site-issued client certificate is required',
         );
+      const mark = site.syncFast.mark();
       client = await authenticateSecret(site.db, secret);
+      site.syncFast.remember(client, mark);
     }
     // Written behind the request (contacts.ts): a sync stays one read, no write.
     site.contacts.touch(client);

@@ -14,7 +14,7 @@ import { clientAuth, clientOf, verifiedCertificateSerial } from '../middleware/c
  */
 export function clientRoutes(
   router: Router,
-  site: Pick<Site, 'db' | 'registration' | 'certificates' | 'contacts'>,
+  site: Pick<Site, 'db' | 'registration' | 'certificates' | 'contacts' | 'syncFast'>,
 ): void {
   router.post('/v1/clients', express.json({ limit: '16kb' }), async (req, res) => {
     const secret = bearerOf(req.get('authorization'));

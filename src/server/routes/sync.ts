@@ -6,7 +6,10 @@ import { clientAuth, clientOf } from '../middleware/client-auth.js';
  * `GET /v1/sync?anchor=<sealed>` (issue 5 item 8): the client's signed policy since its anchor.
  * 304 when nothing is new; `X-Upcat-Anchor` then carries a fresher anchor when there is one.
  */
-export function syncRoutes(router: Router, site: Pick<Site, 'db' | 'sync' | 'contacts'>): void {
+export function syncRoutes(
+  router: Router,
+  site: Pick<Site, 'db' | 'sync' | 'contacts' | 'syncFast'>,
+): void {
   router.get('/v1/sync', clientAuth(site), async (req, res) => {
     const raw = req.query['anchor'];
     const anchor = typeof raw === 'string' && raw !== '' ? raw : undefined;

@@ -1,0 +1,233 @@
+import { openSite, type Site } from '../../src/app.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { fileManifest, publishBytes } from '../helpers/publish.js';
+import { registration } from '../helpers/clients.js';
+import { dbTest, type SiteContext } from '../helpers/site.js';
+
+/**
+ * The in-memory nothing-new sync (src/sync/fast-path.ts) against a real server: it must answer
+ * what the database path would, and forget a client the moment a change makes it wrong, whether
+ * the change comes from this process or from another one (here: a second site handle on the
+ * same database, whose changes reach the server only through the polled change counter).
+ */
+
+interface Synced {
+  status: number;
+  anchor?: string;
+  code?: string;
+}
+
+async function sync(url: string, secret: string, anchor?: string): Promise<Synced> {
+  const q = anchor === undefined ? '' : `?anchor=${encodeURIComponent(anchor)}`;
+  const res = await fetch(`${url}/v1/sync${q}`, { headers: { authorization: `Bearer ${secret}` } });
+  if (res.status === 200) {
+    const body = (await res.json()) as { anchor: string };
+    return { status: 200, anchor: body.anchor };
+  }
+  if (res.status === 304) return { status: 304 };
+  const body = (await res.json()) as { error: { code: string } };
+  return { status: res.status, code: body.error.code };
+}
+
+async function registered(url: string, over: Record<string, unknown> = {}): Promise<string> {
+  const res = await fetch(`${url}/v1/clients`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(registration(over)),
+  });
+  const body = (await res.json()) as { secret: string };
+  return body.secret;
+}
+
+async function serving(
+  ctx: SiteContext,
+  pollMs = 50,
+): Promise<{ server: RunningServer; url: string; site: Site }> {
+  ctx.site.config.site.approval = 'auto-all';
+  ctx.site.config.server.changePollMs = pollMs;
+  const server = await startServer(ctx.site, { host: '127.0.0.1', port: 0 });
+  return { server, url: server.url, site: ctx.site };
+}
+
+/** Retries until `ok` (another process's change is seen within a poll interval). */
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const until = Date.now() + 5_000;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function deployOne(site: Site, name: string): Promise<void> {
+  const u = await publishBytes(
+    site,
+    `payload-${name}`,
+    fileManifest(`${name}.bin`, { title: name, product: name, version: '1.0' }),
+    `${name}.bin`,
+  );
+  await site.deployments.approve(
+    { updateId: u.updateId, group: 'All Computers', action: 'install' },
+    'test',
+  );
+}
+
+dbTest(
+  'fast path: a current anchor is answered from memory, as the database path would',
+  async (t, ctx) => {
+    const { server, url, site } = await serving(ctx);
+    try {
+      const secret = await registered(url);
+      const first = await sync(url, secret);
+      t.is(first.status, 200);
+      t.is(site.syncFast.hits, 0, 'the first sync goes through the database');
+      t.is((await sync(url, secret, first.anchor)).status, 304);
+      t.is((await sync(url, secret, first.anchor)).status, 304);
+      t.true(site.syncFast.hits >= 1, 'a repeated nothing-new sync is answered from memory');
+      // A wrong secret for a remembered client is not answered from memory, and is refused.
+      const forged = `${secret.slice(0, 37)}${'A'.repeat(43)}`;
+      const hits = site.syncFast.hits;
+      t.is((await sync(url, forged, first.anchor)).code, 'unauthorized');
+      t.is(site.syncFast.hits, hits);
+      // A tampered anchor falls through to the full sync, never an error.
+      const tampered = `${first.anchor?.slice(0, -2) ?? ''}xx`;
+      t.is((await sync(url, secret, tampered)).status, 200);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTest('fast path: a change in this process is seen by the very next sync', async (t, ctx) => {
+  // No periodic poll within the test: only the in-process notification can make it right.
+  const { server, url, site } = await serving(ctx, 60_000);
+  try {
+    const secret = await registered(url);
+    const clientId = secret.slice(0, 36);
+    const { anchor } = await sync(url, secret);
+    t.is((await sync(url, secret, anchor)).status, 304);
+    t.is((await sync(url, secret, anchor)).status, 304);
+    // A new deployment moves the catalog version: the old anchor is no longer current.
+    await deployOne(site, 'a');
+    const after = await sync(url, secret, anchor);
+    t.is(after.status, 200, 'a deployment approved a moment ago is delivered');
+    t.is((await sync(url, secret, after.anchor)).status, 304);
+    t.is((await sync(url, secret, after.anchor)).status, 304);
+    // Blocking is seen at once.
+    await site.clients.block(clientId, 'test');
+    t.is((await sync(url, secret, after.anchor)).code, 'client_blocked');
+    await site.clients.unblock(clientId, 'test');
+    t.not((await sync(url, secret, after.anchor)).code, 'client_blocked');
+  } finally {
+    await server.close();
+  }
+});
+
+dbTest('fast path: a change made by another process is seen within a poll', async (t, ctx) => {
+  const { server, url } = await serving(ctx);
+  const other = await openSite({ home: ctx.home, env: ctx.env, logLevel: 'silent' });
+  try {
+    const secret = await registered(url, { hardwareId: 'hw-x1' });
+    const clientId = secret.slice(0, 36);
+    const { anchor } = await sync(url, secret);
+    t.is((await sync(url, secret, anchor)).status, 304);
+    t.is((await sync(url, secret, anchor)).status, 304);
+    // Another process deploys: within a poll the anchor is stale and the deployment arrives.
+    await deployOne(other, 'b');
+    const delivered = await eventually(
+      () => sync(url, secret, anchor),
+      (r) => r.status === 200,
+    );
+    t.is(delivered.status, 200);
+    t.is((await sync(url, secret, delivered.anchor)).status, 304);
+    // Another process blocks the client: within a poll it is refused.
+    await other.clients.block(clientId, 'test');
+    const refused = await eventually(
+      () => sync(url, secret, delivered.anchor),
+      (r) => r.code === 'client_blocked',
+    );
+    t.is(refused.code, 'client_blocked');
+    // Another registration of the same machine replaces the record: the old secret stops working.
+    await other.clients.unblock(clientId, 'test');
+    const fresh = await eventually(
+      () => sync(url, secret, delivered.anchor),
+      (r) => r.status === 304 || r.status === 200,
+    );
+    t.true(fresh.status === 304 || fresh.status === 200);
+    await other.registration.register(registration({ hardwareId: 'hw-x1' }), {});
+    const replaced = await eventually(
+      () => sync(url, secret, delivered.anchor),
+      (r) => r.code === 'unauthorized',
+    );
+    t.is(replaced.code, 'unauthorized');
+  } finally {
+    await other.close();
+    await server.close();
+  }
+});
+
+dbTest(
+  'change counter: moves on the facts a server caches, not on last contact',
+  async (t, ctx) => {
+    const { site } = ctx;
+    site.config.site.approval = 'auto-all';
+    const r = await site.registration.register(registration({ hardwareId: 'hw-c1' }), {});
+    const counter = async (): Promise<number> => {
+      const row = (await site.db('change_counters').where({ name: 'clients' }).first('value')) as {
+        value: number | string;
+      };
+      return Number(row.value);
+    };
+    const start = await counter();
+    await site
+      .db('clients')
+      .where({ client_id: r.clientId })
+      .update({ last_contact: new Date().toISOString() });
+    t.is(await counter(), start, 'last_contact is written constantly and caches nothing');
+    await site.clients.block(r.clientId, 'test');
+    t.true((await counter()) > start, 'blocking moves it');
+    const mid = await counter();
+    await site.db
+      .transaction(async (trx) => {
+        await trx('clients').where({ client_id: r.clientId }).update({ blocked: false });
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    t.is(await counter(), mid, 'a rolled-back change does not move it');
+  },
+);
+
+dbTest(
+  'fast path: a server that starts loads its clients and answers from memory at once',
+  async (t, ctx) => {
+    const first = await serving(ctx);
+    let secret: string;
+    let anchor: string | undefined;
+    let blockedSecret: string;
+    try {
+      secret = await registered(first.url, { hardwareId: 'hw-w1' });
+      blockedSecret = await registered(first.url, { hardwareId: 'hw-w2' });
+      anchor = (await sync(first.url, secret)).anchor;
+      await first.site.clients.block(blockedSecret.slice(0, 36), 'test');
+    } finally {
+      await first.server.close();
+    }
+    // A new process: nothing in memory but what it loads at start.
+    const site = await openSite({ home: ctx.home, env: ctx.env, logLevel: 'silent' });
+    const server = await startServer(site, { host: '127.0.0.1', port: 0 });
+    try {
+      await eventually(
+        async () => site.syncFast.size,
+        (n) => n >= 1,
+      );
+      t.is(site.syncFast.size, 1, 'the blocked client is not loaded');
+      await site.sync.policyKey(); // the anchor key, loaded by the first sync in a running server
+      t.is((await sync(server.url, secret, anchor)).status, 304);
+      t.is(site.syncFast.hits, 1, 'answered from memory without a first database sync');
+      t.is((await sync(server.url, blockedSecret)).code, 'client_blocked');
+    } finally {
+      await server.close();
+      await site.close();
+    }
+  },
+);
