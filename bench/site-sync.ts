@@ -21,7 +21,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -98,6 +98,7 @@ export async function run(): Promise<BenchResult> {
     await wrk(lua.sync304, url, 3);
     const none = await wrk(lua.sync304, url, SECONDS);
     const loadAfterA = loadavg()[0] ?? 0;
+    const rssAfterA = await memoryOf(server.pid, 'VmRSS');
     await deploy(home, env, updateId);
     const one = await wrk(lua.sync200, url, SECONDS);
     const reg = await wrk(lua.register, url, Math.min(SECONDS, 10));
@@ -120,6 +121,8 @@ export async function run(): Promise<BenchResult> {
         'registrations/s': Math.round(reg.rps),
         'registration p99 ms': reg.p99Ms,
         'registration statuses': JSON.stringify(reg.statuses),
+        'server RSS after (a), MB': rssAfterA ?? 'n/a',
+        'server peak RSS, MB': (await memoryOf(server.pid, 'VmHWM')) ?? 'n/a',
       },
       target: `(a) >= ${TARGET_RPS} syncs/s, p99 < ${TARGET_P99_MS} ms, all 304`,
       met,
@@ -348,4 +351,19 @@ function round2(n: number): number {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(JSON.stringify(await run(), null, 2));
+}
+
+/** A /proc/<pid>/status memory figure of the server, in MB (undefined off Linux). */
+async function memoryOf(
+  pid: number | undefined,
+  field: 'VmRSS' | 'VmHWM',
+): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
 }

@@ -61,6 +61,7 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
     ...services,
     close: async () => {
       await services.contacts.flush(); // last contacts held in memory (site/contacts.ts)
+      await services.tokens.flush(); // last uses held in memory (site/tokens.ts)
       // Handlers whose client hung up may still be queued for a connection: let them finish.
       await drainDb(db, config.server.shutdownTimeoutMs);
       await db.destroy();

@@ -13,6 +13,10 @@ export type ErrorCode =
   | 'conflict'
   /** An upload or file is over the configured size limit. */
   | 'too_large'
+  /** A request with the same idempotency key is still running (retry later). */
+  | 'in_progress'
+  /** An idempotency key was reused for a different request. */
+  | 'idempotency_mismatch'
   /** Authentication missing or wrong. */
   | 'unauthorized'
   /** Authenticated but not allowed. */

@@ -1,5 +1,7 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { openSite, type Site } from '../app.js';
+import type { Site } from '../app.js';
+import { auditSource } from '../storage/catalog-repo.js';
 
 /** Options every command accepts (declared on the root program). */
 export interface GlobalOptions {
@@ -14,12 +16,15 @@ export function globalOptions(cmd: Command): GlobalOptions {
 /** Opens the site for one command and always closes it, so the process can exit promptly. */
 export async function withSite<T>(cmd: Command, fn: (site: Site) => Promise<T>): Promise<T> {
   const opts = globalOptions(cmd);
+  // Loaded here, not at the top: commands that never open a site (package, agent, --help) skip
+  // the database drivers, forge and the services (see COMMANDS in main.ts).
+  const { openSite } = await import('../app.js');
   const site = await openSite({
     home: opts.home,
     logLevel: opts.verbose === true ? 'debug' : 'warn',
   });
   try {
-    return await fn(site);
+    return await auditSource.run('cli', () => fn(site));
   } finally {
     await site.close();
   }
@@ -28,4 +33,15 @@ export async function withSite<T>(cmd: Command, fn: (site: Site) => Promise<T>):
 /** Prints a result: JSON for scripts, or the human form. */
 export function output(json: boolean | undefined, value: unknown, human: () => string): void {
   process.stdout.write(json === true ? `${JSON.stringify(value)}\n` : `${human()}\n`);
+}
+
+/** Who a local command acts as, for the audit log: `cli:<os user>`. */
+export function localActor(): string {
+  let user = process.env['USER'];
+  try {
+    user ??= userInfo().username;
+  } catch {
+    // no passwd entry for this uid (some containers)
+  }
+  return `cli:${user ?? 'local'}`;
 }

@@ -1,22 +1,68 @@
 import { Command, CommanderError } from 'commander';
 import { isUpcatError } from '../errors.js';
 import { SITE_VERSION } from '../version.js';
-import { registerDemo } from './commands/demo.js';
-import { registerExpire } from './commands/expire.js';
-import { registerInit } from './commands/init.js';
-import { registerPackage } from './commands/package.js';
-import { registerPublish } from './commands/publish.js';
-import { registerServe } from './commands/serve.js';
-import { registerKeys } from './commands/keys.js';
-import { registerVerify } from './commands/verify.js';
-import { registerRules } from './commands/rules.js';
-import { registerImportCatalog } from './commands/import-catalog.js';
-import { registerClients } from './commands/clients.js';
-import { registerGroups } from './commands/groups.js';
-import { registerApprove } from './commands/approve.js';
-import { registerReport } from './commands/report.js';
+type Register = (program: Command) => void;
 
-export function buildProgram(): Command {
+/**
+ * Every command, by name, with the module that defines it. Only the command being run is
+ * loaded: the modules behind the site commands (knex, the database drivers, forge, express)
+ * cost most of a second to load, which a pipeline calling `upcat` in a loop, or an endpoint's
+ * agent, would pay on every run. `--help` and unknown names load them all.
+ */
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
+  ['init', async () => (await import('./commands/init.js')).registerInit],
+  ['package', async () => (await import('./commands/package.js')).registerPackage],
+  ['publish', async () => (await import('./commands/publish.js')).registerPublish],
+  ['expire', async () => (await import('./commands/expire.js')).registerExpire],
+  ['serve', async () => (await import('./commands/serve.js')).registerServe],
+  ['keys', async () => (await import('./commands/keys.js')).registerKeys],
+  ['verify', async () => (await import('./commands/verify.js')).registerVerify],
+  ['demo', async () => (await import('./commands/demo.js')).registerDemo],
+  ['rules', async () => (await import('./commands/rules.js')).registerRules],
+  [
+    'import-catalog',
+    async () => (await import('./commands/import-catalog.js')).registerImportCatalog,
+  ],
+  ['clients', async () => (await import('./commands/clients.js')).registerClients],
+  ['groups', async () => (await import('./commands/groups.js')).registerGroups],
+  ['approve', async () => (await import('./commands/approve.js')).registerApprove],
+  ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['token', async () => (await import('./commands/token.js')).registerToken],
+  ['promote', async () => (await import('./commands/promote.js')).registerPromote],
+  ['audit', async () => (await import('./commands/audit.js')).registerAudit],
+  ['agent', async () => (await import('./commands/agent.js')).registerAgent],
+];
+
+/** Global options that take a value: their value is not the command name. */
+const VALUED_GLOBALS = new Set(['--home']);
+
+/** The command named on the command line (after the global options), if any. */
+export function commandNameOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (VALUED_GLOBALS.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return a;
+  }
+  return undefined;
+}
+
+/**
+ * The program with the commands `args` needs: the one it names when that is a known command,
+ * otherwise every command (so that help lists them and a typo gets a suggestion).
+ */
+export async function buildProgram(args: readonly string[] = []): Promise<Command> {
+  const name = commandNameOf(args);
+  const wanted = COMMANDS.filter(([n]) => n === name);
+  // `upcat -V` needs no command at all.
+  const versionOnly = name === undefined && args.includes('-V');
+  const registers = await Promise.all(
+    (versionOnly ? [] : wanted.length === 1 ? wanted : COMMANDS).map(([, load]) => load()),
+  );
+
   const program = new Command('upcat')
     .description('upcat: a software update catalog publisher with a signed catalog')
     .version(SITE_VERSION, '-V', 'print the upcat version')
@@ -24,24 +70,7 @@ export function buildProgram(): Command {
     .option('--verbose', 'log debug detail to stderr')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [
-    registerInit,
-    registerPackage,
-    registerPublish,
-    registerExpire,
-    registerServe,
-    registerKeys,
-    registerVerify,
-    registerDemo,
-    registerRules,
-    registerImportCatalog,
-    registerClients,
-    registerGroups,
-    registerApprove,
-    registerReport,
-  ]) {
-    register(program);
-  }
+  for (const register of registers) register(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
@@ -49,7 +78,7 @@ export function buildProgram(): Command {
 /** Runs the CLI: exit 0 on success; on failure one line on stderr and a non-zero exit. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv.slice(2))).parseAsync(argv);
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -40,6 +40,20 @@ export interface PublishResult {
   created: boolean;
 }
 
+/** What `upcat publish --json` prints and `POST /v1/updates` answers: one shape for both. */
+export type PublishAnswer = Omit<PublishResult, 'created'>;
+
+export function publishAnswer(result: PublishResult): PublishAnswer {
+  return {
+    updateId: result.updateId,
+    revision: result.revision,
+    catalogVersion: result.catalogVersion,
+    sha256: result.sha256,
+    sha1: result.sha1,
+    size: result.size,
+  };
+}
+
 export interface PublishDeps {
   db: Db;
   pool: BlobPool;

@@ -19,6 +19,8 @@ import { currentCatalogVersion } from '../storage/catalog-repo.js';
  */
 export class TufPublisher {
   private cachedRing: { stamp: string; ring: Keyring } | undefined;
+  /** The tail of this process's queue of repository writers. */
+  private writers: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: { db: Db; signing: SiteSigning; log: Logger }) {}
 
@@ -26,13 +28,15 @@ export class TufPublisher {
   async advance(catalogVersion: number, changes?: TargetChanges): Promise<RepoSummary | undefined> {
     const { db, signing } = this.deps;
     try {
-      return await advanceRepository(
-        signing.repoDir,
-        await this.keyring(),
-        catalogVersion,
-        changes,
-        () => desiredCatalog(db),
-        signing.repoOptions,
+      return await this.inTurn(async () =>
+        advanceRepository(
+          signing.repoDir,
+          await this.keyring(),
+          catalogVersion,
+          changes,
+          () => desiredCatalog(db),
+          signing.repoOptions,
+        ),
       );
     } catch (err) {
       throw new UpcatError(
@@ -42,6 +46,18 @@ export class TufPublisher {
         { cause: err },
       );
     }
+  }
+
+  /**
+   * Writers of this process take turns here instead of polling the repository's file lock
+   * against each other: under a burst of concurrent publishes that polling is unfair, and the
+   * last writers timed out while their catalog versions were already committed (found by
+   * test/integration/concurrent-publish.test.ts). The file lock still guards against other processes.
+   */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writers.then(fn, fn);
+    this.writers = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -66,10 +82,8 @@ export class TufPublisher {
   /** Re-signs timestamp (and snapshot, bins) before they expire, so an idle site stays fresh. */
   async refresh(): Promise<RepoSummary> {
     const { signing } = this.deps;
-    const summary = await refreshTimestamp(
-      signing.repoDir,
-      await this.keyring(),
-      signing.repoOptions,
+    const summary = await this.inTurn(async () =>
+      refreshTimestamp(signing.repoDir, await this.keyring(), signing.repoOptions),
     );
     if (summary.written.length > 0)
       this.deps.log.info({ written: summary.written }, 'TUF metadata refreshed');

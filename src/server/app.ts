@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Site } from '../app.js';
 import { errorHandler, notFoundRoute } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
+import { auditSourceOfRequest } from './middleware/audit-source.js';
 import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
 import { siteRoutes } from './routes/site.js';
@@ -11,6 +12,8 @@ import { clientRoutes } from './routes/clients.js';
 import { syncRoutes } from './routes/sync.js';
 import { statusRoutes } from './routes/status.js';
 import { adminRoutes } from './routes/reports.js';
+import { openApiRoutes } from './openapi.js';
+import { updatesRoutes } from './routes/updates.js';
 
 /** Builds the HTTP API from a site; every route module is a function of (router, site). */
 export function createApp(site: Site): Express {
@@ -19,6 +22,7 @@ export function createApp(site: Site): Express {
   app.set('etag', false); // routes set their own validators where they mean them
   app.set('query parser', 'simple');
   app.use(requestLog(site.log));
+  app.use(auditSourceOfRequest);
 
   const router = express.Router();
   healthRoutes(router, site);
@@ -30,6 +34,8 @@ export function createApp(site: Site): Express {
   syncRoutes(router, site);
   statusRoutes(router, site);
   adminRoutes(router, site);
+  openApiRoutes(router);
+  updatesRoutes(router, site);
   app.use(router);
 
   app.use(notFoundRoute);

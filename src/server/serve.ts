@@ -47,6 +47,8 @@ export async function startServer(
     );
     const httpsPort = opts.httpsPort ?? site.config.server.httpsPort;
     secure = { server: tlsServer, url: await listen(tlsServer, httpsPort, opts.host, 'https') };
+    // GET /v1/site publishes the port actually listened on (a --https-port or port 0 override).
+    site.config.server.httpsPort = (tlsServer.address() as AddressInfo).port;
   }
 
   let closing: Promise<void> | undefined;

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { UpcatError, conflict, notFound } from '../errors.js';
@@ -41,75 +42,91 @@ export class DeploymentService {
   constructor(private readonly deps: { db: Db; log: Logger }) {}
 
   async approve(input: unknown, actor: string): Promise<DeploymentView> {
+    const view = await this.deps.db.transaction((trx) => this.approveIn(trx, input, actor));
+    this.deps.log.info(
+      { updateId: view.updateId, group: view.group, action: view.action },
+      'deployment approved',
+    );
+    return view;
+  }
+
+  /**
+   * The approval as one step of a caller's transaction (promote.ts checks, then approves);
+   * `audited` lets the caller record the change as what it was, in the one audit row.
+   */
+  async approveIn(
+    trx: Knex.Transaction,
+    input: unknown,
+    actor: string,
+    audited: { action: string; detail?: Record<string, unknown> } = {
+      action: 'deployment.approve',
+    },
+  ): Promise<DeploymentView> {
     const d = parseWith(deploymentSchema, input, 'deployment');
     const updateId = d.updateId.toLowerCase();
     const deadline = d.deadline === undefined ? null : new Date(d.deadline).toISOString();
-    const view = await this.deps.db.transaction(async (trx) => {
-      await repo.lockCatalog(trx);
-      const update = await repo.findUpdate(trx, updateId);
-      if (update === undefined)
-        throw notFound(`updateId: update ${updateId} does not exist`, { updateId });
-      if (update.state !== 'active') {
-        throw conflict(`updateId: update ${updateId} is ${update.state} and cannot be deployed`, {
+    await repo.lockCatalog(trx);
+    const update = await repo.findUpdate(trx, updateId);
+    if (update === undefined)
+      throw notFound(`updateId: update ${updateId} does not exist`, { updateId });
+    if (update.state !== 'active') {
+      throw conflict(`updateId: update ${updateId} is ${update.state} and cannot be deployed`, {
+        updateId,
+      });
+    }
+    if (update.superseded_by !== null) {
+      throw conflict(
+        `updateId: update ${updateId} is superseded by ${update.superseded_by}; deploy that one`,
+        {
           updateId,
-        });
-      }
-      if (update.superseded_by !== null) {
-        throw conflict(
-          `updateId: update ${updateId} is superseded by ${update.superseded_by}; deploy that one`,
-          {
-            updateId,
-            supersededBy: update.superseded_by,
-          },
-        );
-      }
-      const groupId = await groupIdByName(trx, d.group);
-      if (groupId === undefined) {
-        throw new UpcatError('not_found', `group: "${d.group}" does not exist`, {
-          details: { group: d.group },
-        });
-      }
-      const catalogVersion = await repo.nextCatalogVersion(trx, {
-        reason: 'approve',
-        updateId,
-        actor,
+          supersededBy: update.superseded_by,
+        },
+      );
+    }
+    const groupId = await groupIdByName(trx, d.group);
+    if (groupId === undefined) {
+      throw new UpcatError('not_found', `group: "${d.group}" does not exist`, {
+        details: { group: d.group },
       });
-      const row = {
-        action: d.action,
-        deadline,
-        percent: d.percent,
-        catalog_version: catalogVersion,
-      };
-      const existing = (await trx('deployments')
-        .where({ update_id: updateId, group_id: groupId })
-        .first('id')) as { id: number } | undefined;
-      if (existing === undefined) {
-        await trx('deployments').insert({
-          update_id: updateId,
-          group_id: groupId,
-          created_at: repo.now(),
-          ...row,
-        });
-      } else {
-        await trx('deployments').where({ id: existing.id }).update(row);
-      }
-      await repo.audit(trx, {
-        actor,
-        action: 'deployment.approve',
-        target: updateId,
-        detail: { group: d.group, ...row },
-      });
-      return {
-        updateId,
-        group: d.group,
-        action: d.action,
-        deadline,
-        percent: d.percent,
-        catalogVersion,
-      };
+    }
+    const catalogVersion = await repo.nextCatalogVersion(trx, {
+      reason: 'approve',
+      updateId,
+      actor,
     });
-    this.deps.log.info({ updateId, group: d.group, action: d.action }, 'deployment approved');
-    return view;
+    const row = {
+      action: d.action,
+      deadline,
+      percent: d.percent,
+      catalog_version: catalogVersion,
+    };
+    const existing = (await trx('deployments')
+      .where({ update_id: updateId, group_id: groupId })
+      .first('id')) as { id: number } | undefined;
+    if (existing === undefined) {
+      await trx('deployments').insert({
+        update_id: updateId,
+        group_id: groupId,
+        created_at: repo.now(),
+        ...row,
+      });
+    } else {
+      await trx('deployments').where({ id: existing.id }).update(row);
+    }
+    await repo.audit(trx, {
+      actor,
+      action: audited.action,
+      target: updateId,
+      detail: { group: d.group, ...row, ...audited.detail },
+    });
+    return {
+      updateId,
+      group: d.group,
+      action: d.action,
+      deadline,
+      percent: d.percent,
+      catalogVersion,
+    };
   }
 
   async list(): Promise<DeploymentView[]> {

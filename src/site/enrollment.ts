@@ -6,7 +6,7 @@ import type { Q } from './client-repo.js';
 /**
  * Enrollment tokens make a registration "trusted" (issue 5 item 4, `approval: auto-trusted`).
  * They live in the `tokens` table with scope `enroll`, stored as a SHA-256 hash (random tokens
- * need no slow hash). The general token command of a later issue can create them too.
+ * need no slow hash). `upcat token create --scope enroll` makes them (src/site/tokens.ts).
  */
 export const ENROLL_SCOPE = 'enroll';
 

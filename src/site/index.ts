@@ -12,6 +12,9 @@ import { GroupService } from './groups.js';
 import { RegistrationService } from './registration.js';
 import { ReportService } from './reports.js';
 import { StateMessageService } from './state-messages.js';
+import { TokenService } from './tokens.js';
+import { AuditService } from './audit.js';
+import { PromotionService } from './promote.js';
 
 /** The site services (issue 5), built once by the composition root (src/app.ts). */
 export interface SiteServices {
@@ -28,6 +31,10 @@ export interface SiteServices {
   changes: ChangeWatcher;
   /** Nothing-new syncs answered from memory (sync/fast-path.ts). */
   syncFast: SyncFastPath;
+  /** API tokens of issue 7 (release pipelines, admins). */
+  tokens: TokenService;
+  audit: AuditService;
+  promotions: PromotionService;
 }
 
 export function createSiteServices(deps: {
@@ -36,6 +43,7 @@ export function createSiteServices(deps: {
   log: Logger;
 }): SiteServices {
   const certificates = new ClientCertificates(deps);
+  const deployments = new DeploymentService(deps);
   const sync = new SyncService(deps);
   const contacts = new ContactRecorder(deps);
   const changes = new ChangeWatcher(deps, deps.config.server.changePollMs);
@@ -47,7 +55,7 @@ export function createSiteServices(deps: {
     registration: new RegistrationService({ ...deps, certificates }),
     clients: new ClientAdminService({ ...deps, certificates }),
     groups: new GroupService(deps),
-    deployments: new DeploymentService(deps),
+    deployments,
     sync,
     status: new StateMessageService(deps),
     reports: new ReportService(deps),
@@ -55,5 +63,8 @@ export function createSiteServices(deps: {
     contacts,
     changes,
     syncFast,
+    tokens: new TokenService(deps),
+    audit: new AuditService(deps),
+    promotions: new PromotionService({ ...deps, deployments }),
   };
 }

@@ -2,7 +2,7 @@ import type { SiteConfig } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
 import type { SyncService } from '../sync/sync-service.js';
 import { receivesPolicy } from '../sync/policy.js';
-import { authenticateSecret } from './identity.js';
+import { authenticateCertificate, authenticateSecret } from './identity.js';
 import { bearerOf } from './secrets.js';
 
 /**
@@ -12,9 +12,9 @@ import { bearerOf } from './secrets.js';
  */
 export async function siteInfo(
   site: { config: SiteConfig; db: Db; sync: SyncService },
-  authorization: string | undefined,
+  caller: { authorization: string | undefined; certificateSerial: string | undefined },
 ): Promise<Record<string, unknown>> {
-  const approved = await isApprovedClient(site.db, authorization);
+  const approved = await isApprovedClient(site.db, caller);
   const properties: Record<string, string> = {};
   for (const [name, p] of Object.entries(site.config.site.installationProperties)) {
     if (!p.sensitive || approved) properties[name] = p.value;
@@ -22,16 +22,29 @@ export async function siteInfo(
   return {
     protocolVersions: site.config.site.protocolVersions,
     tufRoot: '/tuf/root.json',
+    // Where mutual TLS is served, so an agent told only the HTTP address finds it (native mode).
+    ...(site.config.site.mode === 'native' || site.config.server.https
+      ? { httpsPort: site.config.server.httpsPort }
+      : {}),
     policyKey: await site.sync.policyKey(),
     installationProperties: properties,
   };
 }
 
-async function isApprovedClient(db: Db, authorization: string | undefined): Promise<boolean> {
-  const secret = bearerOf(authorization);
-  if (secret === undefined) return false;
+async function isApprovedClient(
+  db: Db,
+  caller: { authorization: string | undefined; certificateSerial: string | undefined },
+): Promise<boolean> {
+  const secret = bearerOf(caller.authorization);
+  const serial = caller.certificateSerial;
+  if (secret === undefined && serial === undefined) return false;
   try {
-    return receivesPolicy(await authenticateSecret(db, secret));
+    // A site-issued client certificate proves the client as well as its secret does (native mode).
+    const client =
+      serial !== undefined
+        ? await authenticateCertificate(db, serial)
+        : await authenticateSecret(db, secret ?? '');
+    return receivesPolicy(client);
   } catch {
     return false; // an unknown or blocked client reads the public facts only
   }

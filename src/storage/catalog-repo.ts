@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { noteChange } from './changes.js';
 
@@ -187,6 +188,13 @@ export async function listBlobs(q: Q): Promise<Array<{ sha256: string; size: num
   return rows.map((r) => ({ sha256: r.sha256, size: Number(r.size) }));
 }
 
+/**
+ * Where the change being made comes from: the caller's address for an HTTP request (set by
+ * server/middleware/audit-source.ts), `cli` for a local command (cli/context.ts). Carried by
+ * async context so that services need not pass it through every signature.
+ */
+export const auditSource = new AsyncLocalStorage<string>();
+
 export async function audit(
   q: Q,
   entry: { actor: string; action: string; target?: string; detail?: unknown; source?: string },
@@ -197,6 +205,6 @@ export async function audit(
     action: entry.action,
     target: entry.target ?? null,
     detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
-    source: entry.source ?? null,
+    source: (entry.source ?? auditSource.getStore() ?? null)?.slice(0, 64) ?? null,
   });
 }

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
 
 /** Every command and subcommand the program registers, as argument lists (e.g. ['keys', 'list']). */
-function commandPaths(): string[][] {
+function commandPaths(program: Command): string[][] {
   const out: string[][] = [];
   const walk = (cmd: Command, prefix: string[]): void => {
     for (const sub of cmd.commands) {
@@ -18,14 +18,14 @@ function commandPaths(): string[][] {
       walk(sub, here);
     }
   };
-  walk(buildProgram(), []);
+  walk(program, []);
   return out;
 }
 
 test('every command and subcommand has --help, and the root lists them', async (t) => {
   const root = await runCli(['--help'], process.env);
   t.is(root.code, 0);
-  const paths = commandPaths();
+  const paths = commandPaths(await buildProgram());
   t.true(paths.length >= 20, `found ${paths.length} commands`);
   for (const args of paths) {
     if (args.length === 1) t.regex(root.stdout, new RegExp(`\\b${args[0]}\\b`));

@@ -340,3 +340,38 @@ dbTest('mixed and native at once: secrets over HTTP, certificates over HTTPS', a
     t.is(site.json['mode'], 'mixed');
   });
 });
+
+dbTest(
+  'native: /v1/site publishes the HTTPS port, and a client certificate unlocks sensitive properties',
+  async (t, ctx) => {
+    ctx.site.config.site.installationProperties = {
+      SMSMP: { value: 'mp.example.test', sensitive: false },
+      JOINKEY: { value: 's3cret-join-key', sensitive: true },
+    };
+    await withServer(ctx, 'native', async (n) => {
+      const keys = clientKeys();
+      const reg = await enrol(ctx, n, keys);
+      const anonymous = await tlsRequest(n.httpsUrl, { path: '/v1/site', ca: n.ca });
+      t.is(anonymous.json['httpsPort'], Number(new URL(n.httpsUrl).port));
+      t.deepEqual(anonymous.json['installationProperties'], { SMSMP: 'mp.example.test' });
+      const certified = await tlsRequest(n.httpsUrl, {
+        path: '/v1/site',
+        ca: n.ca,
+        key: keys.keyPem,
+        cert: reg.certificate ?? '',
+      });
+      t.deepEqual(certified.json['installationProperties'], {
+        SMSMP: 'mp.example.test',
+        JOINKEY: 's3cret-join-key',
+      });
+      await ctx.site.clients.block(reg.clientId, 'test');
+      const blocked = await tlsRequest(n.httpsUrl, {
+        path: '/v1/site',
+        ca: n.ca,
+        key: keys.keyPem,
+        cert: reg.certificate ?? '',
+      });
+      t.deepEqual(blocked.json['installationProperties'], { SMSMP: 'mp.example.test' });
+    });
+  },
+);

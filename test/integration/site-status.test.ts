@@ -3,6 +3,7 @@ import { createApp } from '../../src/server/app.js';
 import { register, registration } from '../helpers/clients.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { dbTest } from '../helpers/site.js';
+import { bearer } from '../helpers/tokens.js';
 
 const msg = (id: string, over: Record<string, unknown> = {}): Record<string, unknown> => ({
   id,
@@ -174,24 +175,40 @@ dbTest(
       notApplicable: 1,
       pending: 2,
     });
-    const http = await request(app).get('/v1/reports/revisions').expect(200);
+    const auth = await bearer(site, 'approve');
+    const http = await request(app)
+      .get('/v1/reports/revisions')
+      .set('Authorization', auth)
+      .expect(200);
     t.deepEqual(http.body.revisions, [report]);
     const history = await request(app)
       .get(`/v1/reports/clients/${cs[0]?.clientId ?? ''}/history`)
+      .set('Authorization', auth)
       .expect(200);
     t.is(history.body.history[0].state, 'installed');
     await site
       .db('clients')
       .where({ client_id: cs[4]?.clientId ?? '' })
       .update({ last_contact: '2020-01-01T00:00:00.000Z' });
-    const stale = await request(app).get('/v1/reports/stale?days=30').expect(200);
+    const stale = await request(app)
+      .get('/v1/reports/stale?days=30')
+      .set('Authorization', auth)
+      .expect(200);
     t.deepEqual(
       stale.body.clients.map((c: { clientId: string }) => c.clientId),
       [cs[4]?.clientId],
     );
-    t.is((await request(app).get('/v1/reports/stale?days=soon')).status, 400);
-    t.is((await request(app).get('/v1/reports/clients/nope/history')).status, 404);
-    const list = await request(app).get('/v1/clients').expect(200);
+    t.is(
+      (await request(app).get('/v1/reports/stale?days=soon').set('Authorization', auth)).status,
+      400,
+    );
+    t.is(
+      (await request(app).get('/v1/reports/clients/nope/history').set('Authorization', auth))
+        .status,
+      404,
+    );
+    t.is((await request(app).get('/v1/reports/revisions')).status, 401);
+    const list = await request(app).get('/v1/clients').set('Authorization', auth).expect(200);
     t.is(list.body.clients.length, 5);
   },
 );

@@ -8,6 +8,7 @@ import type { SignedPolicy } from '../../src/sync/sync-service.js';
 import { register, registration } from '../helpers/clients.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { dbTest, makeSite } from '../helpers/site.js';
+import { bearer } from '../helpers/tokens.js';
 
 interface SyncBody {
   policy: SignedPolicy;
@@ -364,6 +365,7 @@ dbTest('bad deployments are coded errors naming the field', async (t, { site }) 
   }
   const res = await request(createApp(site))
     .post('/v1/deployments')
+    .set('Authorization', await bearer(site, 'approve'))
     .send({ updateId: a.updateId, group: 'All Computers', action: 'install', percent: 50 });
   t.is(res.status, 201);
   t.is(res.body.percent, 50);

@@ -3,7 +3,8 @@ import { invalidInput } from '../../errors.js';
 import { listKeys } from '../../signing/key-store.js';
 import { isTopRole } from '../../signing/roles.js';
 import { rotateKey } from '../../signing/rotate.js';
-import { withSite, output } from '../context.js';
+import { audit } from '../../storage/catalog-repo.js';
+import { localActor, withSite, output } from '../context.js';
 
 export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('the TUF signing keys of the site');
@@ -65,6 +66,13 @@ export function registerKeys(program: Command): void {
             created: result.created.map((k) => k.keyid),
             rootVersion: result.repository?.rootVersion,
           };
+          // The keys live in files, not rows: the audit row follows the completed rotation.
+          await audit(site.db, {
+            actor: localActor(),
+            action: 'keys.rotate',
+            target: role,
+            detail: shown,
+          });
           output(
             opts.json,
             shown,

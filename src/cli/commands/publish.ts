@@ -8,16 +8,23 @@ import { CHUNK_BYTES } from '../../storage/blobs/pool.js';
 import { withSite, output } from '../context.js';
 import { progressReporter } from '../progress.js';
 import { readManifestFile } from '../read-manifest.js';
-import { sdpReportJson, sdpReportLines } from '../../publish/sdp/index.js';
+import { sdpReportJson, sdpReportLines, type SdpImport } from '../../publish/sdp/index.js';
+import { publishAnswer, type PublishAnswer } from '../../publish/publish-service.js';
+import { configSchema } from '../../config/schema.js';
+import { remoteOf, remoteOptions, type RemoteOptions } from '../remote.js';
+import { uploadPublish } from '../upload.js';
 
-interface PublishOptions {
+/** Without a site home, the manifest limit is the configuration's default. */
+const DEFAULT_MAX_MANIFEST_BYTES = configSchema.parse({}).limits.maxManifestBytes;
+
+interface PublishOptions extends RemoteOptions {
   manifest: string;
   json?: boolean;
   quiet?: boolean;
 }
 
 export function registerPublish(program: Command): void {
-  program
+  const cmd = program
     .command('publish')
     .description(
       'publish a client build (a package or any single file) as an update, or a new revision of one',
@@ -31,44 +38,66 @@ export function registerPublish(program: Command): void {
       'the publish manifest (DESIGN.md §8), or a SoftwareDistributionPackage (SDP) to import',
     )
     .option('--json', 'print {"updateId","revision","catalogVersion","sha256","sha1","size"}')
-    .option('--quiet', 'no progress output')
-    .action(async (file: string, opts: PublishOptions, cmd: Command) => {
-      const info = await statPayload(file);
-      await withSite(cmd, async (site) => {
-        const { manifest, sdp } = await readManifestFile(
-          opts.manifest,
-          site.config.limits.maxManifestBytes,
-        );
-        const progress = progressReporter('publishing', opts.json !== true && opts.quiet !== true);
-        const source = counted(createReadStream(file, { highWaterMark: CHUNK_BYTES }), (done) =>
-          progress(done, info.size),
-        );
-        const result = await site.publish.publish({
-          source,
-          fileName: path.basename(file),
-          manifest,
-          actor: `cli:${process.env['USER'] ?? 'local'}`,
-        });
-        const printed = {
-          updateId: result.updateId,
-          revision: result.revision,
-          catalogVersion: result.catalogVersion,
-          sha256: result.sha256,
-          sha1: result.sha1,
-          size: result.size,
-          // Only for an SDP manifest: what it could not carry over (issue 4, item 5).
-          ...(sdp === undefined ? {} : { sdp: sdpReportJson(sdp) }),
-        };
-        output(opts.json, printed, () =>
-          [
-            result.created
-              ? `published update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion}, sha256 ${result.sha256})`
-              : `already published: update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion})`,
-            ...(sdp === undefined ? [] : sdpReportLines(sdp)),
-          ].join('\n'),
-        );
+    .option('--quiet', 'no progress output');
+  remoteOptions(cmd).action(async (file: string, opts: PublishOptions, command: Command) => {
+    const info = await statPayload(file);
+    const showProgress = opts.json !== true && opts.quiet !== true;
+    const remote = remoteOf(opts);
+    if (remote !== undefined) {
+      // A remote publish needs no site home: the manifest is read (an SDP converted) here and
+      // checked again by the server, which has its own limits.
+      const { manifest, sdp } = await readManifestFile(opts.manifest, DEFAULT_MAX_MANIFEST_BYTES);
+      const result = await uploadPublish({
+        server: remote.base,
+        token: opts.token ?? process.env['UPCAT_TOKEN'] ?? '',
+        file,
+        fileName: path.basename(file),
+        size: info.size,
+        manifest,
+        progress: showProgress,
       });
+      printResult(opts.json, result, sdp);
+      return;
+    }
+    await withSite(command, async (site) => {
+      const { manifest, sdp } = await readManifestFile(
+        opts.manifest,
+        site.config.limits.maxManifestBytes,
+      );
+      const progress = progressReporter('publishing', showProgress);
+      const source = counted(createReadStream(file, { highWaterMark: CHUNK_BYTES }), (done) =>
+        progress(done, info.size),
+      );
+      const result = await site.publish.publish({
+        source,
+        fileName: path.basename(file),
+        manifest,
+        actor: `cli:${process.env['USER'] ?? 'local'}`,
+      });
+      printResult(opts.json, { ...publishAnswer(result), created: result.created }, sdp);
     });
+  });
+}
+
+/** The same lines and JSON for a local and a remote publish. */
+function printResult(
+  json: boolean | undefined,
+  result: PublishAnswer & { created: boolean },
+  sdp: SdpImport | undefined,
+): void {
+  const printed = {
+    ...publishAnswer(result),
+    // Only for an SDP manifest: what it could not carry over (issue 4, item 5).
+    ...(sdp === undefined ? {} : { sdp: sdpReportJson(sdp) }),
+  };
+  output(json, printed, () =>
+    [
+      result.created
+        ? `published update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion}, sha256 ${result.sha256})`
+        : `already published: update ${result.updateId} revision ${result.revision} (catalog version ${result.catalogVersion})`,
+      ...(sdp === undefined ? [] : sdpReportLines(sdp)),
+    ].join('\n'),
+  );
 }
 
 async function statPayload(file: string): Promise<{ size: number }> {

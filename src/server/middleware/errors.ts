@@ -13,6 +13,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   conflict: 409,
   incompatible_site: 409,
   too_large: 413,
+  in_progress: 409,
+  idempotency_mismatch: 422,
   rate_limited: 429,
   integrity: 500,
   internal: 500,

@@ -28,16 +28,3 @@ export function rateLimit(options: { perMinute: number; maxKeys?: number }): Req
     next();
   };
 }
-
-/** Admin routes answer only local callers until bearer tokens with scopes exist (a later issue). */
-export const localOnly: RequestHandler = (req, _res, next) => {
-  const ip = req.socket.remoteAddress ?? '';
-  if (ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1') {
-    next();
-    return;
-  }
-  throw new UpcatError(
-    'forbidden',
-    'admin routes are served to local callers only until admin tokens exist',
-  );
-};

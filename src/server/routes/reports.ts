@@ -1,39 +1,83 @@
 import express, { type Router } from 'express';
 import type { Site } from '../../app.js';
 import { UpcatError } from '../../errors.js';
-import { localOnly } from '../middleware/rate-limit.js';
+import { parseSince } from '../../site/duration.js';
+import { actorOf, requireScope } from '../middleware/token-auth.js';
+
+type AdminSite = Pick<
+  Site,
+  'tokens' | 'reports' | 'clients' | 'deployments' | 'promotions' | 'audit' | 'expire'
+>;
 
 /**
- * The admin API of issue 5: reports, client listing, deployments. Kept on its own router so
- * that the bearer-token scopes of a later issue are added in one place (`localOnly` stands in
- * until then: only callers on this machine are served).
+ * The admin and release-pipeline API (issues 5 and 7), behind bearer tokens with scopes
+ * (docs/PROTOCOL.md "Tokens and scopes"): reading reports and clients, deploying and
+ * promoting need `approve`; expiring an update needs `publish`; changing a client record and
+ * reading the audit log need `admin` (which holds every scope).
  */
-export function adminRoutes(
-  router: Router,
-  site: Pick<Site, 'reports' | 'clients' | 'deployments'>,
-): void {
-  const admin = express.Router();
-  admin.use(localOnly);
+export function adminRoutes(router: Router, site: AdminSite): void {
+  const approve = requireScope(site, 'approve');
+  const admin = requireScope(site, 'admin');
+  const publish = requireScope(site, 'publish');
+  const json = express.json({ limit: '16kb' });
 
-  admin.get('/v1/reports/revisions', async (_req, res) => {
+  router.get('/v1/reports/revisions', approve, async (_req, res) => {
     res.json({ revisions: await site.reports.revisions() });
   });
-  admin.get('/v1/reports/clients/:clientId/history', async (req, res) => {
-    res.json({ history: await site.reports.clientHistory(req.params['clientId'] ?? '') });
+  router.get('/v1/reports/clients/:clientId/history', approve, async (req, res) => {
+    res.json({ history: await site.reports.clientHistory(paramOf(req.params, 'clientId')) });
   });
-  admin.get('/v1/reports/stale', async (req, res) => {
+  router.get('/v1/reports/stale', approve, async (req, res) => {
     res.json({ clients: await site.reports.stale(daysOf(req.query['days'])) });
   });
-  admin.get('/v1/reports/client-install-failures', async (_req, res) => {
+  router.get('/v1/reports/client-install-failures', approve, async (_req, res) => {
     res.json({ endpoints: await site.reports.clientInstallFailures() });
   });
-  admin.get('/v1/clients', async (_req, res) => {
+
+  router.get('/v1/clients', approve, async (_req, res) => {
     res.json({ clients: await site.clients.list() });
   });
-  admin.post('/v1/deployments', express.json({ limit: '16kb' }), async (req, res) => {
-    res.status(201).json(await site.deployments.approve(req.body, 'api:local'));
+  for (const change of ['approve', 'block', 'unblock'] as const) {
+    router.post(`/v1/clients/:clientId/${change}`, admin, async (req, res) => {
+      res.json(await site.clients[change](paramOf(req.params, 'clientId'), actorOf(res)));
+    });
+  }
+  router.post('/v1/clients/:clientId/resolve', admin, json, async (req, res) => {
+    const how = (req.body as { how?: unknown } | undefined)?.how;
+    if (how !== 'merge' && how !== 'new' && how !== 'block')
+      throw new UpcatError('invalid_input', 'how: must be merge, new or block');
+    res.json(await site.clients.resolve(paramOf(req.params, 'clientId'), how, actorOf(res)));
   });
-  router.use(admin);
+
+  router.get('/v1/deployments', approve, async (_req, res) => {
+    res.json({ deployments: await site.deployments.list() });
+  });
+  router.post('/v1/deployments', approve, json, async (req, res) => {
+    res.status(201).json(await site.deployments.approve(req.body, actorOf(res)));
+  });
+  router.post('/v1/promotions', approve, json, async (req, res) => {
+    res.status(201).json(await site.promotions.promote(req.body, actorOf(res)));
+  });
+
+  router.post('/v1/updates/:updateId/expire', publish, async (req, res) => {
+    res.json(await site.expire.expire(paramOf(req.params, 'updateId'), actorOf(res)));
+  });
+
+  router.get('/v1/audit', admin, async (req, res) => {
+    const since = req.query['since'];
+    const limit = req.query['limit'];
+    if (
+      (since !== undefined && typeof since !== 'string') ||
+      (limit !== undefined && typeof limit !== 'string')
+    )
+      throw new UpcatError('invalid_input', 'since, limit: give each at most once');
+    res.json({
+      entries: await site.audit.list({
+        since: since === undefined ? undefined : parseSince(since),
+        limit: limit === undefined ? undefined : wholeNumber(limit, 'limit'),
+      }),
+    });
+  });
 }
 
 function daysOf(value: unknown): number {
@@ -42,4 +86,16 @@ function daysOf(value: unknown): number {
   if (!Number.isInteger(n) || n < 1)
     throw new UpcatError('invalid_input', 'days: must be a whole number of days, 1 or more');
   return n;
+}
+
+function wholeNumber(value: string, field: string): number {
+  if (!/^\d{1,6}$/.test(value))
+    throw new UpcatError('invalid_input', `${field}: must be a whole number`);
+  return Number(value);
+}
+
+/** A route parameter as one string (Express 5 types wildcard parameters as arrays). */
+function paramOf(params: Record<string, string | string[] | undefined>, name: string): string {
+  const value = params[name];
+  return typeof value === 'string' ? value : '';
 }

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import type { Site } from '../../app.js';
 import { SITE_VERSION } from '../../version.js';
 import { siteInfo } from '../../site/site-info.js';
+import { verifiedCertificateSerial } from '../middleware/client-auth.js';
 
 /** `GET /v1/site` (DESIGN.md §5): what a client needs to know before it registers. */
 export function siteRoutes(
@@ -17,7 +18,10 @@ export function siteRoutes(
       mode,
       minimumClientVersion,
       catalogVersion: await site.catalog.catalogVersion(),
-      ...(await siteInfo(site, req.get('authorization'))),
+      ...(await siteInfo(site, {
+        authorization: req.get('authorization'),
+        certificateSerial: verifiedCertificateSerial(req.socket),
+      })),
     });
   });
 }

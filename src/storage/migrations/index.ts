@@ -3,6 +3,7 @@ import * as m001 from './001-initial.js';
 import * as m002 from './002-revision-documents.js';
 import * as m003 from './003-site.js';
 import * as m004 from './004-certificates.js';
+import * as m005 from './005-idempotency.js';
 import * as m007 from './007-change-counters.js';
 
 interface Migration {
@@ -16,6 +17,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['002-revision-documents', m002],
   ['003-site', m003],
   ['004-certificates', m004],
+  ['005-idempotency', m005],
   ['007-change-counters', m007],
 ];
 

@@ -1,0 +1,94 @@
+import { X509Certificate, verify } from 'node:crypto';
+import forge from 'node-forge';
+import { UpcatError } from '../errors.js';
+
+/**
+ * Verifies a payload's detached CMS signature (RFC 5652 SignedData, as src/signing/cms.ts writes
+ * it and `openssl cms -verify` accepts) without openssl on the endpoint:
+ *  1. the signer certificate in the SignedData was issued by the site CA and is valid now;
+ *  2. the signed attributes' messageDigest equals the payload's SHA-256 (already verified
+ *     against the TUF target by the caller), and their contentType is id-data;
+ *  3. the signature over the DER of the attributes as a SET OF (§5.4) verifies with the
+ *     certificate's key.
+ * Any deviation is an `integrity` error naming the step.
+ */
+const OID = {
+  signedData: '1.2.840.113549.1.7.2',
+  data: '1.2.840.113549.1.7.1',
+  contentType: '1.2.840.113549.1.9.3',
+  messageDigest: '1.2.840.113549.1.9.4',
+  sha256: '2.16.840.1.101.3.4.2.1',
+} as const;
+
+type Asn1 = forge.asn1.Asn1;
+const asn1 = forge.asn1;
+
+export function verifyDetachedCms(
+  signatureDer: Buffer,
+  payloadSha256: string,
+  caCertificatePem: string,
+  now: Date = new Date(),
+): void {
+  const fail = (why: string): UpcatError =>
+    new UpcatError('integrity', `payload ${payloadSha256.slice(0, 12)}: CMS signature: ${why}`);
+  let root: Asn1;
+  try {
+    root = asn1.fromDer(forge.util.createBuffer(signatureDer.toString('binary')), true);
+  } catch {
+    throw fail('not DER');
+  }
+  const [typeOid, wrapped] = children(root);
+  if (oidOf(typeOid) !== OID.signedData) throw fail('not a SignedData');
+  const signedData = children(wrapped)[0];
+  const sd = children(signedData);
+  const certsNode = sd.find((n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 0);
+  const signerInfos = children(sd[sd.length - 1]);
+  const signerInfo = children(signerInfos[0]);
+  if (certsNode === undefined || signerInfo.length < 6) throw fail('no certificate or signer');
+  const [, , digestAlg, attrsNode, , sigNode] = signerInfo;
+  if (oidOf(children(digestAlg)[0]) !== OID.sha256) throw fail('digest algorithm is not SHA-256');
+  if (attrsNode?.tagClass !== asn1.Class.CONTEXT_SPECIFIC || attrsNode.type !== 0)
+    throw fail('no signed attributes');
+
+  const ca = new X509Certificate(caCertificatePem);
+  const signer = children(certsNode)
+    .map((c) => new X509Certificate(derOf(c)))
+    .find((c) => c.checkIssued(ca) && c.verify(ca.publicKey));
+  if (signer === undefined) throw fail('the signer certificate was not issued by the site CA');
+  if (now < new Date(signer.validFrom) || now > new Date(signer.validTo))
+    throw fail(
+      `the signer certificate is not valid now (${signer.validFrom} to ${signer.validTo})`,
+    );
+
+  let digest: string | undefined;
+  let contentType: string | undefined;
+  for (const attr of children(attrsNode)) {
+    const [type, values] = children(attr);
+    const value = children(values)[0];
+    if (oidOf(type) === OID.messageDigest && value !== undefined)
+      digest = Buffer.from(String(value.value), 'binary').toString('hex');
+    if (oidOf(type) === OID.contentType) contentType = oidOf(value);
+  }
+  if (contentType !== OID.data) throw fail('content type is not id-data');
+  if (digest !== payloadSha256.toLowerCase())
+    throw fail('it signs other content (message digest differs)');
+
+  const attrsDer = derOf(attrsNode);
+  attrsDer[0] = 0x31; // [0] IMPLICIT in SignerInfo; signed as a SET OF (RFC 5652 §5.4)
+  const signature = Buffer.from(String(sigNode?.value ?? ''), 'binary');
+  if (!verify('sha256', attrsDer, signer.publicKey, signature))
+    throw fail('the signature does not verify');
+}
+
+function children(node: Asn1 | undefined): Asn1[] {
+  return node !== undefined && Array.isArray(node.value) ? (node.value as Asn1[]) : [];
+}
+
+function oidOf(node: Asn1 | undefined): string | undefined {
+  if (node?.type !== asn1.Type.OID || typeof node.value !== 'string') return undefined;
+  return asn1.derToOid(forge.util.createBuffer(node.value));
+}
+
+function derOf(node: Asn1): Buffer {
+  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
+}

@@ -1,0 +1,108 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { parseWith } from '../validation.js';
+import { ensurePrivateDir, readJsonFile, writePrivateJson } from './state-dir.js';
+
+const policyFile = z.object({
+  name: z.string(),
+  sha256: z.string(),
+  sha1: z.string(),
+  size: z.number(),
+});
+
+/** One deployment of the verified policy, as the agent keeps it between syncs. */
+export const policyEntrySchema = z.object({
+  updateId: z.string(),
+  revision: z.number().int(),
+  action: z.enum(['install', 'uninstall', 'optional']),
+  deadline: z.string().nullable(),
+  files: z.array(policyFile),
+});
+export type AgentPolicyEntry = z.infer<typeof policyEntrySchema>;
+
+const installedSchema = z.object({
+  revision: z.number().int(),
+  product: z.string(),
+  version: z.string(),
+  at: z.string(),
+  rebootPending: z.boolean().default(false),
+});
+
+const failureSchema = z.object({
+  revision: z.number().int(),
+  attempts: z.number().int(),
+  /** ISO time before which the agent does not try again (exponential backoff). */
+  retryAfter: z.string(),
+  code: z.number().int().nullable(),
+  detail: z.string(),
+});
+
+const historySchema = z.object({
+  time: z.string(),
+  updateId: z.string().optional(),
+  revision: z.number().int().optional(),
+  state: z.string(),
+  code: z.number().int().optional(),
+  detail: z.string().optional(),
+});
+
+/** What the agent keeps in `<state>/state.json` (issue 6 item 1). */
+export const agentStateSchema = z.object({
+  server: z.string().optional(),
+  siteCode: z.string().optional(),
+  clientId: z.string().optional(),
+  /** The bearer secret the site issued; the file is 0600 in a 0700 directory. */
+  secret: z.string().optional(),
+  registration: z
+    .object({
+      hardwareId: z.string(),
+      clientVersion: z.string(),
+      group: z.string().optional(),
+      status: z.string(),
+      /** Native mode: SHA-256 of the certificate request sent (a new key means a new request). */
+      csrDigest: z.string().optional(),
+    })
+    .optional(),
+  /** The policy key first seen (trust on first use unless provisioned). */
+  policyKey: z
+    .object({
+      keyid: z.string(),
+      keytype: z.string(),
+      scheme: z.string(),
+      keyval: z.object({ public: z.string() }),
+    })
+    .optional(),
+  anchor: z.string().optional(),
+  policy: z.array(policyEntrySchema).default([]),
+  lastSync: z.string().optional(),
+  lastError: z.string().optional(),
+  installed: z.record(z.string(), installedSchema).default({}),
+  failures: z.record(z.string(), failureSchema).default({}),
+  history: z.array(historySchema).default([]),
+  /** The final state last reported per update (`<revision>:<state>`), so it is sent once. */
+  reported: z.record(z.string(), z.string()).default({}),
+  /** The version of the agent that ran the last cycle (self-upgrade, item 6). */
+  agentVersion: z.string().optional(),
+  /**
+   * Native mode: the site's HTTPS (mutual TLS) base URL learned at first contact, where later
+   * cycles start so that nothing (the secret included) goes over plain HTTP again.
+   */
+  nativeServer: z.string().optional(),
+});
+export type AgentState = z.infer<typeof agentStateSchema>;
+export type HistoryEntry = z.infer<typeof historySchema>;
+
+const HISTORY_LIMIT = 500;
+
+export const stateFile = (dir: string): string => path.join(dir, 'state.json');
+
+export async function loadState(dir: string): Promise<AgentState> {
+  await ensurePrivateDir(dir);
+  const raw = await readJsonFile(stateFile(dir));
+  return parseWith(agentStateSchema, raw ?? {}, `agent state ${stateFile(dir)}`, 'invalid_config');
+}
+
+export async function saveState(dir: string, state: AgentState): Promise<void> {
+  if (state.history.length > HISTORY_LIMIT) state.history = state.history.slice(-HISTORY_LIMIT);
+  await writePrivateJson(stateFile(dir), state);
+}

@@ -1,0 +1,637 @@
+import type { Router } from 'express';
+import { z } from 'zod';
+import { manifestSchema } from '../catalog/manifest.js';
+import { deploymentSchema } from '../site/deployments.js';
+import { promotionSchema } from '../site/promote.js';
+import { registrationSchema } from '../site/registration.js';
+import { fallbackSchema, statusSchema } from '../site/state-messages.js';
+import { SITE_VERSION } from '../version.js';
+
+/**
+ * The OpenAPI 3.1 description of the whole HTTP API (issue 7), served at `GET /v1/openapi.json`.
+ * Request bodies that a zod schema validates are converted from that schema, so the document
+ * cannot drift from what the server accepts; test/integration/openapi.test.ts checks that every
+ * registered route is described and every described path is served.
+ */
+
+/** The subset of OpenAPI 3.1 this document uses. */
+export interface OpenApiDocument {
+  openapi: '3.1.0';
+  info: { title: string; version: string; description: string };
+  tags: Array<{ name: string; description: string }>;
+  paths: Record<string, PathItem>;
+  components: {
+    securitySchemes: Record<string, SecurityScheme>;
+    schemas: Record<string, JsonSchema>;
+  };
+}
+
+export type HttpMethod = 'get' | 'head' | 'post';
+export type PathItem = Partial<Record<HttpMethod, Operation>> & { parameters?: Parameter[] };
+
+export interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  security?: Array<Record<string, string[]>>;
+  parameters?: Parameter[];
+  requestBody?: {
+    required: boolean;
+    content: Record<string, { schema: JsonSchema; encoding?: Record<string, unknown> }>;
+  };
+  responses: Record<string, ResponseObject>;
+}
+
+export interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  required?: boolean;
+  description?: string;
+  schema: JsonSchema;
+}
+
+export interface ResponseObject {
+  description: string;
+  headers?: Record<string, { description: string; schema: JsonSchema }>;
+  content?: Record<string, { schema: JsonSchema }>;
+}
+
+export type SecurityScheme =
+  | { type: 'http'; scheme: 'bearer'; description: string }
+  | { type: 'mutualTLS'; description: string };
+
+/** A JSON Schema (2020-12, as OpenAPI 3.1 uses). */
+export type JsonSchema = { [key: string]: unknown };
+
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonSchema): Record<string, { schema: JsonSchema }> => ({
+  'application/json': { schema },
+});
+const object = (properties: Record<string, JsonSchema>, required?: string[]): JsonSchema => ({
+  type: 'object',
+  properties,
+  ...(required === undefined ? {} : { required }),
+});
+const str: JsonSchema = { type: 'string' };
+const int: JsonSchema = { type: 'integer' };
+const nullable = (schema: JsonSchema): JsonSchema => ({ anyOf: [schema, { type: 'null' }] });
+const arrayOf = (items: JsonSchema): JsonSchema => ({ type: 'array', items });
+
+function fromZod(schema: z.ZodType): JsonSchema {
+  const out = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  delete out['$schema'];
+  return out;
+}
+
+const ERRORS: Record<string, string> = {
+  '400': 'invalid_input: the message names the field',
+  '401': 'unauthorized: no credentials, or unknown, expired or revoked ones',
+  '403': 'forbidden (wrong token scope) or client_blocked',
+  '404': 'not_found',
+  '409': 'conflict: the request contradicts what is stored',
+  '413': 'too_large',
+  '429': 'rate_limited',
+};
+
+/** The error answers an operation can give, each with the error body. */
+function errors(...statuses: string[]): Record<string, ResponseObject> {
+  const out: Record<string, ResponseObject> = {};
+  for (const s of statuses)
+    out[s] = { description: ERRORS[s] ?? 'error', content: json(ref('Error')) };
+  return out;
+}
+
+const TOKEN = (scope: 'publish' | 'approve' | 'admin'): Array<Record<string, string[]>> => [
+  { apiToken: [scope] },
+];
+const CLIENT: Array<Record<string, string[]>> = [{ clientSecret: [] }, { clientCertificate: [] }];
+
+const pathParam = (name: string, description: string, schema: JsonSchema = str): Parameter => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema,
+});
+
+const UPDATE_ID: JsonSchema = { type: 'string', pattern: '^[0-9a-fA-F-]{36}$' };
+
+function schemas(): Record<string, JsonSchema> {
+  return {
+    Error: object(
+      {
+        error: object(
+          {
+            code: { type: 'string', description: 'a stable code (src/errors.ts)' },
+            message: { type: 'string', description: 'one line for a person' },
+          },
+          ['code', 'message'],
+        ),
+      },
+      ['error'],
+    ),
+    Registration: fromZod(registrationSchema),
+    StatusMessages: fromZod(statusSchema),
+    FallbackStatus: fromZod(fallbackSchema),
+    Manifest: fromZod(manifestSchema),
+    DeploymentInput: fromZod(deploymentSchema),
+    PromotionInput: fromZod(promotionSchema),
+    Deployment: object(
+      {
+        updateId: str,
+        group: str,
+        action: { enum: ['install', 'uninstall', 'optional'] },
+        deadline: nullable(str),
+        percent: int,
+        catalogVersion: int,
+      },
+      ['updateId', 'group', 'action', 'deadline', 'percent', 'catalogVersion'],
+    ),
+    Promotion: {
+      allOf: [
+        ref('Deployment'),
+        object(
+          {
+            from: str,
+            evidence: object({
+              revision: int,
+              installed: int,
+              failed: int,
+              reporting: int,
+              notApplicable: int,
+              successRate: { type: 'number' },
+              minSuccess: { type: 'number' },
+            }),
+          },
+          ['from', 'evidence'],
+        ),
+      ],
+    },
+    ExpireResult: object({ updateId: str, catalogVersion: int, changed: { type: 'boolean' } }),
+    PublishResult: object(
+      { updateId: str, revision: int, catalogVersion: int, sha256: str, sha1: str, size: int },
+      ['updateId', 'revision', 'catalogVersion', 'sha256', 'sha1', 'size'],
+    ),
+    Client: object({
+      clientId: str,
+      hardwareId: str,
+      name: str,
+      os: str,
+      architecture: str,
+      clientVersion: str,
+      status: str,
+      approval: str,
+      recordState: str,
+      blocked: { type: 'boolean' },
+      groups: arrayOf(str),
+      lastContact: nullable(str),
+    }),
+    AuditEntry: object(
+      {
+        id: int,
+        at: { type: 'string', format: 'date-time' },
+        actor: { type: 'string', description: 'token:<name>, cli:<os user> or client:<id>' },
+        action: str,
+        target: nullable(str),
+        detail: {},
+        source: nullable({ type: 'string', description: 'the caller address, or cli' }),
+      },
+      ['id', 'at', 'actor', 'action'],
+    ),
+  };
+}
+
+function paths(): Record<string, PathItem> {
+  const anyJson: JsonSchema = { type: 'object' };
+  return {
+    '/healthz': {
+      get: {
+        operationId: 'health',
+        summary: 'the process is up and its database answers',
+        tags: ['site'],
+        responses: {
+          '200': {
+            description: 'healthy',
+            content: json(object({ status: { const: 'ok' }, catalogVersion: int })),
+          },
+        },
+      },
+    },
+    '/v1/openapi.json': {
+      get: {
+        operationId: 'openapi',
+        summary: 'this document',
+        tags: ['site'],
+        responses: { '200': { description: 'the OpenAPI document', content: json(anyJson) } },
+      },
+    },
+    '/v1/site': {
+      get: {
+        operationId: 'siteInfo',
+        summary: 'site code, version, mode, minimum client version, installation properties',
+        tags: ['site'],
+        responses: { '200': { description: 'the site', content: json(anyJson) } },
+      },
+    },
+    '/v1/clients': {
+      post: {
+        operationId: 'register',
+        summary: 'register a client (a client secret re-registers the same record)',
+        tags: ['clients'],
+        requestBody: { required: true, content: json(ref('Registration')) },
+        responses: {
+          '201': { description: 'the client ID, secret and status', content: json(anyJson) },
+          ...errors('400', '403', '409'),
+        },
+      },
+      get: {
+        operationId: 'listClients',
+        summary: 'every client record',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        responses: {
+          '200': {
+            description: 'clients',
+            content: json(object({ clients: arrayOf(ref('Client')) })),
+          },
+          ...errors('401', '403'),
+        },
+      },
+    },
+    '/v1/clients/{clientId}/certificate': {
+      get: {
+        operationId: 'clientCertificate',
+        summary: "the client's current certificate (native mode)",
+        tags: ['clients'],
+        security: CLIENT,
+        parameters: [pathParam('clientId', 'the client record (its own)')],
+        responses: {
+          '200': { description: 'certificate PEM, serial, notAfter', content: json(anyJson) },
+          ...errors('401', '403', '404'),
+        },
+      },
+    },
+    ...clientChanges(),
+    '/v1/sync': {
+      get: {
+        operationId: 'sync',
+        summary: "the client's signed policy since its anchor",
+        tags: ['clients'],
+        security: CLIENT,
+        parameters: [
+          {
+            name: 'anchor',
+            in: 'query',
+            description: 'the anchor of the last answer',
+            schema: str,
+          },
+        ],
+        responses: {
+          '200': { description: 'signed policy and a new anchor', content: json(anyJson) },
+          '304': {
+            description: 'nothing new',
+            headers: {
+              'X-Upcat-Anchor': { description: 'a fresher anchor, when there is one', schema: str },
+            },
+          },
+          ...errors('401', '403'),
+        },
+      },
+    },
+    '/v1/status': {
+      post: {
+        operationId: 'status',
+        summary: 'state messages from a registered client',
+        tags: ['clients'],
+        security: CLIENT,
+        requestBody: { required: true, content: json(ref('StatusMessages')) },
+        responses: {
+          '202': { description: 'accepted (each message stored once)', content: json(anyJson) },
+          ...errors('400', '401', '403', '413'),
+        },
+      },
+    },
+    '/fsp/v1/status': {
+      post: {
+        operationId: 'fallbackStatus',
+        summary: 'fallback status point: unauthenticated, rate-limited, size-limited',
+        tags: ['clients'],
+        requestBody: { required: true, content: json(ref('FallbackStatus')) },
+        responses: {
+          '202': { description: 'accepted', content: json(anyJson) },
+          ...errors('400', '413', '429'),
+        },
+      },
+    },
+    '/content/{sha256}': {
+      get: {
+        operationId: 'content',
+        summary:
+          'a payload by SHA-256 (Range, ETag, immutable); `<sha256>.p7s` is its CMS signature',
+        tags: ['catalog'],
+        parameters: [
+          pathParam('sha256', '64 hex digits, optionally followed by .p7s', {
+            type: 'string',
+            pattern: '^[0-9a-fA-F]{64}(\\.p7s)?$',
+          }),
+        ],
+        responses: {
+          '200': { description: 'the bytes' },
+          '206': { description: 'a range of the bytes' },
+          '304': { description: 'not modified' },
+          ...errors('400', '404'),
+        },
+      },
+    },
+    '/tuf/{file}': {
+      get: {
+        operationId: 'tufMetadata',
+        summary:
+          'TUF metadata: root.json and timestamp.json (revalidated), N.root.json, N.snapshot.json, N.targets.json (immutable)',
+        tags: ['catalog'],
+        parameters: [pathParam('file', 'a metadata file name, such as timestamp.json')],
+        responses: {
+          '200': { description: 'signed metadata', content: json(anyJson) },
+          '304': { description: 'not modified' },
+          ...errors('404'),
+        },
+      },
+    },
+    '/tuf/targets/{path}': {
+      get: {
+        operationId: 'tufTarget',
+        summary: 'a TUF target by hash-prefixed name (`<dir>/<sha256>.<name>`)',
+        tags: ['catalog'],
+        parameters: [pathParam('path', 'the target path; may hold slashes')],
+        responses: { '200': { description: 'the bytes' }, ...errors('404') },
+      },
+    },
+    '/pki/ca.pem': {
+      get: {
+        operationId: 'caCertificate',
+        summary: 'the site CA certificate (PEM)',
+        tags: ['catalog'],
+        responses: { '200': { description: 'PEM' }, ...errors('404') },
+      },
+    },
+    '/pki/crl': {
+      get: {
+        operationId: 'crl',
+        summary: 'the certificate revocation list of the site CA',
+        tags: ['catalog'],
+        responses: { '200': { description: 'CRL (PEM)' }, ...errors('404') },
+      },
+    },
+    '/v1/updates': {
+      post: {
+        operationId: 'publish',
+        summary: 'publish a revision: a manifest part, then a payload file part, streamed',
+        tags: ['release'],
+        security: TOKEN('publish'),
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            description:
+              'a retry with the same key gets the first answer instead of publishing twice',
+            schema: { type: 'string', pattern: '^[!-~]{1,255}$' },
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': {
+              schema: object(
+                {
+                  manifest: ref('Manifest'),
+                  payload: { type: 'string', contentMediaType: 'application/octet-stream' },
+                },
+                ['manifest', 'payload'],
+              ),
+              encoding: {
+                manifest: { contentType: 'application/json' },
+                payload: { contentType: 'application/octet-stream' },
+              },
+            },
+          },
+        },
+        responses: {
+          '201': { description: 'published', content: json(ref('PublishResult')) },
+          '200': {
+            description: 'the same revision was already published',
+            content: json(ref('PublishResult')),
+          },
+          ...errors('400', '401', '403', '409', '413'),
+        },
+      },
+    },
+    '/v1/updates/{updateId}/expire': {
+      post: {
+        operationId: 'expire',
+        summary: 'withdraw an update from the catalog',
+        tags: ['release'],
+        security: TOKEN('publish'),
+        parameters: [pathParam('updateId', 'the update', UPDATE_ID)],
+        responses: {
+          '200': { description: 'expired (or already was)', content: json(ref('ExpireResult')) },
+          ...errors('401', '403', '404'),
+        },
+      },
+    },
+    '/v1/deployments': {
+      get: {
+        operationId: 'listDeployments',
+        summary: 'every deployment',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        responses: {
+          '200': {
+            description: 'deployments',
+            content: json(object({ deployments: arrayOf(ref('Deployment')) })),
+          },
+          ...errors('401', '403'),
+        },
+      },
+      post: {
+        operationId: 'approve',
+        summary: 'deploy an update to a group',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        requestBody: { required: true, content: json(ref('DeploymentInput')) },
+        responses: {
+          '201': { description: 'the deployment', content: json(ref('Deployment')) },
+          ...errors('400', '401', '403', '404', '409'),
+        },
+      },
+    },
+    '/v1/promotions': {
+      post: {
+        operationId: 'promote',
+        summary: "copy an update's deployment to the next ring when it installs well enough",
+        description:
+          'Refused (409, with the figures) when installed / (installed + failed) in `from` is below `minSuccess`, or when no client in `from` has reported.',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        requestBody: { required: true, content: json(ref('PromotionInput')) },
+        responses: {
+          '201': { description: 'the new deployment', content: json(ref('Promotion')) },
+          ...errors('400', '401', '403', '404', '409'),
+        },
+      },
+    },
+    '/v1/reports/revisions': report(
+      'reportRevisions',
+      'per deployed revision: installed, failed, pending, not applicable',
+      'revisions',
+    ),
+    '/v1/reports/clients/{clientId}/history': {
+      ...report('reportClientHistory', "a client's state messages, newest first", 'history'),
+      parameters: [pathParam('clientId', 'the client record')],
+    },
+    '/v1/reports/stale': {
+      get: {
+        ...(report('reportStale', 'clients not seen for N days', 'clients').get as Operation),
+        parameters: [
+          {
+            name: 'days',
+            in: 'query',
+            description: 'days without contact (default 30)',
+            schema: { type: 'integer', minimum: 1 },
+          },
+        ],
+      },
+    },
+    '/v1/reports/client-install-failures': report(
+      'reportClientInstallFailures',
+      'endpoints that reported a failed client install to the fallback status point',
+      'endpoints',
+    ),
+    '/v1/audit': {
+      get: {
+        operationId: 'audit',
+        summary: 'the audit log, oldest first',
+        tags: ['admin'],
+        security: TOKEN('admin'),
+        parameters: [
+          {
+            name: 'since',
+            in: 'query',
+            description: 'an ISO 8601 time, or a duration back from now (7d, 12h)',
+            schema: str,
+          },
+          {
+            name: 'limit',
+            in: 'query',
+            description: 'at most this many, the newest (default 1000, at most 10000)',
+            schema: { type: 'integer', minimum: 1, maximum: 10000 },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'entries',
+            content: json(object({ entries: arrayOf(ref('AuditEntry')) })),
+          },
+          ...errors('400', '401', '403'),
+        },
+      },
+    },
+  };
+}
+
+function report(operationId: string, summary: string, key: string): PathItem {
+  return {
+    get: {
+      operationId,
+      summary,
+      tags: ['reports'],
+      security: TOKEN('approve'),
+      responses: {
+        '200': { description: summary, content: json(object({ [key]: arrayOf({}) })) },
+        ...errors('400', '401', '403', '404'),
+      },
+    },
+  };
+}
+
+function clientChanges(): Record<string, PathItem> {
+  const out: Record<string, PathItem> = {};
+  for (const change of ['approve', 'block', 'unblock', 'resolve'] as const) {
+    out[`/v1/clients/{clientId}/${change}`] = {
+      post: {
+        operationId: `client${change[0]?.toUpperCase() ?? ''}${change.slice(1)}`,
+        summary:
+          change === 'resolve'
+            ? 'resolve an identity conflict: merge, new or block'
+            : `${change} a client`,
+        tags: ['admin'],
+        security: TOKEN('admin'),
+        parameters: [pathParam('clientId', 'the client record')],
+        ...(change === 'resolve'
+          ? {
+              requestBody: {
+                required: true,
+                content: json(object({ how: { enum: ['merge', 'new', 'block'] } }, ['how'])),
+              },
+            }
+          : {}),
+        responses: {
+          '200': { description: 'the client record', content: json(ref('Client')) },
+          ...errors('400', '401', '403', '404', '409'),
+        },
+      },
+    };
+  }
+  return out;
+}
+
+let built: OpenApiDocument | undefined;
+
+export function openApiDocument(): OpenApiDocument {
+  built ??= {
+    openapi: '3.1.0',
+    info: {
+      title: 'upcat',
+      version: SITE_VERSION,
+      description:
+        'A WSUS-style software update catalog with a TUF-signed catalog. See docs/PROTOCOL.md.',
+    },
+    tags: [
+      { name: 'site', description: 'discovery and health' },
+      { name: 'catalog', description: 'the signed catalog and payloads (public, cacheable)' },
+      { name: 'clients', description: 'what endpoints call' },
+      { name: 'release', description: 'release pipelines (publish scope)' },
+      { name: 'admin', description: 'administrators (approve and admin scopes)' },
+      { name: 'reports', description: 'compliance reports (approve scope)' },
+    ],
+    paths: paths(),
+    components: {
+      securitySchemes: {
+        apiToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An API token (`upcat token create --scope publish|approve|admin`); admin implies the other scopes, approve does not imply publish.',
+        },
+        clientSecret: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The client secret that registration returned (mixed mode).',
+        },
+        clientCertificate: {
+          type: 'mutualTLS',
+          description: 'A client certificate issued by the site CA (native mode, HTTPS listener).',
+        },
+      },
+      schemas: schemas(),
+    },
+  };
+  return built;
+}
+
+/** `GET /v1/openapi.json`. */
+export function openApiRoutes(router: Router): void {
+  router.get('/v1/openapi.json', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').json(openApiDocument());
+  });
+}

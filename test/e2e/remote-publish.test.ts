@@ -1,0 +1,192 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { createApp } from '../../src/server/app.js';
+import { runCli } from '../helpers/cli.js';
+import { fileManifest } from '../helpers/publish.js';
+import { dbTestSerial } from '../helpers/site.js';
+import { tokenOf } from '../helpers/tokens.js';
+import { listen } from '../helpers/upload.js';
+
+async function buildFiles(
+  home: string,
+  name = 'tool.bin',
+  size = 2 * 1024 * 1024 + 17,
+): Promise<{ file: string; manifest: string }> {
+  const file = path.join(home, name);
+  await writeFile(file, randomBytes(size));
+  const manifest = path.join(home, `${name}.manifest.json`);
+  await writeFile(manifest, JSON.stringify(fileManifest(name, { product: `Tool ${name}` })));
+  return { file, manifest };
+}
+
+/** An environment without a site home: a remote publish must not need one. */
+function clientEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    UPCAT_HOME: '/nonexistent',
+    ...extra,
+  };
+}
+
+/**
+ * A TCP proxy in front of the server that breaks the first connection: `request` cuts it after
+ * part of the upload went through; `response` lets the whole request through and drops the
+ * server's answer (the publish happened, the client cannot know).
+ */
+async function breakingProxy(
+  port: number,
+  mode: 'request' | 'response',
+): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+  let connections = 0;
+  const server = net.createServer((client) => {
+    connections++;
+    const first = connections === 1;
+    const upstream = net.connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    let forwarded = 0;
+    client.on('data', (d: Buffer) => {
+      forwarded += d.length;
+      upstream.write(d);
+      if (first && mode === 'request' && forwarded > 512 * 1024) {
+        client.destroy();
+        upstream.destroy();
+      }
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (first && mode === 'response') {
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(d);
+    });
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+dbTestSerial(
+  'upcat publish --server prints what a local publish prints; progress lines when not a TTY',
+  async (t, { site, home, env }) => {
+    const server = await listen(createApp(site));
+    try {
+      const token = await tokenOf(site, 'publish');
+      // Large enough that every tenth of it spans more than one 1 MiB read.
+      const { file, manifest } = await buildFiles(home, 'tool.bin', 12 * 1024 * 1024 + 17);
+      const human = await runCli(
+        ['publish', file, '--manifest', manifest, '--server', server.url],
+        clientEnv({ UPCAT_TOKEN: token }),
+      );
+      t.is(human.code, 0, human.stderr);
+      t.regex(
+        human.stdout,
+        /^published update [0-9a-f-]{36} revision 1 \(catalog version \d+, sha256 [0-9a-f]{64}\)\n$/,
+      );
+      const lines = human.stderr.trim().split('\n');
+      t.deepEqual(
+        lines,
+        [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100].map((p) => `uploading ${p}%`),
+      );
+
+      const remote = await runCli(
+        [
+          'publish',
+          file,
+          '--manifest',
+          manifest,
+          '--server',
+          server.url,
+          '--token',
+          token,
+          '--json',
+        ],
+        clientEnv(),
+      );
+      t.is(remote.code, 0, remote.stderr);
+      t.is(remote.stderr, '');
+      const local = await runCli(['publish', file, '--manifest', manifest, '--json'], env);
+      t.is(local.code, 0, local.stderr);
+      t.deepEqual(JSON.parse(remote.stdout), JSON.parse(local.stdout));
+      t.is(remote.stdout, local.stdout);
+      t.is((await site.db('revisions')).length, 1);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTestSerial(
+  'a dropped connection is retried with the same key: one publish',
+  async (t, { site, home }) => {
+    const server = await listen(createApp(site));
+    const token = await tokenOf(site, 'publish');
+    try {
+      for (const mode of ['request', 'response'] as const) {
+        const proxy = await breakingProxy(server.port, mode);
+        try {
+          const { file, manifest } = await buildFiles(home, `${mode}.bin`);
+          const res = await runCli(
+            ['publish', file, '--manifest', manifest, '--server', proxy.url],
+            clientEnv({ UPCAT_TOKEN: token }),
+          );
+          t.is(res.code, 0, res.stderr);
+          t.true(proxy.connections() >= 2, mode);
+          t.regex(res.stderr, /^upload failed \(.+\); retrying in [\d.]+ s \(attempt 2 of 5\)$/m);
+          // "published", not "already published": when the answer was lost, the retry got the
+          // first answer from the key instead of publishing the same content again.
+          const match = /^published update ([0-9a-f-]{36}) revision 1 /.exec(res.stdout);
+          t.truthy(match, res.stdout);
+          const revisions = await site.db('revisions').where({ update_id: match?.[1] ?? '' });
+          t.is(revisions.length, 1, mode);
+        } finally {
+          await proxy.close();
+        }
+      }
+      t.is((await site.db('revisions')).length, 2);
+      t.deepEqual(await site.db('idempotency_keys').whereNot({ state: 'done' }), []);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTestSerial(
+  'remote publish errors: one line, non-zero exit, no retry of a refusal',
+  async (t, { site, home }) => {
+    const server = await listen(createApp(site));
+    try {
+      const { file, manifest } = await buildFiles(home);
+      const approve = await tokenOf(site, 'approve');
+      const refused = await runCli(
+        ['publish', file, '--manifest', manifest, '--server', server.url, '--token', approve],
+        clientEnv(),
+      );
+      t.is(refused.code, 2);
+      t.regex(
+        refused.stderr,
+        /^upcat: http:\/\/127\.0\.0\.1:\d+: token "[^"]+" has scope approve; this route needs publish\n$/m,
+      );
+      t.notRegex(refused.stderr, /retrying/);
+      const noToken = await runCli(
+        ['publish', file, '--manifest', manifest, '--server', server.url],
+        clientEnv(),
+      );
+      t.is(noToken.code, 2);
+      t.regex(noToken.stderr, /needs a token/);
+      t.is((await site.db('revisions')).length, 0);
+    } finally {
+      await server.close();
+    }
+  },
+);
