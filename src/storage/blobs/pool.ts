@@ -67,7 +67,7 @@ export class BlobPool {
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     const fh = await open(tmp, 'wx', 0o644);
     try {
-      await writeAll(fh, Buffer.from(der));
+      await writevAll(fh, [Buffer.from(der)]);
       await fh.sync();
     } finally {
       await fh.close();
@@ -167,6 +167,10 @@ async function hashAndWrite(
   const sha1 = createHash('sha1');
   let size = 0;
   let pending: Promise<unknown> = Promise.resolve();
+  // Chunks (64 KiB from a socket, less through a multipart parser) are written in batches: one
+  // thread-pool round trip per MiB instead of one per chunk, which left the main thread waiting.
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
   const flusher = new EarlyFlush(fh);
   for await (const chunk of source) {
     const buf = chunk as Buffer;
@@ -179,11 +183,21 @@ async function hashAndWrite(
     }
     sha256.update(buf);
     sha1.update(buf);
-    await pending;
-    pending = writeAll(fh, buf);
-    flusher.wrote(buf.length);
+    batch.push(buf);
+    batchBytes += buf.length;
+    if (batchBytes >= WRITE_BATCH) {
+      await pending;
+      pending = writevAll(fh, batch);
+      flusher.wrote(batchBytes);
+      batch = [];
+      batchBytes = 0;
+    }
   }
   await pending;
+  if (batchBytes > 0) {
+    await writevAll(fh, batch);
+    flusher.wrote(batchBytes);
+  }
   await flusher.settle();
   return { sha256: sha256.digest('hex'), sha1: sha1.digest('hex'), size };
 }
@@ -219,11 +233,24 @@ class EarlyFlush {
 }
 
 /** A write to a regular file may in principle be short; loop until every byte is down. */
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < buf.length) {
-    const { bytesWritten } = await fh.write(buf, offset, buf.length - offset);
-    offset += bytesWritten;
+/** Bytes gathered before a write is issued. */
+const WRITE_BATCH = 1024 * 1024;
+
+/** writev until every byte is written (a short write resumes where it stopped). */
+async function writevAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    let { bytesWritten } = await fh.writev(rest);
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (bytesWritten >= b.length) {
+        bytesWritten -= b.length;
+        continue;
+      }
+      next.push(bytesWritten > 0 ? b.subarray(bytesWritten) : b);
+      bytesWritten = 0;
+    }
+    rest = next;
   }
 }
 
