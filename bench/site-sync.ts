@@ -4,19 +4,24 @@
  * registration rate. Target: (a) at least 3,000 syncs per second at p99 under 50 ms on the
  * two-core bench machine (a million endpoints syncing hourly on one node).
  *
- * Setup (not measured): `upcat init`, then the 100,000 client records are inserted in bulk
- * through the storage layer (knex, one transaction; registering them over HTTP would take
- * minutes and is measured on its own below), each with a secret and with the anchor its last
- * sync would have returned (sealed with the site's anchor key). The load comes from a second
- * process: wrk (Debian's, installed with apt-get when absent) with a Lua script that rotates
- * through every client's secret and anchor. The server is `upcat serve` (one process, embedded
- * SQLite) on loopback. Before (b), one update is published and deployed to All Computers, so
- * every anchor is one deployment behind. Registrations go through the real `POST /v1/clients`,
- * each with a fresh hardware ID (an insert and an audit row each, committed with fsync).
+ * Setup (not measured): `upcat init`, a few updates published and deployed to All Computers
+ * (BENCH_DEPLOYMENTS, 3), then the client records are inserted in bulk through the storage layer
+ * (knex, one transaction; registering them over HTTP would take minutes and is measured on its
+ * own below), each with a secret and with the anchor its last sync would have returned: the
+ * policy of those deployments, sealed with the site's anchor key. As with endpoints that sync
+ * hourly at random moments, last contacts are spread over the past hour, so most are older than
+ * the server's contact-batching window (site/contacts.ts, 5 minutes) and their sync records a
+ * contact, as a real hourly sync does. The load comes from a second process: wrk (Debian's,
+ * installed with apt-get when absent) with a Lua script that rotates through every client's
+ * secret, anchor and hardware ID (sent as `Upcat-Hardware-Id`, as the agent does). The server is
+ * `upcat serve` (one process, embedded SQLite) on loopback. Before (b), one more update is
+ * deployed to All Computers, so every anchor is one deployment behind. Registrations go through
+ * the real `POST /v1/clients`, each with a fresh hardware ID (an insert and an audit row each,
+ * committed with fsync).
  *
  * Before measuring, waits until the 1-minute load average is under 1.5 (or 5 minutes passed),
  * and reports the load at measurement time. Each scenario is bounded (BENCH_WRK_SECONDS, 12 s).
- * Run: node --import tsx bench/site-sync.ts
+ * Run: node --import tsx bench/site-sync.ts (BENCH_CLIENTS=2000 for a quick trial; 100,000 by default)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -26,8 +31,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { initSite, openSite, type Site } from '../src/app.js';
+import { findClient } from '../src/site/client-repo.js';
 import { issueSecret } from '../src/site/secrets.js';
-import { AnchorSealer } from '../src/sync/anchor.js';
+import { AnchorSealer, holdingOf } from '../src/sync/anchor.js';
+import { computePolicy, entryDigest } from '../src/sync/policy.js';
 import { ANCHOR_MAX_AGE_MS } from '../src/sync/sync-service.js';
 import { loadAnchorKey } from '../src/sync/site-keys.js';
 import { currentCatalogVersion } from '../src/storage/catalog-repo.js';
@@ -35,6 +42,9 @@ import type { BenchResult } from './types.js';
 import { ROOT, freePort, waitForHttp, workDir } from './util.js';
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 100_000);
+/** Deployments every client already holds (its anchor names them). */
+const DEPLOYMENTS = Number(process.env['BENCH_DEPLOYMENTS'] ?? 3);
+const HOUR_MS = 3_600_000;
 const SECONDS = Number(process.env['BENCH_WRK_SECONDS'] ?? 12);
 const THREADS = 1;
 const PROFILE_DIR = process.env['BENCH_CPU_PROF'];
@@ -66,7 +76,8 @@ export async function run(): Promise<BenchResult> {
   let updateId: string;
   try {
     site.config.site.approval = 'auto-all';
-    updateId = await publishOne(site);
+    for (let i = 0; i < DEPLOYMENTS; i++) await deployIn(site, await publishOne(site, `held-${i}`));
+    updateId = await publishOne(site, 'new');
     await bulkClients(site, clientsFile);
   } finally {
     await site.close();
@@ -104,7 +115,7 @@ export async function run(): Promise<BenchResult> {
     const reg = await wrk(lua.register, url, Math.min(SECONDS, 10));
     const met = none.rps >= TARGET_RPS && none.p99Ms < TARGET_P99_MS && only(none, '304');
     return {
-      name: `client sync with ${CLIENTS.toLocaleString('en')} registered clients (upcat serve, embedded SQLite)`,
+      name: `client sync with ${CLIENTS.toLocaleString('en')} registered clients holding ${DEPLOYMENTS} deployments each (upcat serve, embedded SQLite)`,
       figures: {
         'load average (1 min) at start': round2(load),
         'load average (1 min) after (a)': round2(loadAfterA),
@@ -135,21 +146,26 @@ export async function run(): Promise<BenchResult> {
 
 /**
  * The client records, inserted through knex in one transaction (setup, not measured), and for
- * each a line `<secret> <anchor>` for wrk: the anchor is what a sync at this catalog version
- * with an empty policy returns.
+ * each a line `<secret> <anchor> <hardwareId>` for wrk: the anchor is what a sync at this
+ * catalog version returns, naming the deployments every client holds (its policy is the same as
+ * every other's: All Computers, 100%; computed once, for the first client, by the sync code).
  */
 async function bulkClients(site: Site, file: string): Promise<void> {
   const sealer = new AnchorSealer(await loadAnchorKey(site.config.dirs.signing), ANCHOR_MAX_AGE_MS);
   const catalogVersion = await currentCatalogVersion(site.db);
   const lines: string[] = [];
   const at = new Date().toISOString();
+  const start = Date.now();
+  let holding: ReturnType<typeof holdingOf> | undefined;
   await site.db.transaction(async (trx) => {
     const CHUNK = 500; // under SQLite's bound-parameter limit
     for (let i = 0; i < CLIENTS; i += CHUNK) {
       const rows = [];
+      const secrets: string[] = [];
       for (let j = i; j < Math.min(CLIENTS, i + CHUNK); j++) {
         const clientId = randomUUID();
         const { secret, hash } = issueSecret(clientId);
+        secrets.push(secret);
         rows.push({
           client_id: clientId,
           hardware_id: `bench-hw-${j}`,
@@ -162,34 +178,43 @@ async function bulkClients(site: Site, file: string): Promise<void> {
           blocked: false,
           record_state: 'active',
           created_at: at,
-          // Recent contact: the server's once-per-5-minutes last_contact write stays out of the way.
-          last_contact: at,
+          // An hourly sync at a random moment of the past hour (a fixed spread, for repeatable runs).
+          last_contact: new Date(start - ((j * 7919) % HOUR_MS)).toISOString(),
           trusted: true,
         });
+      }
+      await trx('clients').insert(rows);
+      if (holding === undefined) {
+        const first = await findClient(trx, rows[0]?.client_id ?? '');
+        if (first === undefined) throw new Error('bench: the first client was not inserted');
+        const entries = await computePolicy(trx, first);
+        if (entries.length !== DEPLOYMENTS) throw new Error(`bench: policy of ${entries.length}`);
+        holding = holdingOf(Object.fromEntries(entries.map((e) => [e.updateId, entryDigest(e)])));
+      }
+      for (const [k, row] of rows.entries()) {
         const anchor = sealer.seal({
-          clientId,
+          clientId: row.client_id,
           catalogVersion,
           epoch: 0,
           status: 'approved',
-          entries: {},
+          ...holding,
           issued: Date.now(),
         });
-        lines.push(`${secret} ${anchor}`);
+        lines.push(`${secrets[k] ?? ''} ${anchor} ${row.hardware_id}`);
       }
-      await trx('clients').insert(rows);
     }
   });
   await writeFile(file, `${lines.join('\n')}\n`);
 }
 
-/** One update, published before the anchors are sealed (at its catalog version) and deployed later. */
-async function publishOne(site: Site): Promise<string> {
+/** One update, published before the anchors are sealed (at its catalog version). */
+async function publishOne(site: Site, name: string): Promise<string> {
   const result = await site.publish.publish({
-    source: Readable.from([Buffer.from('bench payload\n')]),
+    source: Readable.from([Buffer.from(`bench payload ${name}\n`)]),
     fileName: 'tool.bin',
     manifest: {
-      title: 'Bench Tool 1.0',
-      product: 'Bench Tool',
+      title: `Bench Tool ${name} 1.0`,
+      product: `Bench Tool ${name}`,
       classification: 'Updates',
       version: '1.0',
       handler: { type: 'commandLine', program: 'tool.bin' },
@@ -197,6 +222,10 @@ async function publishOne(site: Site): Promise<string> {
     actor: 'bench',
   });
   return result.updateId;
+}
+
+function deployIn(site: Site, updateId: string): Promise<unknown> {
+  return site.deployments.approve({ updateId, group: 'All Computers', action: 'install' }, 'bench');
 }
 
 /** Deploys the update from another process (the server must see it through the database). */
@@ -241,19 +270,19 @@ function done(summary, latency, requests)
 end
 `;
   const sync = `${common}
-local secrets, anchors = {}, {}
+local secrets, anchors, hardware = {}, {}, {}
 local i = 0
 function init(args)
   for line in io.lines("${clientsFile}") do
-    local s, a = line:match("^(%S+) (%S+)$")
-    if s then table.insert(secrets, s); table.insert(anchors, a) end
+    local s, a, h = line:match("^(%S+) (%S+) (%S+)$")
+    if s then table.insert(secrets, s); table.insert(anchors, a); table.insert(hardware, h) end
   end
   -- Threads start at different points of the rotation.
   i = (tid or 0) * 7919
 end
 function request()
   i = i % #secrets + 1
-  return wrk.format("GET", "/v1/sync?anchor=" .. anchors[i], { ["Authorization"] = "Bearer " .. secrets[i] })
+  return wrk.format("GET", "/v1/sync?anchor=" .. anchors[i], { ["Authorization"] = "Bearer " .. secrets[i], ["Upcat-Hardware-Id"] = hardware[i] })
 end
 `;
   const register = `${common}

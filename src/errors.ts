@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'forbidden'
   /** The client is blocked by an administrator. */
   | 'client_blocked'
+  /** Native mode: this client route takes a site-issued client certificate, not a secret. */
+  | 'certificate_required'
   /** The client or protocol version is not compatible with this site. */
   | 'incompatible_site'
   /** Too many requests from one source. */

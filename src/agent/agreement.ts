@@ -10,9 +10,9 @@ import type { AgentPolicyEntry } from './state.js';
  * payload the catalog did not sign, and a catalog target is installed only where policy says.
  */
 export async function checkAgreement(
-  updater: Updater,
+  updater: Pick<Updater, 'getTargetInfo'>,
   entry: AgentPolicyEntry,
-  doc: RevisionDocument,
+  doc: Pick<RevisionDocument, 'updateId' | 'revisionNumber' | 'files'>,
 ): Promise<void> {
   const fail = (why: string): UpcatError =>
     new UpcatError(
@@ -26,11 +26,18 @@ export async function checkAgreement(
   if (doc.files.length !== entry.files.length) throw fail('they list different files');
   for (const file of entry.files) {
     const named = doc.files.find((f) => f.sha256 === file.sha256);
-    if (named === undefined || named.size !== file.size)
-      throw fail(`payload ${file.sha256} is not in the document`);
+    if (named === undefined) throw fail(`payload ${file.sha256} is not in the document`);
+    if (named.size !== file.size)
+      throw fail(
+        `payload ${file.sha256}: policy says ${file.size} bytes, the document ${named.size}`,
+      );
     const target = await updater.getTargetInfo(`payloads/${file.sha256}`);
     if (target === undefined) throw fail(`payload ${file.sha256} is not a signed target`);
-    if (target.length !== file.size || target.hashes['sha256'] !== file.sha256)
-      throw fail(`payload ${file.sha256}: the signed target states other hashes or length`);
+    if (target.hashes['sha256'] !== file.sha256)
+      throw fail(`payload ${file.sha256}: the signed target states another SHA-256`);
+    if (target.length !== file.size)
+      throw fail(
+        `payload ${file.sha256}: policy says ${file.size} bytes, the signed target ${target.length}`,
+      );
   }
 }

@@ -122,7 +122,13 @@ export async function applyPolicy(ctx: ApplyContext): Promise<UpdateResult[]> {
     }
     if (a.isInstalled.value === true) {
       results.push(
-        await final(ctx, w, 'installed', undefined, 'already installed (IsInstalled is true)'),
+        await final(
+          ctx,
+          w,
+          'already_installed',
+          undefined,
+          'already installed (IsInstalled is true)',
+        ),
       );
       markInstalled(ctx.state, w, false);
     } else if (!a.applicable) {
@@ -325,9 +331,28 @@ async function final(
     await message(ctx, w, state, code, detail);
     ctx.state.reported[w.updateId] = key;
   }
+  recordOutcome(ctx.state, w.updateId, w.entry.revision, state, detail);
   return {
     ...result(w.entry, state, detail, w.doc.title),
     ...(code === undefined ? {} : { code }),
+  };
+}
+
+/** The final state per update for `upcat agent status`; `at` moves only when it changes. */
+function recordOutcome(
+  state: AgentState,
+  updateId: string,
+  revision: number,
+  final: string,
+  detail: string | undefined,
+): void {
+  const prior = state.outcomes[updateId];
+  const same = prior?.revision === revision && prior.state === final;
+  state.outcomes[updateId] = {
+    revision,
+    state: final,
+    at: same ? prior.at : new Date().toISOString(),
+    ...(detail === undefined ? {} : { detail: detail.slice(0, 1024) }),
   };
 }
 
@@ -356,6 +381,7 @@ async function fail(
   );
   await message(ctx, { updateId: entry.updateId, entry }, 'failed', code, detail);
   ctx.state.reported[entry.updateId] = `${entry.revision}:failed`;
+  recordOutcome(ctx.state, entry.updateId, entry.revision, 'failed', detail);
   return {
     ...result(entry, 'failed', detail, doc?.title),
     ...(code === undefined ? {} : { code }),

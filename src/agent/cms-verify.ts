@@ -5,7 +5,10 @@ import { UpcatError } from '../errors.js';
 /**
  * Verifies a payload's detached CMS signature (RFC 5652 SignedData, as src/signing/cms.ts writes
  * it and `openssl cms -verify` accepts) without openssl on the endpoint:
- *  1. the signer certificate in the SignedData was issued by the site CA and is valid now;
+ *  1. the signer certificate (the one the SignerInfo names by serial) was issued by the site
+ *     CA, is valid now, and carries the codeSigning extended key usage: in native mode the same
+ *     CA issues every endpoint a clientAuth certificate and the server a serverAuth one, and
+ *     neither may sign a payload;
  *  2. the signed attributes' messageDigest equals the payload's SHA-256 (already verified
  *     against the TUF target by the caller), and their contentType is id-data;
  *  3. the signature over the DER of the attributes as a SET OF (§5.4) verifies with the
@@ -18,6 +21,7 @@ const OID = {
   contentType: '1.2.840.113549.1.9.3',
   messageDigest: '1.2.840.113549.1.9.4',
   sha256: '2.16.840.1.101.3.4.2.1',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
 } as const;
 
 type Asn1 = forge.asn1.Asn1;
@@ -45,16 +49,28 @@ export function verifyDetachedCms(
   const signerInfos = children(sd[sd.length - 1]);
   const signerInfo = children(signerInfos[0]);
   if (certsNode === undefined || signerInfo.length < 6) throw fail('no certificate or signer');
-  const [, , digestAlg, attrsNode, , sigNode] = signerInfo;
+  const [, sid, digestAlg, attrsNode, , sigNode] = signerInfo;
   if (oidOf(children(digestAlg)[0]) !== OID.sha256) throw fail('digest algorithm is not SHA-256');
   if (attrsNode?.tagClass !== asn1.Class.CONTEXT_SPECIFIC || attrsNode.type !== 0)
     throw fail('no signed attributes');
 
+  // The SignerInfo names its certificate by issuer and serial (RFC 5652 §5.3): that one, and no
+  // other certificate that happens to ride along in the set, is the signer.
+  const serial = serialOf(children(sid)[1]);
+  if (serial === undefined) throw fail('the signer is not named by issuer and serial number');
   const ca = new X509Certificate(caCertificatePem);
   const signer = children(certsNode)
     .map((c) => new X509Certificate(derOf(c)))
-    .find((c) => c.checkIssued(ca) && c.verify(ca.publicKey));
-  if (signer === undefined) throw fail('the signer certificate was not issued by the site CA');
+    .find((c) => hexNumber(c.serialNumber) === serial);
+  if (signer === undefined) throw fail('the signer certificate is not in the signature');
+  if (!signer.checkIssued(ca) || !signer.verify(ca.publicKey) || signer.ca)
+    throw fail('the signer certificate was not issued by the site CA');
+  // Node leaves keyUsage (the extended key usages) undefined when the extension is absent.
+  const usages: readonly string[] | undefined = signer.keyUsage;
+  if (usages?.includes(OID.codeSigning) !== true)
+    throw fail(
+      `the signer certificate (${signer.subject.replace(/\n/g, ', ')}) is not a code-signing certificate`,
+    );
   if (now < new Date(signer.validFrom) || now > new Date(signer.validTo))
     throw fail(
       `the signer certificate is not valid now (${signer.validFrom} to ${signer.validTo})`,
@@ -87,6 +103,16 @@ function children(node: Asn1 | undefined): Asn1[] {
 function oidOf(node: Asn1 | undefined): string | undefined {
   if (node?.type !== asn1.Type.OID || typeof node.value !== 'string') return undefined;
   return asn1.derToOid(forge.util.createBuffer(node.value));
+}
+
+/** An INTEGER's value as hex in one form (lower case, no leading zeros), as hexNumber. */
+function serialOf(node: Asn1 | undefined): string | undefined {
+  if (node?.type !== asn1.Type.INTEGER || typeof node.value !== 'string') return undefined;
+  return hexNumber(Buffer.from(node.value, 'binary').toString('hex'));
+}
+
+function hexNumber(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
 function derOf(node: Asn1): Buffer {

@@ -12,6 +12,11 @@ export const agentConfigSchema = z
   .object({
     /** The site's base URL, e.g. http://upcat.example.com:8530 */
     server: z.string().url().optional(),
+    /**
+     * The fallback status point's base URL (`POST <url>/fsp/v1/status`), when it is not the
+     * site: used when the site's own client routes cannot be used (unreachable, refusing).
+     */
+    fallbackStatusPoint: z.string().url().optional(),
     /** A TUF root.json to trust instead of the server's 1.root.json (preferred over trust on first use). */
     root: z.string().min(1).optional(),
     /** The site CA certificate (PEM file) that payload signatures chain to. */

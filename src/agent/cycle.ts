@@ -6,12 +6,20 @@ import { firstClient, nativeClient, renewedAfterRefusal, withCertificate } from 
 import { dropCertificate } from './native.js';
 import { localProvider, SnapshotProvider, type InventoryProvider } from './inventory/index.js';
 import { loadAgentConfig, type AgentConfig } from './config.js';
-import { discoverSite, type SiteSource } from './discovery.js';
+import { discoverSite, type Discovered, type SiteSource } from './discovery.js';
 import { hardwareId } from './hardware-id.js';
-import { Outbox, type Sender } from './outbox.js';
+import { Outbox } from './outbox.js';
+import {
+  claimsOf,
+  fallbackClient,
+  recordFailure,
+  sendOutbox,
+  type Phase,
+  type Route,
+} from './reporting.js';
 import { resolveProperties } from './properties.js';
 import { checkSite, ensureRegistered, pinPolicyKey, syncPolicy, type Facts } from './session.js';
-import { isUnreachable, type SiteClient, type SiteInfo } from './site-client.js';
+import type { SiteClient, SiteInfo } from './site-client.js';
 import { loadState, saveState, type AgentState } from './state.js';
 import { ensurePrivateDir } from './state-dir.js';
 import { openTuf } from './tuf-client.js';
@@ -37,8 +45,14 @@ export interface AgentOptions {
   agentVersion: string;
   log: Logger;
   env?: NodeJS.ProcessEnv;
+  /** DNS servers for the SRV look-up (`--dns-server`), else `UPCAT_DNS_SERVERS`, else the system's. */
+  dnsServers?: string[];
+  /** The fallback status point's base URL when it is not the site (`--fallback-status-point`). */
+  fallbackStatusPoint?: string;
   resolveSrv?: (name: string) => Promise<SrvRecord[]>;
   readResolvConf?: () => Promise<string>;
+  /** The SRV weighted choice's randomness, in [0, 1) (tests fix it). */
+  random?: () => number;
   /** The clock for deadlines and retry backoff (tests move it). */
   now?: () => Date;
 }
@@ -83,19 +97,52 @@ async function cycle(opts: AgentOptions, opened: SiteClient[]): Promise<CycleRep
   const state = await loadState(opts.stateDir);
   const outbox = new Outbox(opts.stateDir);
   await outbox.load();
-  const found = await discoverSite({
-    ...(opts.server === undefined ? {} : { flag: opts.server }),
-    ...(config.server === undefined ? {} : { provisioned: config.server }),
-    env: opts.env ?? process.env,
-    ...(opts.domain === undefined ? {} : { domain: opts.domain }),
-    ...(state.server === undefined ? {} : { remembered: state.server }),
-    ...(opts.resolveSrv === undefined ? {} : { resolveSrv: opts.resolveSrv }),
-    ...(opts.readResolvConf === undefined ? {} : { readResolvConf: opts.readResolvConf }),
-  });
+  const caCert = opts.caCert ?? config.caCert;
+  const fspUrl = opts.fallbackStatusPoint ?? config.fallbackStatusPoint;
+  const fsp =
+    fspUrl === undefined
+      ? undefined
+      : await fallbackClient(fspUrl, opts.stateDir, caCert, opts.fallbackStatusPoint);
+  if (fsp !== undefined) opened.push(fsp);
   const hw = await hardwareId(opts.hardwareId);
   for (const w of hw.warnings) opts.log.warn({ hardwareId: 'fallback' }, w);
   const provider = await inventoryOf(opts);
   const facts = await factsOf(opts, config, hw.id, provider);
+  const save = async (): Promise<void> => saveState(opts.stateDir, state);
+  const use = (client: SiteClient): SiteClient => {
+    client.identify(facts.hardwareId);
+    opened.push(client);
+    return client;
+  };
+  const route: Route = {
+    site: undefined,
+    clientRoutes: true,
+    fsp,
+    claims: claimsOf(facts, state),
+  };
+
+  let found: Discovered;
+  try {
+    found = await discoverSite({
+      ...(opts.server === undefined ? {} : { flag: opts.server }),
+      ...(config.server === undefined ? {} : { provisioned: config.server }),
+      env: opts.env ?? process.env,
+      ...(opts.domain === undefined ? {} : { domain: opts.domain }),
+      ...(state.server === undefined ? {} : { remembered: state.server }),
+      ...(opts.dnsServers === undefined ? {} : { dnsServers: opts.dnsServers }),
+      ...(opts.resolveSrv === undefined ? {} : { resolveSrv: opts.resolveSrv }),
+      ...(opts.readResolvConf === undefined ? {} : { readResolvConf: opts.readResolvConf }),
+      ...(opts.random === undefined ? {} : { random: opts.random }),
+    });
+  } catch (err) {
+    // No site to talk to: only a separately configured fallback status point can hear of it.
+    if (fsp !== undefined) {
+      await recordFailure(state, outbox, err, 'session', opts.log);
+      await save();
+      await sendOutbox(outbox, route, undefined, true);
+    }
+    throw err;
+  }
   const report: CycleReport = {
     server: found.url,
     source: found.source,
@@ -105,33 +152,41 @@ async function cycle(opts: AgentOptions, opened: SiteClient[]): Promise<CycleRep
     messagesQueued: 0,
     warnings: hw.warnings,
   };
-  const save = async (): Promise<void> => saveState(opts.stateDir, state);
   state.agentVersion = opts.agentVersion;
-  const caCert = opts.caCert ?? config.caCert;
-  const use = (client: SiteClient): SiteClient => {
-    opened.push(client);
-    return client;
+  const failed = async (err: unknown, phase: Phase): Promise<unknown> => {
+    await recordFailure(state, outbox, err, phase, opts.log);
+    await save();
+    route.claims = claimsOf(facts, state);
+    await sendOutbox(outbox, route, report, phase === 'session');
+    return err;
   };
 
-  let info: SiteInfo;
   // Until the site is read, failures are reported over the URL found (plain or pinned HTTPS).
-  let site = use(
-    await firstClient(found.url, state, opts.stateDir, caCert, report.warnings).catch(
-      async (err: unknown) => {
-        await recordFailure(state, outbox, err, opts);
-        await save();
-        throw err;
-      },
-    ),
-  );
+  // Each candidate (DNS SRV gives several, in RFC 2782 order) is tried until one answers.
+  let site: SiteClient | undefined;
+  let info: SiteInfo | undefined;
+  let lastError: unknown;
+  for (const url of found.candidates) {
+    try {
+      site = use(await firstClient(url, state, opts.stateDir, caCert, report.warnings));
+      route.site = site;
+      info = await site.site();
+      report.server = url;
+      break;
+    } catch (err) {
+      lastError = err;
+      opts.log.warn({ server: url, err: (err as Error).message }, 'the site does not answer');
+    }
+  }
+  if (site === undefined || info === undefined) throw await failed(lastError, 'session');
+  let waiting: boolean;
   try {
-    info = await site.site();
     checkSite(info, opts.agentVersion);
     if (state.siteCode !== undefined && state.siteCode !== info.siteCode) {
       resetForNewSite(state);
       await dropCertificate(opts.stateDir);
     }
-    state.server = found.url;
+    state.server = report.server;
     state.siteCode = info.siteCode;
     report.siteCode = info.siteCode;
     report.mode = info.mode;
@@ -149,7 +204,7 @@ async function cycle(opts: AgentOptions, opened: SiteClient[]): Promise<CycleRep
           })
         : undefined;
     if (native === undefined) delete state.nativeServer;
-    else site = use(native.site);
+    else site = route.site = use(native.site);
     const registered = await ensureRegistered(site, state, {
       ...facts,
       ...(native === undefined ? {} : { csr: native.session.csr }),
@@ -157,28 +212,37 @@ async function cycle(opts: AgentOptions, opened: SiteClient[]): Promise<CycleRep
     report.clientId = state.clientId;
     await save();
     if (native !== undefined)
-      site = use(await withCertificate(site, native.session, state, opts.stateDir, registered));
-    try {
-      report.sync = await syncPolicy(site, state, key, info.siteCode);
-    } catch (err) {
-      // A revoked certificate: if an unblock issued a new one since, take it and sync again.
-      const renewed =
-        native !== undefined && isUpcatError(err) && err.code === 'client_blocked'
-          ? await renewedAfterRefusal(site, native.session, state, opts.stateDir)
-          : undefined;
-      if (renewed === undefined) throw err;
-      site = use(renewed);
-      report.sync = await syncPolicy(site, state, key, info.siteCode);
+      site = route.site = use(
+        await withCertificate(site, native.session, state, opts.stateDir, registered),
+      );
+    // A native site answers sync and status only over mutual TLS: until approval issues the
+    // certificate there is no policy to read, and messages go to the fallback status point.
+    waiting = native !== undefined && !site.hasCertificate;
+    route.clientRoutes = !waiting;
+    if (!waiting) {
+      try {
+        report.sync = await syncPolicy(site, state, key, info.siteCode);
+      } catch (err) {
+        // A revoked certificate: if an unblock issued a new one since, take it and sync again.
+        const renewed =
+          native !== undefined && isUpcatError(err) && err.code === 'client_blocked'
+            ? await renewedAfterRefusal(site, native.session, state, opts.stateDir)
+            : undefined;
+        if (renewed === undefined) throw err;
+        site = route.site = use(renewed);
+        report.sync = await syncPolicy(site, state, key, info.siteCode);
+      }
+      state.lastSync = new Date().toISOString();
     }
     report.clientCertificate = site.hasCertificate;
     report.status = state.registration?.status;
-    state.lastSync = new Date().toISOString();
     await save();
   } catch (err) {
-    await recordFailure(state, outbox, err, opts);
-    await save();
-    await sendOutbox(outbox, site, state, facts, report, true);
-    throw err;
+    throw await failed(err, 'session');
+  }
+  if (waiting) {
+    await sendOutbox(outbox, route, report, false);
+    return report;
   }
 
   try {
@@ -211,13 +275,11 @@ async function cycle(opts: AgentOptions, opened: SiteClient[]): Promise<CycleRep
     });
     delete state.lastError;
   } catch (err) {
-    await recordFailure(state, outbox, err, opts);
-    await save();
-    await sendOutbox(outbox, site, state, facts, report, false);
-    throw err;
+    throw await failed(err, 'catalog');
   }
   await save();
-  await sendOutbox(outbox, site, state, facts, report, false);
+  route.claims = claimsOf(facts, state);
+  await sendOutbox(outbox, route, report, false);
   return report;
 }
 
@@ -229,61 +291,6 @@ function resetForNewSite(state: AgentState): void {
   delete state.nativeServer;
   state.anchor = undefined;
   state.policy = [];
-}
-
-async function recordFailure(
-  state: AgentState,
-  outbox: Outbox,
-  err: unknown,
-  opts: AgentOptions,
-): Promise<void> {
-  const message = err instanceof Error ? err.message : String(err);
-  state.lastError = message;
-  state.history.push({ time: new Date().toISOString(), state: 'error', detail: message });
-  opts.log.warn({ err: message }, 'agent cycle failed');
-  if (isUnreachable(err)) {
-    await outbox.add({ topic: 'client', state: 'cannot_reach_site', detail: message });
-  }
-}
-
-/**
- * Sends queued messages: to /v1/status when the client is registered and the site takes its
- * secret, else to the fallback status point (not registered, refused, blocked). Unreachable:
- * everything stays queued for the next cycle.
- */
-async function sendOutbox(
-  outbox: Outbox,
-  site: SiteClient,
-  state: AgentState,
-  facts: Facts,
-  report: CycleReport,
-  preferFallback: boolean,
-): Promise<void> {
-  const fallback: Sender = {
-    kind: 'fallback',
-    site,
-    claims: {
-      hardwareId: facts.hardwareId,
-      ...(state.clientId === undefined ? {} : { clientId: state.clientId }),
-      name: facts.name,
-      clientVersion: facts.clientVersion,
-    },
-  };
-  let result =
-    !site.authenticated || preferFallback
-      ? await outbox.flush(fallback)
-      : await outbox.flush({ kind: 'client', site });
-  report.messagesSent += result.sent;
-  if (
-    result.error !== undefined &&
-    !isUnreachable(result.error) &&
-    !preferFallback &&
-    site.authenticated
-  ) {
-    result = await outbox.flush(fallback);
-    report.messagesSent += result.sent;
-  }
-  report.messagesQueued = outbox.size;
 }
 
 async function inventoryOf(opts: AgentOptions): Promise<InventoryProvider> {
@@ -324,10 +331,4 @@ async function factsOf(
     ...(group === undefined ? {} : { group }),
     ...(token === undefined ? {} : { enrollmentToken: token }),
   };
-}
-
-export function isRefusal(err: unknown): boolean {
-  return (
-    isUpcatError(err) && ['client_blocked', 'unauthorized', 'incompatible_site'].includes(err.code)
-  );
 }

@@ -8,6 +8,11 @@ export type SiteSource = 'command line' | 'agent.json' | 'UPCAT_SERVER' | 'dns s
 export interface Discovered {
   url: string;
   source: SiteSource;
+  /**
+   * Every URL to try, in order (RFC 2782 for DNS SRV: the next target when one does not answer
+   * GET /v1/site); `url` is the first. One entry for the other sources.
+   */
+  candidates: string[];
 }
 
 export interface DiscoveryInputs {
@@ -20,36 +25,77 @@ export interface DiscoveryInputs {
   domain?: string;
   /** The server the state remembers (a site found once is kept when discovery is silent). */
   remembered?: string;
+  /** DNS servers to ask (`--dns-server`, else `UPCAT_DNS_SERVERS`), else the system's. */
+  dnsServers?: readonly string[];
   resolveSrv?: (name: string) => Promise<SrvRecord[]>;
   readResolvConf?: () => Promise<string>;
+  /** In [0, 1): the weighted choice among SRV records of one priority (tests fix it). */
+  random?: () => number;
 }
 
 export const SRV_PREFIX = '_upcat._tcp.';
 
 /**
  * Finds the site (issue 6 item 1), in this order: the command line, the provisioned agent.json,
- * `UPCAT_SERVER`, then a DNS SRV record `_upcat._tcp.<domain>` (the lowest priority, then the
- * highest weight wins). The last site that worked is the fallback when DNS says nothing.
+ * `UPCAT_SERVER`, then DNS SRV records `_upcat._tcp.<domain>`, ordered as RFC 2782 says (lowest
+ * priority first, a weighted random order within a priority; the caller tries them in turn).
+ * The last site that worked is the fallback when DNS says nothing.
  */
 export async function discoverSite(inputs: DiscoveryInputs): Promise<Discovered> {
-  if (inputs.flag !== undefined)
-    return { url: normalize(inputs.flag, '--server'), source: 'command line' };
+  const one = (url: string, source: SiteSource): Discovered => ({ url, source, candidates: [url] });
+  if (inputs.flag !== undefined) return one(normalize(inputs.flag, '--server'), 'command line');
   if (inputs.provisioned !== undefined)
-    return { url: normalize(inputs.provisioned, 'agent.json server'), source: 'agent.json' };
+    return one(normalize(inputs.provisioned, 'agent.json server'), 'agent.json');
   const env = inputs.env?.['UPCAT_SERVER'];
-  if (env !== undefined && env !== '')
-    return { url: normalize(env, 'UPCAT_SERVER'), source: 'UPCAT_SERVER' };
+  if (env !== undefined && env !== '') return one(normalize(env, 'UPCAT_SERVER'), 'UPCAT_SERVER');
   const domain =
     inputs.domain ?? (await searchDomain(inputs.readResolvConf ?? readSystemResolvConf));
+  let none = false;
   if (domain !== undefined) {
-    const url = await fromSrv(domain, inputs.resolveSrv ?? ((n) => dns.resolveSrv(n)));
-    if (url !== undefined) return { url, source: 'dns srv' };
+    const resolve = inputs.resolveSrv ?? systemResolver(dnsServersOf(inputs));
+    const urls = await fromSrv(domain, resolve, inputs.random ?? Math.random);
+    if (urls === 'none') none = true;
+    else if (urls[0] !== undefined) return { url: urls[0], source: 'dns srv', candidates: urls };
   }
-  if (inputs.remembered !== undefined) return { url: inputs.remembered, source: 'state' };
+  if (inputs.remembered !== undefined) return one(inputs.remembered, 'state');
+  const why =
+    domain === undefined
+      ? ' (no search domain found in /etc/resolv.conf; pass --domain)'
+      : none
+        ? ` (${SRV_PREFIX}${domain} says there is no such service: its target is ".")`
+        : ` (none for ${domain})`;
   throw new UpcatError(
     'invalid_input',
-    `no site: pass --server URL, provision agent.json "server", set UPCAT_SERVER, or publish a DNS SRV record ${SRV_PREFIX}<domain>${domain === undefined ? ' (no search domain found in /etc/resolv.conf; pass --domain)' : ` (none for ${domain})`}`,
+    `no site: pass --server URL, provision agent.json "server", set UPCAT_SERVER, or publish a DNS SRV record ${SRV_PREFIX}<domain>${why}`,
   );
+}
+
+/** `--dns-server` (repeatable), else `UPCAT_DNS_SERVERS` (comma-separated). */
+function dnsServersOf(inputs: DiscoveryInputs): readonly string[] {
+  if (inputs.dnsServers !== undefined && inputs.dnsServers.length > 0) return inputs.dnsServers;
+  const env = inputs.env?.['UPCAT_DNS_SERVERS'] ?? '';
+  return env
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * SRV look-ups through the system's resolver, or through the named servers (`IP` or
+ * `IP:PORT`, `[IPv6]:PORT`), e.g. a site's own DNS when the machine's does not carry the record.
+ */
+export function systemResolver(servers: readonly string[]): (name: string) => Promise<SrvRecord[]> {
+  if (servers.length === 0) return (name) => dns.resolveSrv(name);
+  const resolver = new dns.Resolver({ timeout: 3000, tries: 2 });
+  try {
+    resolver.setServers([...servers]);
+  } catch (err) {
+    throw new UpcatError(
+      'invalid_input',
+      `--dns-server / UPCAT_DNS_SERVERS: "${servers.join(',')}" is not a list of IP or IP:PORT (${(err as Error).message})`,
+    );
+  }
+  return (name) => resolver.resolveSrv(name);
 }
 
 function normalize(raw: string, what: string): string {
@@ -70,19 +116,54 @@ function normalize(raw: string, what: string): string {
 async function fromSrv(
   domain: string,
   resolveSrv: (name: string) => Promise<SrvRecord[]>,
-): Promise<string | undefined> {
+  random: () => number,
+): Promise<string[] | 'none'> {
   let records: SrvRecord[];
   try {
     records = await resolveSrv(`${SRV_PREFIX}${domain}`);
   } catch {
-    return undefined; // NXDOMAIN, no DNS: discovery falls through
+    return []; // NXDOMAIN, no DNS: discovery falls through
   }
-  const best = [...records].sort((a, b) => a.priority - b.priority || b.weight - a.weight)[0];
-  if (best === undefined) return undefined;
-  const host = best.name.replace(/\.$/, '');
-  // Port 8531 is the site's TLS port by convention (as WSUS uses); anything else is plain HTTP.
-  const scheme = best.port === 8531 || best.port === 443 ? 'https' : 'http';
-  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${best.port}`;
+  // RFC 2782: a single record whose target is "." says the service is decidedly not there.
+  if (records.length === 1 && ['.', ''].includes(records[0]?.name ?? '')) return 'none';
+  return orderSrv(records, random)
+    .filter((r) => r.name !== '.' && r.name !== '')
+    .map((r) => {
+      const host = r.name.replace(/\.$/, '');
+      // Port 8531 is the site's TLS port by convention (as WSUS uses); anything else is plain HTTP.
+      const scheme = r.port === 8531 || r.port === 443 ? 'https' : 'http';
+      return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${r.port}`;
+    });
+}
+
+/**
+ * RFC 2782's order: priorities ascending; within one priority, repeatedly pick a record with
+ * probability proportional to its weight (weight-0 records first in the list, so they are
+ * chosen only when the running sum allows: rarely, when others carry weight).
+ */
+export function orderSrv(records: readonly SrvRecord[], random: () => number): SrvRecord[] {
+  const out: SrvRecord[] = [];
+  const priorities = [...new Set(records.map((r) => r.priority))].sort((a, b) => a - b);
+  for (const priority of priorities) {
+    const left = records
+      .filter((r) => r.priority === priority)
+      .sort((a, b) => (a.weight === 0 ? 0 : 1) - (b.weight === 0 ? 0 : 1));
+    while (left.length > 0) {
+      const total = left.reduce((sum, r) => sum + r.weight, 0);
+      const pick = Math.floor(random() * (total + 1)); // uniform in [0, total]
+      let running = 0;
+      let index = left.length - 1;
+      for (let i = 0; i < left.length; i++) {
+        running += left[i]?.weight ?? 0;
+        if (running >= pick) {
+          index = i;
+          break;
+        }
+      }
+      out.push(...left.splice(index, 1));
+    }
+  }
+  return out;
 }
 
 /** The first domain of the last `search` (or `domain`) line of resolv.conf. */

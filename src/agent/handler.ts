@@ -23,6 +23,8 @@ export interface HandlerRun {
   /** Extra environment for the installer (update ID, revision...). */
   env?: Record<string, string>;
   platform?: NodeJS.Platform;
+  /** Where Windows lives (default: `%SystemRoot%` of the agent's environment, else C:\Windows). */
+  systemRoot?: string;
 }
 
 export interface HandlerResult {
@@ -38,12 +40,13 @@ const MAX_UNPACKED_BYTES = 16 * 1024 ** 3;
 /**
  * Runs an update's handler (issue 6 item 2): the payload is unpacked (a package) or copied (a
  * file) into the private work directory, then the command line's program runs there with its
- * arguments, directly (no shell), with a timeout. An MSI runs through `msiexec /qn` behind the
- * same interface, on Windows only. The exit code maps through the manifest's return codes.
+ * arguments, directly (no shell), with a timeout. An MSI runs through the system's
+ * `%SystemRoot%\System32\msiexec.exe /qn` behind the same interface, on Windows only. The exit
+ * code maps through the manifest's return codes.
  */
 export async function runHandler(run: HandlerRun): Promise<HandlerResult> {
   await stage(run);
-  const { program, args } = commandOf(run);
+  const { program, args } = handlerCommand(run);
   // msiexec is the system's; anything from the payload is checked where it lies.
   if (program.startsWith(run.workDir)) await checkNotWritableByOthers(program, run.stateDir);
   const { code, output, timedOut } = await spawnWithTimeout(program, args, run);
@@ -69,7 +72,12 @@ async function stage(run: HandlerRun): Promise<void> {
   }
 }
 
-function commandOf(run: HandlerRun): { program: string; args: string[] } {
+/**
+ * The program and arguments a handler runs. msiexec is named by its absolute path: the
+ * installer's working directory is the unpacked payload, and Windows looks for a bare program
+ * name in the current directory first, so a payload's own msiexec.exe would run instead.
+ */
+export function handlerCommand(run: HandlerRun): { program: string; args: string[] } {
   const h = run.handler;
   const subst = (text: string): string[] =>
     substituteProperties(splitArguments(text), run.properties);
@@ -86,16 +94,24 @@ function commandOf(run: HandlerRun): { program: string; args: string[] } {
   }
   if ((run.platform ?? process.platform) !== 'win32')
     throw new UpcatError('invalid_input', 'an msi handler runs on Windows only');
+  const win = path.win32;
+  const msiexec = win.join(run.systemRoot ?? systemRoot(), 'System32', 'msiexec.exe');
   if (run.operation === 'uninstall')
     return {
-      program: 'msiexec.exe',
+      program: msiexec,
       args: ['/x', h.productCode, '/qn', ...subst(h.uninstallCommandLine)],
     };
   const msi =
     h.program === undefined
-      ? path.join(run.workDir, path.basename(run.payload.name))
-      : path.join(run.workDir, ...checkRelativePath(h.program, 'handler.program').split('/'));
-  return { program: 'msiexec.exe', args: ['/i', msi, '/qn', ...subst(h.installCommandLine)] };
+      ? win.join(run.workDir, win.basename(run.payload.name))
+      : win.join(run.workDir, ...checkRelativePath(h.program, 'handler.program').split('/'));
+  return { program: msiexec, args: ['/i', msi, '/qn', ...subst(h.installCommandLine)] };
+}
+
+/** `%SystemRoot%` when it is an absolute Windows path (a relative one would be searched), else C:\Windows. */
+export function systemRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const root = env['SystemRoot'] ?? env['SYSTEMROOT'];
+  return root !== undefined && /^[A-Za-z]:\\/.test(root) ? root : 'C:\\Windows';
 }
 
 function spawnWithTimeout(

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { access, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { UpcatError } from '../errors.js';
 
 export interface HardwareId {
   /** SHA-256 (hex) of the attributes below, in a fixed order. */
@@ -116,7 +117,15 @@ async function readValue(
 
 /** The hardware ID of this machine; other platforms hash what os reports (documented as weaker). */
 export async function hardwareId(override?: string): Promise<HardwareId> {
-  if (override !== undefined) return { id: override, sources: ['--hardware-id'], warnings: [] };
+  if (override !== undefined) {
+    // It travels in an HTTP header (Upcat-Hardware-Id) as well as in the registration.
+    if (!/^[\x21-\x7e]{1,128}$/.test(override))
+      throw new UpcatError(
+        'invalid_input',
+        '--hardware-id: must be 1-128 printable ASCII characters without spaces',
+      );
+    return { id: override, sources: ['--hardware-id'], warnings: [] };
+  }
   if (process.platform === 'linux') return linuxHardwareId();
   const macs = Object.values(os.networkInterfaces())
     .flat()

@@ -29,6 +29,15 @@ export type Sender =
       claims: { hardwareId: string; clientId?: string; name: string; clientVersion: string };
     };
 
+async function send(sender: Sender, batch: StateMessage[]): Promise<void> {
+  if (sender.kind === 'client') await sender.site.status(batch);
+  else await sender.site.fallbackStatus(sender.claims, batch);
+}
+
+function isMalformed(err: unknown): boolean {
+  return isUpcatError(err) && err.code === 'invalid_input' && !isUnreachable(err);
+}
+
 /**
  * State messages on their way to the site (issue 6 item 3), kept in `<state>/outbox.json`. Each
  * gets a unique ID when it is queued, so sending it again after a lost answer is harmless (the
@@ -79,22 +88,34 @@ export class Outbox {
     while (this.messages.length > 0) {
       const batch = this.messages.slice(0, size);
       try {
-        if (sender.kind === 'client') await sender.site.status(batch);
-        else await sender.site.fallbackStatus(sender.claims, batch);
+        await send(sender, batch);
+        sent += batch.length;
       } catch (err) {
-        // A message the site rejects as malformed would block the queue for ever: drop that batch.
-        if (isUpcatError(err) && err.code === 'invalid_input' && !isUnreachable(err)) {
-          this.messages = this.messages.slice(batch.length);
-          await this.save();
-          continue;
+        if (!isMalformed(err)) return { sent, error: err };
+        // The site refuses the batch as malformed: one message it does not take (a state it does
+        // not know yet) would block the queue for ever, so send one by one and drop only those.
+        for (const m of batch) {
+          try {
+            await send(sender, [m]);
+            sent += 1;
+          } catch (single) {
+            if (!isMalformed(single)) {
+              await this.drop(batch.indexOf(m));
+              return { sent, error: single };
+            }
+          }
         }
-        return { sent, error: err };
       }
-      this.messages = this.messages.slice(batch.length);
-      sent += batch.length;
-      await this.save();
+      await this.drop(batch.length);
     }
     return { sent };
+  }
+
+  /** Removes the first `count` messages (sent, or refused for good). */
+  private async drop(count: number): Promise<void> {
+    if (count === 0) return;
+    this.messages = this.messages.slice(count);
+    await this.save();
   }
 
   private async save(): Promise<void> {

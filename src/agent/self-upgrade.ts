@@ -11,9 +11,12 @@ import { checkNotWritableByOthers, ensurePrivateDir } from './state-dir.js';
  * `upcat-agent`. Such an update is unpacked into `<state>/agent/<version>/` (kept, not a
  * throw-away work directory), its command-line handler runs there like any other, and on success
  * `<state>/agent/current` is switched to it atomically (a new symlink renamed over the old one).
- * When `upcat agent` starts and `current` names a newer version than itself, it runs that
- * version's entry point `bin/upcat-agent` with the same arguments instead (once: the child is
- * marked so it never hands over again), so the next cycle runs, and reports, the new version.
+ * When `upcat agent` starts, and in service mode (`--interval`) after every cycle, and `current`
+ * names a newer version than itself, it runs that version's entry point `bin/upcat-agent` with
+ * the same arguments instead, so the next cycle runs, and reports, the new version. The child
+ * is told which version it was started as (`UPCAT_AGENT_HANDED_OVER=<version>`) and never hands
+ * over to that version or an older one: a build whose entry point runs an older agent cannot
+ * loop, while a later upgrade (Y to Z) still hands over.
  */
 export const AGENT_PRODUCT = 'upcat-agent';
 export const ENTRY_POINT = path.join('bin', 'upcat-agent');
@@ -52,25 +55,48 @@ export async function newerEntryPoint(
   running: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ version: string; entry: string } | undefined> {
-  if (env[HANDED_OVER_ENV] !== undefined) return undefined;
   const version = await currentVersion(stateDir);
   if (version === undefined) return undefined;
   const order = compareVersions(version, running);
   if (order === undefined || order <= 0) return undefined;
+  const marker = env[HANDED_OVER_ENV];
+  if (marker !== undefined) {
+    // Started by a hand-over: only to a version past the one we were started as.
+    const past = compareVersions(version, marker);
+    if (past === undefined || past <= 0) return undefined;
+  }
   const entry = path.join(agentVersionDir(stateDir, version), ENTRY_POINT);
   if (!(await isFile(entry))) return undefined;
   await checkNotWritableByOthers(entry, stateDir);
   return { version, entry };
 }
 
-/** Runs the newer agent with our arguments; resolves with its exit code. */
-export function handOver(entry: string, args: readonly string[]): Promise<number> {
+/**
+ * Runs the newer agent with our arguments; resolves with its exit code. Node cannot replace its
+ * own process image, so this one stays as a thin parent: SIGTERM and SIGINT are passed on (a
+ * service manager that stops the parent stops the agent), and the child's code is ours.
+ */
+export function handOver(entry: string, version: string, args: readonly string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(entry, args, {
       stdio: 'inherit',
-      env: { ...process.env, [HANDED_OVER_ENV]: '1' },
+      env: { ...process.env, [HANDED_OVER_ENV]: version },
     });
-    child.on('error', reject);
-    child.on('close', (code) => resolve(code ?? 1));
+    const forward = (signal: NodeJS.Signals): void => {
+      child.kill(signal);
+    };
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+    for (const s of signals) process.on(s, forward);
+    const done = (): void => {
+      for (const s of signals) process.off(s, forward);
+    };
+    child.on('error', (err) => {
+      done();
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      done();
+      resolve(code ?? (signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1));
+    });
   });
 }

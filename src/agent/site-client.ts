@@ -32,6 +32,7 @@ const KNOWN_CODES = new Set<ErrorCode>([
   'unauthorized',
   'forbidden',
   'client_blocked',
+  'certificate_required',
   'incompatible_site',
   'rate_limited',
   'integrity',
@@ -85,6 +86,9 @@ export interface StateMessage {
   time?: string;
 }
 
+/** The header naming the agent's hardware ID on `GET /v1/sync` and `POST /v1/status`. */
+export const HARDWARE_ID_HEADER = 'upcat-hardware-id';
+
 /** Largest JSON answer the agent reads from the site (policy documents included). */
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -98,6 +102,7 @@ const REQUEST_TIMEOUT_MS = 60_000;
  */
 export class SiteClient {
   private agent: https.Agent | undefined;
+  private hardwareId: string | undefined;
 
   constructor(
     readonly baseUrl: string,
@@ -107,6 +112,18 @@ export class SiteClient {
 
   setSecret(secret: string | undefined): void {
     this.secret = secret;
+  }
+
+  /**
+   * The hardware ID sent as `Upcat-Hardware-Id` with every sync and status report, so the site
+   * can tell a cloned disk (same secret, other hardware) from the machine it registered.
+   */
+  identify(hardwareId: string): void {
+    this.hardwareId = hardwareId;
+  }
+
+  private identity(): Record<string, string> {
+    return this.hardwareId === undefined ? {} : { [HARDWARE_ID_HEADER]: this.hardwareId };
   }
 
   /** Whether requests carry an identity (a secret, or a client certificate over mutual TLS). */
@@ -145,14 +162,15 @@ export class SiteClient {
     anchor: string | undefined,
   ): Promise<{ status: 200; body: unknown } | { status: 304; anchor: string | undefined }> {
     const q = anchor === undefined ? '' : `?anchor=${encodeURIComponent(anchor)}`;
-    const res = await this.request('GET', `/v1/sync${q}`);
+    const res = await this.request('GET', `/v1/sync${q}`, undefined, true, this.identity());
     if (res.status === 304)
       return { status: 304, anchor: res.headers.get('x-upcat-anchor') ?? undefined };
     return { status: 200, body: await this.readJson(res, '/v1/sync') };
   }
 
   async status(messages: StateMessage[]): Promise<void> {
-    await this.json('POST', '/v1/status', { messages });
+    const res = await this.request('POST', '/v1/status', { messages }, true, this.identity());
+    await this.readJson(res, '/v1/status');
   }
 
   async fallbackStatus(

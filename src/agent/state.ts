@@ -37,6 +37,18 @@ const failureSchema = z.object({
   detail: z.string(),
 });
 
+/**
+ * The final state of an update's revision on this machine (`installed`, `already_installed`,
+ * `not_applicable`, `uninstalled`, `failed`), for `upcat agent status`: what is neither final
+ * nor failed is pending.
+ */
+const outcomeSchema = z.object({
+  revision: z.number().int(),
+  state: z.string(),
+  at: z.string(),
+  detail: z.string().optional(),
+});
+
 const historySchema = z.object({
   time: z.string(),
   updateId: z.string().optional(),
@@ -81,6 +93,8 @@ export const agentStateSchema = z.object({
   history: z.array(historySchema).default([]),
   /** The final state last reported per update (`<revision>:<state>`), so it is sent once. */
   reported: z.record(z.string(), z.string()).default({}),
+  /** The final state per update, with its reason (not applicable: why). */
+  outcomes: z.record(z.string(), outcomeSchema).default({}),
   /** The version of the agent that ran the last cycle (self-upgrade, item 6). */
   agentVersion: z.string().optional(),
   /**
@@ -91,6 +105,7 @@ export const agentStateSchema = z.object({
 });
 export type AgentState = z.infer<typeof agentStateSchema>;
 export type HistoryEntry = z.infer<typeof historySchema>;
+export type Outcome = z.infer<typeof outcomeSchema>;
 
 const HISTORY_LIMIT = 500;
 

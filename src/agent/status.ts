@@ -24,7 +24,11 @@ export interface AgentStatus {
     version: string;
     at: string;
     rebootPending: boolean;
+    /** `already_installed`: found installed (IsInstalled true), so nothing ran. */
+    state: 'installed' | 'already_installed';
   }>;
+  /** Updates whose rules say this machine does not need them: final, so not pending. */
+  notApplicable: Array<{ updateId: string; revision: number; reason: string | null }>;
   pending: Array<{ updateId: string; revision: number; action: string; deadline: string | null }>;
   failed: Array<{
     updateId: string;
@@ -42,16 +46,46 @@ export async function agentStatus(stateDir: string): Promise<AgentStatus> {
   const state = await loadState(stateDir);
   const outbox = new Outbox(stateDir);
   await outbox.load();
-  const installed = Object.entries(state.installed).map(([updateId, i]) => ({ updateId, ...i }));
+  const finalAt = (updateId: string, revision: number): string | undefined => {
+    const o = state.outcomes[updateId];
+    if (o !== undefined) return o.revision === revision ? o.state : undefined;
+    // State written before outcomes were kept: the final state last reported.
+    const [rev, reported] = (state.reported[updateId] ?? '').split(':');
+    return Number(rev) === revision ? reported : undefined;
+  };
+  const installed = Object.entries(state.installed).map(([updateId, i]) => ({
+    updateId,
+    ...i,
+    state:
+      finalAt(updateId, i.revision) === 'already_installed'
+        ? ('already_installed' as const)
+        : ('installed' as const),
+  }));
+  const inPolicy = new Map(state.policy.map((p) => [p.updateId, p.revision] as const));
   const failed = Object.entries(state.failures)
     .filter(([id, f]) => state.installed[id]?.revision !== f.revision)
+    .filter(([id, f]) => inPolicy.get(id) === f.revision)
     .map(([updateId, f]) => ({ updateId, ...f }));
+  const notApplicable = state.policy
+    .filter(
+      (p) =>
+        p.action !== 'uninstall' &&
+        state.installed[p.updateId]?.revision !== p.revision &&
+        finalAt(p.updateId, p.revision) === 'not_applicable',
+    )
+    .map((p) => ({
+      updateId: p.updateId,
+      revision: p.revision,
+      reason: state.outcomes[p.updateId]?.detail ?? null,
+    }));
+  const notApplicableIds = new Set(notApplicable.map((n) => n.updateId));
   const pending = state.policy
     .filter((p) =>
       p.action === 'uninstall'
         ? state.installed[p.updateId] !== undefined
         : state.installed[p.updateId]?.revision !== p.revision,
     )
+    .filter((p) => !notApplicableIds.has(p.updateId))
     .filter((p) => state.failures[p.updateId]?.revision !== p.revision)
     .map((p) => ({
       updateId: p.updateId,
@@ -72,6 +106,7 @@ export async function agentStatus(stateDir: string): Promise<AgentStatus> {
     lastSync: state.lastSync ?? null,
     lastError: state.lastError ?? null,
     installed,
+    notApplicable,
     pending,
     failed,
     queuedMessages: outbox.size,

@@ -71,6 +71,11 @@ export const configSchema = z
         changePollMs: z.number().int().min(10).max(60_000).default(200),
         /** Clients whose nothing-new sync is answered from memory (about 150 bytes each); 0 turns it off. */
         syncCacheClients: z.number().int().min(0).max(10_000_000).default(1_000_000),
+        /**
+         * Who may read `GET /metrics`: `loopback` (callers on this host, not through a proxy),
+         * `open` (anyone), or `token` (a bearer token of scope `admin`).
+         */
+        metricsAccess: z.enum(['loopback', 'open', 'token']).default('loopback'),
       })
       .strict()
       .prefault({}),

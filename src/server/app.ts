@@ -14,13 +14,22 @@ import { statusRoutes } from './routes/status.js';
 import { adminRoutes } from './routes/reports.js';
 import { openApiRoutes } from './openapi.js';
 import { updatesRoutes } from './routes/updates.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { ServerMetrics } from './metrics.js';
 
-/** Builds the HTTP API from a site; every route module is a function of (router, site). */
-export function createApp(site: Site): Express {
+/**
+ * Builds the HTTP API from a site; every route module is a function of (router, site).
+ * `metrics` is shared with the fast paths that serve.ts puts in front of the app.
+ */
+export function createApp(
+  site: Site,
+  metrics = new ServerMetrics({ syncCacheClients: () => site.syncFast.size }),
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // routes set their own validators where they mean them
   app.set('query parser', 'simple');
+  app.use(metrics.express());
   app.use(requestLog(site.log));
   app.use(auditSourceOfRequest);
 
@@ -36,6 +45,7 @@ export function createApp(site: Site): Express {
   adminRoutes(router, site);
   openApiRoutes(router);
   updatesRoutes(router, site);
+  metricsRoutes(router, site, metrics);
   app.use(router);
 
   app.use(notFoundRoute);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { errnoCode } from '../errors.js';
 
 /** The TUF files that change in place; every other metadata name is versioned and immutable. */
@@ -98,10 +99,13 @@ function matches(header: string | undefined, etag: string): boolean {
 /**
  * Puts the in-place TUF files in front of a request handler (the Express app): an up-to-date
  * client's check is answered without routing, which costs several times more than the answer.
+ * `answered`, when given, is told of each request answered here (for /metrics), with the
+ * `performance.now()` at which it arrived.
  */
 export function withMetadataFastPath(
   dir: string,
   next: (req: IncomingMessage, res: ServerResponse) => void,
+  answered?: (req: IncomingMessage, res: ServerResponse, started: number) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const metadata = new MutableMetadata(dir);
   return (req, res) => {
@@ -109,7 +113,9 @@ export function withMetadataFastPath(
     if ((req.method === 'GET' || req.method === 'HEAD') && url.startsWith('/tuf/')) {
       const file = url.slice('/tuf/'.length);
       if (MUTABLE_FILES.has(file)) {
+        const started = answered === undefined ? 0 : performance.now();
         metadata.serve(req, res, file);
+        answered?.(req, res, started);
         return;
       }
     }

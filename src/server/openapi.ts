@@ -87,7 +87,8 @@ function fromZod(schema: z.ZodType): JsonSchema {
 const ERRORS: Record<string, string> = {
   '400': 'invalid_input: the message names the field',
   '401': 'unauthorized: no credentials, or unknown, expired or revoked ones',
-  '403': 'forbidden (wrong token scope) or client_blocked',
+  '403':
+    'forbidden (wrong token scope), client_blocked, or certificate_required (native mode: a secret on sync or status)',
   '404': 'not_found',
   '409': 'conflict: the request contradicts what is stored',
   '413': 'too_large',
@@ -116,6 +117,14 @@ const pathParam = (name: string, description: string, schema: JsonSchema = str):
 });
 
 const UPDATE_ID: JsonSchema = { type: 'string', pattern: '^[0-9a-fA-F-]{36}$' };
+
+/** The hardware the agent runs on; another than the record's flags a suspected clone. */
+const HARDWARE_ID: Parameter = {
+  name: 'Upcat-Hardware-Id',
+  in: 'header',
+  description: "the agent's hardware ID; if not the record's, the record is flagged cloneSuspected",
+  schema: { type: 'string', pattern: '^[\\x20-\\x7e]{1,128}$' },
+};
 
 function schemas(): Record<string, JsonSchema> {
   return {
@@ -192,6 +201,10 @@ function schemas(): Record<string, JsonSchema> {
         id: int,
         at: { type: 'string', format: 'date-time' },
         actor: { type: 'string', description: 'token:<name>, cli:<os user> or client:<id>' },
+        tokenId: nullable({
+          type: 'string',
+          description: 'the id of the token behind a token:<name> actor (names can be reused)',
+        }),
         action: str,
         target: nullable(str),
         detail: {},
@@ -215,6 +228,22 @@ function paths(): Record<string, PathItem> {
             description: 'healthy',
             content: json(object({ status: { const: 'ok' }, catalogVersion: int })),
           },
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        summary: "this server process's Prometheus metrics (text exposition format 0.0.4)",
+        description:
+          'Who may read it is server.metricsAccess: loopback (the default: a caller on this host, not through a proxy), open, or token (a bearer token of scope admin). docs/OPERATIONS.md lists the series.',
+        tags: ['site'],
+        responses: {
+          '200': {
+            description: 'the metrics',
+            content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: str } },
+          },
+          ...errors('401', '403'),
         },
       },
     },
@@ -286,6 +315,7 @@ function paths(): Record<string, PathItem> {
             description: 'the anchor of the last answer',
             schema: str,
           },
+          HARDWARE_ID,
         ],
         responses: {
           '200': { description: 'signed policy and a new anchor', content: json(anyJson) },
@@ -305,6 +335,7 @@ function paths(): Record<string, PathItem> {
         summary: 'state messages from a registered client',
         tags: ['clients'],
         security: CLIENT,
+        parameters: [HARDWARE_ID],
         requestBody: { required: true, content: json(ref('StatusMessages')) },
         responses: {
           '202': { description: 'accepted (each message stored once)', content: json(anyJson) },
@@ -482,7 +513,7 @@ function paths(): Record<string, PathItem> {
     },
     '/v1/reports/revisions': report(
       'reportRevisions',
-      'per deployed revision: installed, failed, pending, not applicable',
+      'per deployed revision: status (active, superseded, expired, declined); installed, already installed, uninstalled, failed, pending, not applicable',
       'revisions',
     ),
     '/v1/reports/clients/{clientId}/history': {
@@ -526,11 +557,27 @@ function paths(): Record<string, PathItem> {
             description: 'at most this many, the newest (default 1000, at most 10000)',
             schema: { type: 'integer', minimum: 1, maximum: 10000 },
           },
+          {
+            name: 'before',
+            in: 'query',
+            description: 'only entries older than this id (the next page: next.before)',
+            schema: { type: 'integer', minimum: 1 },
+          },
         ],
         responses: {
           '200': {
-            description: 'entries',
-            content: json(object({ entries: arrayOf(ref('AuditEntry')) })),
+            description:
+              'entries; truncated when older entries match too, and next is the query for them',
+            content: json(
+              object(
+                {
+                  entries: arrayOf(ref('AuditEntry')),
+                  truncated: { type: 'boolean' },
+                  next: nullable(object({ before: int }, ['before'])),
+                },
+                ['entries', 'truncated', 'next'],
+              ),
+            ),
           },
           ...errors('400', '401', '403'),
         },

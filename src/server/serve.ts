@@ -1,9 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Site } from '../app.js';
 import { loadServerTls } from '../signing/server-tls.js';
 import { createApp } from './app.js';
+import { ServerMetrics } from './metrics.js';
 import { withMetadataFastPath } from './mutable-metadata.js';
 import { tufRepoDir } from '../signing/tuf-repo.js';
 
@@ -30,10 +32,19 @@ export async function startServer(
   site.syncFast
     .warm(site.db, site.log)
     .catch((err: unknown) => site.log.warn({ err }, 'sync fast path not warmed'));
-  const express = createApp(site);
-  const app = withMetadataFastPath(tufRepoDir(site.config.dirs.catalog), (req, res) => {
-    if (!site.syncFast.handle(req, res)) express(req, res);
-  });
+  // One set of metrics for Express and the fast paths in front of it: the fast paths report
+  // under the route templates Express would have matched.
+  const metrics = new ServerMetrics({ syncCacheClients: () => site.syncFast.size });
+  const express = createApp(site, metrics);
+  const app = withMetadataFastPath(
+    tufRepoDir(site.config.dirs.catalog),
+    (req, res) => {
+      const started = performance.now();
+      if (site.syncFast.handle(req, res)) metrics.answeredEarly('/v1/sync', req, res, started);
+      else express(req, res);
+    },
+    (req, res, started) => metrics.answeredEarly('/tuf/:file', req, res, started),
+  );
   const server = http.createServer(app);
   const url = await listen(server, opts.port, opts.host, 'http');
   let secure: RunningServer['https'];

@@ -13,6 +13,7 @@ import {
 } from './client-repo.js';
 import { receivesPolicy } from '../sync/policy.js';
 import type { ClientCertificates } from './certificates.js';
+import { checkPathId } from './fields.js';
 import { statusOf, type ClientStatus } from './registration.js';
 
 /** One client record as `upcat clients list --json` and the admin API show it (issue 5 item 10). */
@@ -169,7 +170,7 @@ export class ClientAdminService {
   }
 
   private async mustFind(q: Q, clientId: string): Promise<ClientRow> {
-    const row = await findClient(q, clientId.toLowerCase());
+    const row = await findClient(q, checkPathId(clientId, 'clientId').toLowerCase());
     if (row === undefined) throw notFound(`client ${clientId} does not exist`, { clientId });
     return row;
   }

@@ -6,6 +6,8 @@ import * as repo from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
 import { parseWith } from '../validation.js';
 import { groupIdByName } from './client-repo.js';
+import { DEADLINE_FORMS, parseDeadline } from './deadline.js';
+import { text } from './fields.js';
 
 export const ACTIONS = ['install', 'uninstall', 'optional'] as const;
 export type DeploymentAction = (typeof ACTIONS)[number];
@@ -14,10 +16,12 @@ export type DeploymentAction = (typeof ACTIONS)[number];
 export const deploymentSchema = z
   .object({
     updateId: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be an update ID (GUID)'),
-    group: z.string().min(1).max(128),
+    group: text(128),
     action: z.enum(ACTIONS),
-    deadline: z.iso
-      .datetime({ offset: true, message: 'must be an ISO-8601 date and time' })
+    deadline: z
+      .string()
+      .max(64)
+      .refine((s) => parseDeadline(s) !== undefined, `must be ${DEADLINE_FORMS}`)
       .optional(),
     percent: z.number().int().min(1).max(100).default(100),
   })
@@ -64,7 +68,7 @@ export class DeploymentService {
   ): Promise<DeploymentView> {
     const d = parseWith(deploymentSchema, input, 'deployment');
     const updateId = d.updateId.toLowerCase();
-    const deadline = d.deadline === undefined ? null : new Date(d.deadline).toISOString();
+    const deadline = d.deadline === undefined ? null : (parseDeadline(d.deadline) ?? null);
     await repo.lockCatalog(trx);
     const update = await repo.findUpdate(trx, updateId);
     if (update === undefined)

@@ -12,6 +12,7 @@ import {
   groupIdByName,
   hasControlChars,
 } from './client-repo.js';
+import { checkPathId } from './fields.js';
 
 export interface GroupView {
   name: string;
@@ -87,7 +88,8 @@ export class GroupService {
     clientId: string,
     actor: string,
   ): Promise<{ group: string; clientId: string }> {
-    const id = clientId.toLowerCase();
+    const id = checkPathId(clientId, 'clientId').toLowerCase();
+    parseWith(groupName, group, 'group', 'invalid_input', 'group');
     await this.deps.db.transaction(async (trx) => {
       const groupId = await groupIdByName(trx, group);
       if (groupId === undefined) throw notFound(`group "${group}" does not exist`, { group });

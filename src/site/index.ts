@@ -48,7 +48,7 @@ export function createSiteServices(deps: {
   const contacts = new ContactRecorder(deps);
   const changes = new ChangeWatcher(deps, deps.config.server.changePollMs);
   const syncFast = new SyncFastPath(
-    { changes, sync, contacts },
+    { changes, sync, contacts, config: deps.config },
     deps.config.server.syncCacheClients,
   );
   return {

@@ -77,7 +77,7 @@ export class PromotionService {
       if (source === undefined)
         throw conflict(`from: update ${updateId} is not deployed to "${p.from}"`);
       const evidence = await evidenceIn(trx, updateId, update.latest_revision, p.from, fromId);
-      const figures = `${p.from}: ${evidence.successRate.toFixed(1)}% installed (${evidence.installed} of ${evidence.reporting} reporting)`;
+      const figures = `${p.from}: ${percentShown(evidence.successRate, p.minSuccess)}% installed (${evidence.installed} of ${evidence.reporting} reporting)`;
       if (evidence.reporting === 0)
         throw conflict(
           `${p.from}: no client has reported installed or failed for update ${updateId} revision ${evidence.revision}; nothing to promote on`,
@@ -107,8 +107,24 @@ export class PromotionService {
   }
 }
 
+/**
+ * A success rate as printed beside its threshold: rounded down to one decimal, so a refusal
+ * never shows a figure at or above `--min-success` (94.96 is "94.9", not "95.0"), with more
+ * decimals when a pass would otherwise show one below it (66.67 against 66.65 is "66.66").
+ */
+export function percentShown(rate: number, minSuccess: number): string {
+  for (let decimals = 1; decimals <= 6; decimals++) {
+    const scale = 10 ** decimals;
+    const shown = Math.floor(rate * scale) / scale;
+    if (shown >= minSuccess === rate >= minSuccess) return shown.toFixed(decimals);
+  }
+  return String(rate);
+}
+
 const FINAL: Readonly<Record<string, 'installed' | 'failed' | 'notApplicable'>> = {
   installed: 'installed',
+  // An endpoint that already had the revision is evidence that it works there too.
+  already_installed: 'installed',
   uninstalled: 'installed',
   failed: 'failed',
   not_applicable: 'notApplicable',

@@ -14,7 +14,6 @@ import {
   bumpEpoch,
   clientsByHardware,
   groupIdByName,
-  hasControlChars,
   lockKey,
   ALL_COMPUTERS,
   UNASSIGNED,
@@ -23,34 +22,28 @@ import {
 } from './client-repo.js';
 import { checkCsr, type ClientCertificates } from './certificates.js';
 import { checkEnrollmentToken } from './enrollment.js';
+import { multiline, text } from './fields.js';
 import { authenticateSecret } from './identity.js';
 import { issueSecret } from './secrets.js';
 
-const printable = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .refine((s) => !hasControlChars(s), 'must not hold control characters');
-
-/** `POST /v1/clients` body (issue 5 item 2); unknown fields are errors. */
+/** `POST /v1/clients` body (issue 5 item 2); unknown fields are errors. Bounds are the columns'. */
 export const registrationSchema = z
   .object({
-    hardwareId: printable(128),
-    name: printable(255),
-    os: printable(128),
+    hardwareId: text(128),
+    name: text(255),
+    os: text(128),
     architecture: z
       .string()
       .regex(/^[A-Za-z0-9_]{1,16}$/, 'must be an architecture name such as x64'),
-    clientVersion: z.string().refine(isVersion, 'must be a version such as 1.2.0'),
-    group: printable(128).optional(),
+    clientVersion: z.string().max(64).refine(isVersion, 'must be a version such as 1.2.0'),
+    group: text(128).optional(),
     protocolVersion: z
       .string()
       .regex(/^\d+\.\d+$/, 'must be a protocol version such as 1.0')
       .default('1.0'),
-    enrollmentToken: z.string().min(1).max(256).optional(),
+    enrollmentToken: text(256).optional(),
     /** Native mode: a PEM PKCS#10 request (RSA) for the client certificate issued on approval. */
-    csr: z.string().min(1).max(16_384).optional(),
+    csr: multiline(16_384).min(1).optional(),
   })
   .strict();
 
@@ -102,7 +95,7 @@ export class RegistrationService {
       ctx.certificateClient ??
       (ctx.secret === undefined ? undefined : await authenticateSecret(this.deps.db, ctx.secret));
     if (known !== undefined && known.hardware_id === input.hardwareId)
-      return this.refresh(known, input, ctx.secret);
+      return this.refresh(known, input, ctx);
     if (input.csr === undefined && this.deps.config.site.mode === 'native') {
       throw new UpcatError(
         'invalid_input',
@@ -115,13 +108,15 @@ export class RegistrationService {
   /**
    * The client re-registers under its own ID (secret or certificate): not a conflict, facts
    * refreshed. A new request renews an approved client's certificate. Over mutual TLS without the
-   * secret, a new secret is issued (the old one is not known here to hand back).
+   * secret, a new secret is issued (the old one is not known here to hand back). Audited like a
+   * registration: a new secret, a group joined or a certificate issued is a change of trust.
    */
   private async refresh(
     known: ClientRow,
     input: RegistrationInput,
-    secret: string | undefined,
+    ctx: RegisterContext,
   ): Promise<Registered> {
+    const secret = ctx.secret;
     return this.deps.db.transaction(async (trx) => {
       await lockKey(trx, input.hardwareId);
       const fresh = secret === undefined ? issueSecret(known.client_id) : undefined;
@@ -137,12 +132,26 @@ export class RegistrationService {
           ...(input.csr === undefined ? {} : { csr_pem: input.csr }),
         });
       if (fresh !== undefined) noteChange(trx); // the old secret must stop working at once
-      if (await joinHintGroup(trx, known.client_id, input.group))
-        await bumpEpoch(trx, [known.client_id]);
+      const joined = await joinHintGroup(trx, known.client_id, input.group);
+      if (joined) await bumpEpoch(trx, [known.client_id]);
       const certificate =
         input.csr !== undefined && receivesPolicy(known)
           ? await this.deps.certificates.issue(trx, known.client_id, input.csr)
           : undefined;
+      await audit(trx, {
+        actor: `client:${known.client_id}`,
+        action: 'client.reregister',
+        target: known.client_id,
+        detail: {
+          hardwareId: input.hardwareId,
+          status: statusOf(known),
+          by: ctx.certificateClient === undefined ? 'secret' : 'certificate',
+          newSecret: fresh !== undefined,
+          joinedGroup: joined ? (input.group ?? null) : null,
+          certificateSerial: certificate?.serial ?? null,
+        },
+        source: ctx.source,
+      });
       return {
         clientId: known.client_id,
         secret: secret ?? fresh?.secret ?? '',

@@ -4,11 +4,24 @@ import { ALL_COMPUTERS, UNASSIGNED } from './client-repo.js';
 import type { DeploymentAction } from './deployments.js';
 import { inRollout } from './rollout.js';
 
+/**
+ * Where a deployed revision stands: `active` while clients receive it, otherwise why it left the
+ * policy (the same filter as `computePolicy`); a revision that left the policy has no pending
+ * clients, since no client is asked to install it any more.
+ */
+export type RevisionStatus = 'active' | 'superseded' | 'expired' | 'declined';
+
 export interface RevisionReport {
   updateId: string;
   revision: number;
   title: string;
+  status: RevisionStatus;
+  /** Installed by the agent (its installer ran and succeeded). */
   installed: number;
+  /** Found installed already (its IsInstalled rule was true): nothing ran. */
+  alreadyInstalled: number;
+  /** Removed by an uninstall deployment. */
+  uninstalled: number;
   failed: number;
   /** Targeted (install or uninstall) by policy, with no final state reported yet. */
   pending: number;
@@ -44,21 +57,72 @@ export interface ClientInstallFailure {
   lastAt: string;
 }
 
-const FINAL: Record<string, 'installed' | 'failed' | 'notApplicable' | undefined> = {
+type FinalCount = 'installed' | 'alreadyInstalled' | 'uninstalled' | 'failed' | 'notApplicable';
+
+/** The state messages that end a revision on a client, and the count each one adds to. */
+const FINAL: Readonly<Record<string, FinalCount>> = {
   installed: 'installed',
-  uninstalled: 'installed',
+  already_installed: 'alreadyInstalled',
+  uninstalled: 'uninstalled',
   failed: 'failed',
   not_applicable: 'notApplicable',
 };
+
+interface DeploymentRow {
+  update_id: string;
+  action: DeploymentAction;
+  percent: number;
+  group_id: number;
+  group: string;
+  revision_number: number;
+  title: string;
+  state: string;
+  superseded_by: string | null;
+}
 
 /** Compliance reports (issue 5 item 10), read-only, for `upcat report` and GET /v1/reports/... */
 export class ReportService {
   constructor(private readonly deps: { db: Db }) {}
 
-  /** Per latest revision of every deployed update: installed, failed, pending, not applicable. */
+  /**
+   * Per latest revision of every deployed update: how many clients installed it, found it
+   * installed already, uninstalled it, failed, are pending, or found it not applicable.
+   */
   async revisions(): Promise<RevisionReport[]> {
-    const db = this.deps.db;
-    const deployments = (await db('deployments as d')
+    const deployments = await this.deployments();
+    const targeted = await this.targeting();
+    const out: RevisionReport[] = [];
+    for (const updateId of [...new Set(deployments.map((d) => d.update_id))]) {
+      const mine = deployments.filter((d) => d.update_id === updateId);
+      const first = mine[0];
+      if (first === undefined) continue;
+      const revision = Number(first.revision_number);
+      const status = statusOf(first);
+      const finals = await this.finalStates(updateId, revision);
+      const counts: Record<FinalCount, number> = {
+        installed: 0,
+        alreadyInstalled: 0,
+        uninstalled: 0,
+        failed: 0,
+        notApplicable: 0,
+      };
+      for (const state of finals.values()) counts[state] += 1;
+      const required = mine.filter((d) => d.action !== 'optional');
+      const pending =
+        status !== 'active'
+          ? 0
+          : targeted.clients.filter(
+              (id) => !finals.has(id) && required.some((d) => targeted.by(id, d)),
+            ).length;
+      out.push({ updateId, revision, title: first.title, status, ...counts, pending });
+    }
+    return out;
+  }
+
+  /** Every deployment, with its update's latest revision and whether it is still in policy. */
+  private async deployments(): Promise<DeploymentRow[]> {
+    return (await this.deps
+      .db('deployments as d')
       .join('groups as g', 'g.id', 'd.group_id')
       .join('updates as u', 'u.update_id', 'd.update_id')
       .join('revisions as r', function latest() {
@@ -77,15 +141,17 @@ export class ReportService {
         'g.name as group',
         'r.revision_number',
         'r.title',
-      )) as Array<{
-      update_id: string;
-      action: DeploymentAction;
-      percent: number;
-      group_id: number;
-      group: string;
-      revision_number: number;
-      title: string;
-    }>;
+        'u.state',
+        'u.superseded_by',
+      )) as DeploymentRow[];
+  }
+
+  /** The clients that receive policy, and whether a deployment targets one of them. */
+  private async targeting(): Promise<{
+    clients: string[];
+    by: (clientId: string, d: DeploymentRow) => boolean;
+  }> {
+    const db = this.deps.db;
     const clients = (await db('clients')
       .where({ approval: 'approved', record_state: 'active' })
       .whereNot('blocked', true)
@@ -95,37 +161,21 @@ export class ReportService {
       group_id: number;
     }>;
     const groupsOf = new Map<string, Set<number>>();
-    for (const m of memberships)
-      (groupsOf.get(m.client_id) ?? groupsOf.set(m.client_id, new Set()).get(m.client_id))?.add(
-        Number(m.group_id),
-      );
-
-    const out: RevisionReport[] = [];
-    for (const updateId of [...new Set(deployments.map((d) => d.update_id))]) {
-      const deps = deployments.filter((d) => d.update_id === updateId && d.action !== 'optional');
-      const first = deployments.find((d) => d.update_id === updateId);
-      if (first === undefined) continue;
-      const revision = Number(first.revision_number);
-      const finals = await this.finalStates(updateId, revision);
-      const counts = { installed: 0, failed: 0, notApplicable: 0 };
-      for (const state of finals.values()) counts[state] += 1;
-      let pending = 0;
-      for (const { client_id: id } of clients) {
-        if (finals.has(id)) continue;
-        const named = groupsOf.get(id);
-        const targeted = deps.some(
-          (d) =>
-            (d.group === ALL_COMPUTERS ||
-              (d.group === UNASSIGNED
-                ? named === undefined
-                : named?.has(Number(d.group_id)) === true)) &&
-            inRollout(id, updateId, Number(d.percent)),
-        );
-        if (targeted) pending += 1;
-      }
-      out.push({ updateId, revision, title: first.title, ...counts, pending });
+    for (const m of memberships) {
+      const set = groupsOf.get(m.client_id) ?? new Set<number>();
+      set.add(Number(m.group_id));
+      groupsOf.set(m.client_id, set);
     }
-    return out;
+    return {
+      clients: clients.map((c) => c.client_id),
+      by: (id, d) => {
+        const named = groupsOf.get(id);
+        const inGroup =
+          d.group === ALL_COMPUTERS ||
+          (d.group === UNASSIGNED ? named === undefined : named?.has(Number(d.group_id)) === true);
+        return inGroup && inRollout(id, d.update_id, Number(d.percent));
+      },
+    };
   }
 
   async clientHistory(clientId: string, limit = 1000): Promise<HistoryEntry[]> {
@@ -210,10 +260,7 @@ export class ReportService {
   }
 
   /** The latest final state of each client for one revision (authenticated messages only). */
-  private async finalStates(
-    updateId: string,
-    revision: number,
-  ): Promise<Map<string, 'installed' | 'failed' | 'notApplicable'>> {
+  private async finalStates(updateId: string, revision: number): Promise<Map<string, FinalCount>> {
     const rows = (await this.deps
       .db('state_messages')
       .where({ update_id: updateId, revision_number: revision, authenticated: true })
@@ -221,13 +268,19 @@ export class ReportService {
       .orderBy('received_at')
       .orderBy('sent_at')
       .select('client_id', 'state')) as Array<{ client_id: string; state: string }>;
-    const out = new Map<string, 'installed' | 'failed' | 'notApplicable'>();
+    const out = new Map<string, FinalCount>();
     for (const r of rows) {
       const s = FINAL[r.state];
       if (s !== undefined) out.set(r.client_id, s);
     }
     return out;
   }
+}
+
+/** The same filter as `computePolicy` (src/sync/policy.ts): active and not superseded. */
+function statusOf(d: DeploymentRow): RevisionStatus {
+  if (d.state === 'active') return d.superseded_by === null ? 'active' : 'superseded';
+  return d.state === 'declined' ? 'declined' : 'expired';
 }
 
 function parse(detail: string | null): Record<string, unknown> {

@@ -4,12 +4,15 @@ import { z } from 'zod';
 import { now } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
 import { parseWith } from '../validation.js';
+import { int4, multiline, text } from './fields.js';
 
 export const STATES = [
   'downloading',
   'downloaded',
   'installing',
   'installed',
+  /** Final: the update was found installed already (IsInstalled true), so nothing ran. */
+  'already_installed',
   'failed',
   'reboot_pending',
   'not_applicable',
@@ -26,10 +29,10 @@ const messageSchema = z
       .string()
       .regex(/^[0-9a-fA-F-]{36}$/, 'must be an update ID (GUID)')
       .optional(),
-    revision: z.number().int().min(1).optional(),
+    revision: int4(1).optional(),
     state: z.enum(STATES),
-    code: z.number().int().min(-2_147_483_648).max(2_147_483_647).optional(),
-    detail: z.string().max(2048).optional(),
+    code: int4().optional(),
+    detail: multiline(2048).optional(),
     time: z.iso.datetime({ offset: true }).optional(),
   })
   .strict()
@@ -44,10 +47,10 @@ export const statusSchema = z.object({ messages: z.array(messageSchema).min(1).m
 /** `POST /fsp/v1/status` body: no identity is proven, so what the sender claims is kept apart. */
 export const fallbackSchema = z
   .object({
-    hardwareId: z.string().min(1).max(128).optional(),
-    clientId: z.string().max(64).optional(),
-    name: z.string().max(255).optional(),
-    clientVersion: z.string().max(64).optional(),
+    hardwareId: text(128).optional(),
+    clientId: text(64, 0).optional(),
+    name: text(255, 0).optional(),
+    clientVersion: text(64, 0).optional(),
     messages: z.array(messageSchema).min(1).max(20),
   })
   .strict();

@@ -195,11 +195,20 @@ export async function listBlobs(q: Q): Promise<Array<{ sha256: string; size: num
  */
 export const auditSource = new AsyncLocalStorage<string>();
 
+/**
+ * The API token a request authenticated with (server/middleware/token-auth.ts). Its id goes in
+ * the audit row beside the readable `token:<name>` actor, since a name can be reused once its
+ * token is revoked. Only rows whose actor is that token's get it.
+ */
+export const auditToken = new AsyncLocalStorage<{ id: string; actor: string }>();
+
 export async function audit(
   q: Q,
   entry: { actor: string; action: string; target?: string; detail?: unknown; source?: string },
 ): Promise<void> {
+  const token = auditToken.getStore();
   await q('audit_log').insert({
+    token_id: token !== undefined && token.actor === entry.actor ? token.id : null,
     at: now(),
     actor: entry.actor,
     action: entry.action,

@@ -1,11 +1,17 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { UpcatError } from '../errors.js';
 
 /**
  * Sync anchors (issue 5 item 8): what a client last received, sealed with AES-256-GCM so that
  * a client can neither read nor forge one. Opening is strict and total: anything that is not a
  * current anchor of this site for this client (tampered, foreign, expired, malformed) opens to
  * `undefined`, and the caller answers with a full sync, never an error.
+ *
+ * An anchor travels in the sync URL, so its size is bounded whatever the policy's: up to
+ * ENTRY_BUDGET entries it names each one (update ID and a short digest, packed as 28 bytes),
+ * which lets a change be answered incrementally; beyond that it holds only a digest of the
+ * whole policy, so an unchanged policy is still a 304 and a changed one is sent whole.
  */
 export interface AnchorState {
   clientId: string;
@@ -13,15 +19,26 @@ export interface AnchorState {
   epoch: number;
   /** The client's status when the anchor was issued (approved, pending, conflict). */
   status: string;
-  /** Update ID → digest of the policy entry the client holds. */
-  entries: Record<string, string>;
+  /** Update ID → digest (24 hex digits) of each policy entry the client holds, when within budget. */
+  entries?: Record<string, string>;
+  /** Otherwise: a digest of the whole policy (policyDigest below). */
+  policy?: string;
   /** Milliseconds since the epoch. */
   issued: number;
 }
 
-const PREFIX = 'a1.';
-const AAD = Buffer.from('upcat-sync-anchor-v1');
-const MAX_TEXT = 64 * 1024;
+/** Entries an anchor names one by one; a bigger policy is held as one digest. */
+export const ENTRY_BUDGET = 64;
+/** An update ID (a lower-case GUID, 16 bytes) and its entry digest (12 bytes). */
+const ENTRY_BYTES = 28;
+
+const PREFIX = 'a2.';
+const AAD = Buffer.from('upcat-sync-anchor-v2');
+/** Far above the largest anchor this site seals (about 3.5 KB): anything longer is not one. */
+const MAX_TEXT = 8 * 1024;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const DIGEST = /^[0-9a-f]{24}$/;
 
 const anchorSchema = z
   .object({
@@ -29,10 +46,41 @@ const anchorSchema = z
     catalogVersion: z.number().int().min(0),
     epoch: z.number().int().min(0),
     status: z.string().max(16),
-    entries: z.record(z.string().max(64), z.string().max(64)),
+    /** Packed entries, base64url. */
+    entries: z
+      .string()
+      .max(Math.ceil((ENTRY_BUDGET * ENTRY_BYTES * 4) / 3))
+      .regex(/^[A-Za-z0-9_-]*$/)
+      .optional(),
+    policy: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional(),
     issued: z.number().int().min(0),
   })
-  .strict();
+  .strict()
+  .refine((a) => (a.entries === undefined) !== (a.policy === undefined));
+
+/**
+ * How an anchor holds this policy (update ID → entry digest): entry by entry when within budget
+ * and every ID packs (a lower-case GUID), else as the digest of the whole.
+ */
+export function holdingOf(
+  digests: Readonly<Record<string, string>>,
+): Pick<AnchorState, 'entries' | 'policy'> {
+  const ids = Object.keys(digests);
+  const packable =
+    ids.length <= ENTRY_BUDGET &&
+    ids.every((id) => GUID.test(id) && DIGEST.test(digests[id] ?? ''));
+  return packable ? { entries: { ...digests } } : { policy: policyDigest(digests) };
+}
+
+/** A digest of a whole policy: its entries' digests in update ID order (128 bits, hex). */
+export function policyDigest(digests: Readonly<Record<string, string>>): string {
+  const h = createHash('sha256');
+  for (const id of Object.keys(digests).sort()) h.update(`${id} ${digests[id] ?? ''}\n`);
+  return h.digest('hex').slice(0, 32);
+}
 
 export class AnchorSealer {
   constructor(
@@ -41,10 +89,12 @@ export class AnchorSealer {
   ) {}
 
   seal(state: AnchorState): string {
+    const { entries, ...rest } = state;
+    const wire = entries === undefined ? rest : { ...rest, entries: pack(entries) };
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     cipher.setAAD(AAD);
-    const body = Buffer.concat([cipher.update(JSON.stringify(state), 'utf8'), cipher.final()]);
+    const body = Buffer.concat([cipher.update(JSON.stringify(wire), 'utf8'), cipher.final()]);
     return PREFIX + Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
   }
 
@@ -76,9 +126,37 @@ export class AnchorSealer {
     }
     const result = anchorSchema.safeParse(parsed);
     if (!result.success) return undefined;
-    const state = result.data;
+    const { entries: packed, policy, ...state } = result.data;
     if (state.clientId !== clientId) return undefined; // another client's anchor
     if (state.issued > nowMs + 60_000 || nowMs - state.issued > this.maxAgeMs) return undefined;
-    return state;
+    if (packed === undefined) return { ...state, policy };
+    const entries = unpack(packed);
+    return entries === undefined ? undefined : { ...state, entries };
   }
+}
+
+/** update ID (16 bytes) + digest (12 bytes) per entry, base64url. */
+function pack(entries: Readonly<Record<string, string>>): string {
+  const ids = Object.keys(entries);
+  const out = Buffer.alloc(ids.length * ENTRY_BYTES);
+  ids.forEach((id, i) => {
+    const digest = entries[id] ?? '';
+    if (ids.length > ENTRY_BUDGET || !GUID.test(id) || !DIGEST.test(digest))
+      throw new UpcatError('internal', 'anchor entries must come from holdingOf');
+    out.write(id.replaceAll('-', ''), i * ENTRY_BYTES, 16, 'hex');
+    out.write(digest, i * ENTRY_BYTES + 16, 12, 'hex');
+  });
+  return out.toString('base64url');
+}
+
+function unpack(text: string): Record<string, string> | undefined {
+  const raw = Buffer.from(text, 'base64url');
+  if (raw.length % ENTRY_BYTES !== 0 || raw.length / ENTRY_BYTES > ENTRY_BUDGET) return undefined;
+  const entries: Record<string, string> = {};
+  for (let at = 0; at < raw.length; at += ENTRY_BYTES) {
+    const hex = raw.toString('hex', at, at + 16);
+    const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    entries[id] = raw.toString('hex', at + 16, at + ENTRY_BYTES);
+  }
+  return entries;
 }

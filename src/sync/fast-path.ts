@@ -2,6 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { SiteConfig } from '../config/schema.js';
+import { HARDWARE_ID_HEADER, hardwareIdHash } from '../site/clones.js';
 import type { ContactRecorder } from '../site/contacts.js';
 import type { ClientRow } from '../site/client-repo.js';
 import { bearerOf, clientIdOfSecret, hashSecret } from '../site/secrets.js';
@@ -15,6 +17,8 @@ const WARM_CHUNK = 5_000;
 /** What the nothing-new answer needs to know about a client; kept small (a million fit). */
 interface Entry {
   secretHash: Buffer;
+  /** The record's hardware ID (hashed, 16 bytes): a request naming other hardware is a clone check. */
+  hardwareHash: Buffer;
   policyEpoch: number;
   lastContact: string | null;
 }
@@ -25,7 +29,8 @@ interface Entry {
  * the database path (client-auth.ts) are remembered; a later sync whose anchor is current for
  * the catalog version and the client's policy epoch gets its 304 before Express routing, with no
  * database read. Anything else (unknown client, stale anchor, a change in flight, a TLS client
- * certificate) falls through to the full path, which is the reference behaviour.
+ * certificate, an `Upcat-Hardware-Id` that is not the record's, a native-mode site, which takes
+ * no secret for sync) falls through to the full path, which is the reference behaviour.
  *
  * Correctness rests on the ChangeWatcher: any change to a remembered fact (blocking, approval,
  * replacement, new secret, epoch) empties the memory, at once when made in this process and
@@ -41,6 +46,7 @@ export class SyncFastPath {
       changes: ChangeWatcher;
       sync: SyncService;
       contacts: ContactRecorder;
+      config: SiteConfig;
     },
     private readonly maxEntries: number,
   ) {
@@ -77,9 +83,16 @@ export class SyncFastPath {
         .whereNotNull('secret_hash')
         .orderBy('client_id')
         .limit(WARM_CHUNK)
-        .select('client_id', 'secret_hash', 'policy_epoch', 'last_contact')) as Array<{
+        .select(
+          'client_id',
+          'secret_hash',
+          'hardware_id',
+          'policy_epoch',
+          'last_contact',
+        )) as Array<{
         client_id: string;
         secret_hash: string;
+        hardware_id: string;
         policy_epoch: number | string;
         last_contact: string | null;
       }>;
@@ -91,6 +104,7 @@ export class SyncFastPath {
           if (this.entries.has(r.client_id)) continue;
           this.entries.set(r.client_id, {
             secretHash: Buffer.from(r.secret_hash, 'hex'),
+            hardwareHash: hardwareIdHash(r.hardware_id),
             policyEpoch: Number(r.policy_epoch),
             lastContact: r.last_contact,
           });
@@ -115,6 +129,7 @@ export class SyncFastPath {
     }
     this.entries.set(row.client_id, {
       secretHash: Buffer.from(row.secret_hash, 'hex'),
+      hardwareHash: hardwareIdHash(row.hardware_id),
       policyEpoch: row.policy_epoch,
       lastContact: row.last_contact,
     });
@@ -129,6 +144,7 @@ export class SyncFastPath {
     if (req.method !== 'GET' || url === undefined || !isSyncPath(url)) return false;
     const socket = req.socket;
     if (socket instanceof TLSSocket && socket.authorized) return false;
+    if (this.deps.config.site.mode === 'native') return false; // refused by client-auth.ts
     const state = this.deps.changes.current();
     const sealer = this.deps.sync.sealerIfLoaded();
     if (state === undefined || sealer === undefined) return false;
@@ -140,6 +156,10 @@ export class SyncFastPath {
     const presented = Buffer.from(hashSecret(secret), 'hex');
     if (presented.length !== entry.secretHash.length) return false;
     if (!timingSafeEqual(presented, entry.secretHash)) return false;
+    // Other hardware than the record's: the database path flags the suspected clone.
+    const hardware = req.headers[HARDWARE_ID_HEADER];
+    if (hardware !== undefined && !hardwareIdHash(String(hardware)).equals(entry.hardwareHash))
+      return false;
     const anchor = sealer.open(anchorOf(url), clientId);
     if (!SyncService.anchorIsCurrent(anchor, state.catalogVersion, entry.policyEpoch)) return false;
     const noted = this.deps.contacts.touch({

@@ -6,7 +6,7 @@ import { statusOf, type ClientStatus } from '../site/registration.js';
 import type { Signer } from '../signing/signer.js';
 import { currentCatalogVersion } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
-import { AnchorSealer, type AnchorState } from './anchor.js';
+import { AnchorSealer, holdingOf, policyDigest, type AnchorState } from './anchor.js';
 import { computePolicy, entryDigest, type PolicyEntry } from './policy.js';
 import { loadAnchorKey, loadPolicySigner } from './site-keys.js';
 
@@ -42,8 +42,10 @@ export type SyncResult =
  * `GET /v1/sync` (issue 5 item 8; DESIGN.md §3 director role). A current anchor whose catalog
  * version and client epoch both match answers 304 without computing policy (the common case,
  * kept to one decryption and one small query). Otherwise the policy is computed and compared
- * with the anchor's entry digests: unchanged is still 304 (with a fresh anchor), changed is an
- * incremental document, and no usable anchor is a full one. Every document is signed.
+ * with what the anchor holds: unchanged is still 304 (with a fresh anchor); changed is an
+ * incremental document when the anchor names its entries, a full one when it holds only the
+ * policy's digest (a policy over anchor.ts ENTRY_BUDGET); no usable anchor is a full one.
+ * Every document is signed.
  */
 export class SyncService {
   private keys: Promise<{ sealer: AnchorSealer; signer: Signer }> | undefined;
@@ -89,27 +91,17 @@ export class SyncService {
       catalogVersion,
       epoch: client.policy_epoch,
       status: statusOf(client),
-      entries: digests,
+      ...holdingOf(digests),
       issued: Date.now(),
     };
-    const changed =
-      anchor === undefined
-        ? entries
-        : entries.filter((e) => anchor.entries[e.updateId] !== digests[e.updateId]);
-    const removed =
-      anchor === undefined
-        ? []
-        : Object.keys(anchor.entries)
-            .filter((id) => digests[id] === undefined)
-            .sort();
-    if (
-      anchor !== undefined &&
-      changed.length === 0 &&
-      removed.length === 0 &&
-      anchor.status === next.status
-    ) {
+    const delta = deltaSince(anchor, entries, digests);
+    if (delta === 'unchanged' && anchor?.status === next.status) {
       return { status: 304, anchor: sealer.seal(next) };
     }
+    // Unchanged entries with a new status: an empty incremental document carries the status.
+    const full = delta === 'whole';
+    const changed = delta === 'whole' ? entries : delta === 'unchanged' ? [] : delta.changed;
+    const removed = delta === 'whole' || delta === 'unchanged' ? [] : delta.removed;
     const issued = new Date(next.issued);
     const signed: PolicyDocument = {
       _type: 'upcat-policy',
@@ -119,7 +111,7 @@ export class SyncService {
       catalogVersion,
       issued: issued.toISOString(),
       expires: new Date(next.issued + ANCHOR_MAX_AGE_MS).toISOString(),
-      full: anchor === undefined,
+      full,
       deployments: changed,
       removed,
     };
@@ -149,4 +141,25 @@ export class SyncService {
     });
     return this.keys;
   }
+}
+
+/**
+ * What changed since the anchor: against an anchor that names its entries, the entries whose
+ * digest differs and the update IDs that left; against one that holds only the policy's digest,
+ * `unchanged` or `whole` (send it all); without a usable anchor, `whole`.
+ */
+function deltaSince(
+  anchor: AnchorState | undefined,
+  entries: PolicyEntry[],
+  digests: Record<string, string>,
+): 'unchanged' | 'whole' | { changed: PolicyEntry[]; removed: string[] } {
+  if (anchor === undefined) return 'whole';
+  if (anchor.entries === undefined)
+    return anchor.policy === policyDigest(digests) ? 'unchanged' : 'whole';
+  const held = anchor.entries;
+  const changed = entries.filter((e) => held[e.updateId] !== digests[e.updateId]);
+  const removed = Object.keys(held)
+    .filter((id) => digests[id] === undefined)
+    .sort();
+  return changed.length === 0 && removed.length === 0 ? 'unchanged' : { changed, removed };
 }

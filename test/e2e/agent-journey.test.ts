@@ -1,157 +1,48 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import type { ChildProcess } from 'node:child_process';
-import { buildPackage } from '../../src/publish/package.js';
-import { CLI, collect, runCli, spawnCli, type CliResult } from '../helpers/cli.js';
+import { loadState } from '../../src/agent/state.js';
+import type { HistoryEntry, RevisionReport } from '../../src/site/reports.js';
+import {
+  endpoint,
+  linux,
+  markerOf,
+  markerPackage,
+  type AgentRun,
+  type Endpoint,
+} from '../helpers/agent-endpoint.js';
+import { CLI } from '../helpers/cli.js';
+import { startLoopbackProxy } from '../helpers/loopback-proxy.js';
+import { runCliWithin, startServe, type Served } from '../helpers/processes.js';
 import { dbTestSerial, type SiteContext } from '../helpers/site.js';
 
 /**
- * Issue 6 item 8: the whole journey of a client build, through the built CLI. `upcat serve` runs
- * as a child process; agents are child processes of the CLI with their own state directories
- * and inventory snapshots.
+ * Issue 6 item 8, sentence by sentence, through the built CLI: `upcat serve` is a child process
+ * (killed and restarted on the same home and port for the outage), a loopback proxy in front of
+ * it logs payload requests and can slow them down, and each endpoint is `upcat agent --once`
+ * with its own state directory, inventory snapshot and hardware ID.
  */
 
-interface Server {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
+const CLI_MS = 60_000;
 
-async function serve(env: NodeJS.ProcessEnv): Promise<Server> {
-  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1'], env);
-  const done = collect(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      const m = /serving site \w+ on (http:\/\/[\d.]+:\d+)/.exec(seen);
-      if (m?.[1] !== undefined) resolve(m[1]);
-    });
-    child.once('exit', () => reject(new Error(`server exited early: ${seen}`)));
-    setTimeout(() => reject(new Error(`server did not start: ${seen}`)), 20_000).unref();
-  });
-  return {
-    url,
-    child,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await done;
-    },
-  };
-}
-
-/** A pass-through proxy that, while `cutAfter` is set, drops a payload download after that many bytes. */
-async function proxy(upstream: string): Promise<{
-  url: string;
-  cutAfter: number | undefined;
-  ranges: string[];
-  close(): Promise<void>;
-}> {
-  const state = {
-    url: '',
-    cutAfter: undefined as number | undefined,
-    ranges: [] as string[],
-    close: async () => undefined,
-  };
-  const target = new URL(upstream);
-  const server = http.createServer((req, res) => {
-    const isPayload = /^\/content\/[0-9a-f]{64}$/.test(req.url ?? '');
-    if (isPayload) state.ranges.push(req.headers.range ?? 'none');
-    const up = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: req.url,
-        method: req.method,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        const cut = isPayload ? state.cutAfter : undefined;
-        if (cut === undefined) {
-          answer.pipe(res);
-          return;
-        }
-        let sent = 0;
-        answer.on('data', (chunk: Buffer) => {
-          if (sent >= cut) return;
-          const part = chunk.subarray(0, cut - sent);
-          sent += part.length;
-          res.write(part);
-          if (sent >= cut) {
-            answer.destroy();
-            res.socket?.destroy(); // the "server" dies mid-download
-          }
-        });
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () =>
-    new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve(undefined));
-    });
-  return state;
-}
-
-const SETUP = `#!/bin/sh
-# Writes a marker into the directory named by the installation property markerDir.
-mkdir -p "$UPCAT_PROPERTY_markerDir" && echo "$UPCAT_VERSION" > "$UPCAT_PROPERTY_markerDir/installed-$UPCAT_VERSION"
-`;
-
-async function clientPackage(
-  work: string,
-  name: string,
-  version: string,
-  files: Record<string, string | Buffer> = {},
-): Promise<string> {
-  const dir = path.join(work, `${name}-${version}`.replace(/\s+/g, '-'));
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'setup.sh'), SETUP, { mode: 0o755 });
-  for (const [file, content] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-    await writeFile(path.join(dir, file), content, {
-      mode: file.startsWith('bin/') ? 0o755 : 0o644,
-    });
-  }
-  const out = path.join(work, `${path.basename(dir)}.zip`);
-  await buildPackage({ dir, name, version, out });
-  return out;
-}
-
-function manifest(version: string, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    title: `Contoso Client ${version}`,
-    product: 'Contoso Client',
-    classification: 'Updates',
-    version,
-    handler: { type: 'commandLine', program: 'setup.sh' },
-    isInstalled: { FileExists: { Path: `/opt/contoso/${version}/client` } },
-    isInstallable: {
-      And: [{ Platform: { Name: 'linux' } }, { Processor: { Architecture: 'x64' } }],
-    },
-    ...over,
-  };
-}
-
-interface Fixture {
-  t: ExecutionContext;
-  ctx: SiteContext;
+interface Journey {
   work: string;
-  cli(...args: string[]): Promise<unknown>;
-  publish(file: string, m: Record<string, unknown>): Promise<{ updateId: string; sha256: string }>;
+  cli<T>(...args: string[]): Promise<T>;
+  publish(file: string, manifest: Record<string, unknown>): Promise<Published>;
+  approve(updateId: string): Promise<void>;
+  revision(updateId: string): Promise<RevisionReport | undefined>;
+  history(clientId: string, updateId?: string): Promise<HistoryEntry[]>;
 }
 
-async function fixture(t: ExecutionContext, ctx: SiteContext): Promise<Fixture> {
+interface Published {
+  updateId: string;
+  sha256: string;
+  size: number;
+}
+
+async function journey(t: ExecutionContext, ctx: SiteContext): Promise<Journey> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'upcat-journey-'));
   t.teardown(() => rm(work, { recursive: true, force: true }));
   // Clients are approved when they register (the default needs an enrollment token).
@@ -159,283 +50,322 @@ async function fixture(t: ExecutionContext, ctx: SiteContext): Promise<Fixture> 
     path.join(ctx.home, 'upcat.config.json'),
     JSON.stringify({ site: { approval: 'auto-all' } }),
   );
-  const cli = async (...args: string[]): Promise<unknown> => {
-    const res = await runCli([...args, '--json'], ctx.env);
-    t.is(res.code, 0, `${args.join(' ')}: ${res.stderr}`);
-    return JSON.parse(res.stdout) as unknown;
+  const cli = async <T>(...args: string[]): Promise<T> => {
+    const res = await runCliWithin([...args, '--json'], ctx.env, CLI_MS);
+    if (res.code !== 0) throw new Error(`upcat ${args.join(' ')}: exit ${res.code}: ${res.stderr}`);
+    return JSON.parse(res.stdout) as T;
   };
   return {
-    t,
-    ctx,
     work,
     cli,
-    publish: async (file, m) => {
-      const mf = path.join(work, `m-${randomBytes(4).toString('hex')}.json`);
-      await writeFile(mf, JSON.stringify(m));
-      return (await cli('publish', file, '--manifest', mf, '--quiet')) as {
-        updateId: string;
-        sha256: string;
-      };
+    publish: async (file, manifest) => {
+      const mf = path.join(work, `manifest-${randomBytes(4).toString('hex')}.json`);
+      await writeFile(mf, JSON.stringify(manifest));
+      return cli<Published>('publish', file, '--manifest', mf, '--quiet');
     },
+    approve: async (updateId) => {
+      await cli('approve', updateId, '--group', 'All Computers', '--action', 'install');
+    },
+    revision: async (updateId) =>
+      (await cli<RevisionReport[]>('report', 'revisions')).find((r) => r.updateId === updateId),
+    history: async (clientId, updateId) =>
+      (await cli<HistoryEntry[]>('report', 'client', clientId)).filter(
+        (h) => updateId === undefined || h.updateId === updateId,
+      ),
   };
 }
 
-interface Endpoint {
-  name: string;
-  stateDir: string;
-  markers: string;
-  run(server: string, ...extra: string[]): Promise<CliResult & { report?: AgentReport }>;
-}
-
-interface AgentReport {
-  agentVersion: string;
-  clientId: string;
-  results: Array<{ updateId: string; state: string; detail?: string }>;
-}
-
-async function endpoint(
-  f: Fixture,
-  name: string,
-  inventory: Record<string, unknown>,
-): Promise<Endpoint> {
-  const dir = path.join(f.work, name);
-  await mkdir(dir, { recursive: true });
-  const inv = path.join(dir, 'inventory.json');
-  await writeFile(inv, JSON.stringify(inventory));
-  const stateDir = path.join(dir, 'state');
-  const markers = path.join(dir, 'markers');
+/** The manifest of a build with its own product; `over` replaces fields. */
+function manifest(
+  product: string,
+  version: string,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
-    name,
-    stateDir,
-    markers,
-    run: async (server, ...extra) => {
-      const res = await runCli(
-        [
-          'agent',
-          '--once',
-          '--json',
-          '--server',
-          server,
-          '--state-dir',
-          stateDir,
-          '--inventory',
-          inv,
-          '--hardware-id',
-          `hw-${name}`,
-          '--name',
-          name,
-          '--property',
-          `markerDir=${markers}`,
-          ...extra,
-        ],
-        { PATH: process.env['PATH'], HOME: process.env['HOME'] },
-      );
-      const line = res.stdout.trim().split('\n').pop() ?? '';
-      return {
-        ...res,
-        ...(line.startsWith('{') ? { report: JSON.parse(line) as AgentReport } : {}),
-      };
-    },
+    title: `${product} ${version}`,
+    product,
+    classification: 'Updates',
+    version,
+    handler: { type: 'commandLine', program: 'setup.sh' },
+    isInstallable: { Platform: { Name: 'linux' } },
+    ...over,
   };
 }
 
-const linux = (arch: string, files: Record<string, unknown> = {}): Record<string, unknown> => ({
-  platform: { name: 'linux', version: '12', architecture: arch },
-  files,
-});
+/** The client build: installed when its directory exists, for Linux on x64 only. */
+const clientBuild = (
+  version: string,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> =>
+  manifest('Contoso Client', version, {
+    isInstalled: { FileExists: { Path: `/opt/contoso/${version}/client` } },
+    isInstallable: {
+      And: [{ Platform: { Name: 'linux' } }, { Processor: { Architecture: 'x64' } }],
+    },
+    ...over,
+  });
 
-async function markers(dir: string): Promise<string[]> {
-  return (await readdir(dir).catch(() => [] as string[])).sort();
+const STEP_ORDER = ['downloading', 'downloaded', 'installing', 'installed', 'reboot_pending'];
+
+/** States in the order the agent sent them (a tie within a millisecond keeps the step order). */
+function sentStates(history: HistoryEntry[]): string[] {
+  return [...history]
+    .sort(
+      (a, b) =>
+        (a.sentAt ?? '').localeCompare(b.sentAt ?? '') ||
+        STEP_ORDER.indexOf(a.state) - STEP_ORDER.indexOf(b.state),
+    )
+    .map((h) => h.state);
 }
 
-interface RevisionRow {
-  updateId: string;
-  installed: number;
-  failed: number;
-  notApplicable: number;
-  pending: number;
+function succeeded(t: ExecutionContext, run: AgentRun, who: string): string {
+  t.false(run.timedOut, `${who}: the agent run timed out`);
+  t.is(run.code, 0, `${who}: ${run.stderr}`);
+  return run.report?.clientId ?? '';
 }
+
+const stateOf = (run: AgentRun, updateId: string): string | undefined =>
+  run.report?.results.find((r) => r.updateId === updateId)?.state;
 
 dbTestSerial(
-  'agent journey: install, already installed, not applicable, upgrade, block, tampering, resume',
+  'agent journey: install, already installed, not applicable; upgrade; block; tampering; outage and resume',
   async (t, ctx) => {
-    t.timeout(10 * 60_000); // a dozen CLI processes on a busy two-core machine
-    const f = await fixture(t, ctx);
-    const v1 = await f.publish(
-      await clientPackage(f.work, 'Contoso Client', '1.0'),
-      manifest('1.0'),
-    );
-    await f.cli('approve', v1.updateId, '--group', 'All Computers', '--action', 'install');
-    const server = await serve(ctx.env);
-    t.teardown(() => server.stop());
+    t.timeout(12 * 60_000); // some 30 CLI processes on a busy two-core machine
+    const j = await journey(t, ctx);
 
-    const fresh = await endpoint(f, 'fresh', linux('x64'));
+    // A fresh site; client build v1, approved to a group.
+    const v1 = await j.publish(
+      await markerPackage(j.work, 'Contoso Client', '1.0'),
+      clientBuild('1.0'),
+    );
+    await j.approve(v1.updateId);
+    let server: Served = await startServe(ctx.env);
+    t.teardown(() => server.stop());
+    const proxy = await startLoopbackProxy(server.port);
+    t.teardown(() => proxy.close());
+
+    // Three endpoints with their own state and inventory run the agent once.
+    const fresh = await endpoint(j.work, 'fresh', linux('x64'));
     const has1 = await endpoint(
-      f,
+      j.work,
       'has-v1',
       linux('x64', { '/opt/contoso/1.0/client': { size: 1 } }),
     );
-    const arm = await endpoint(f, 'arm', linux('arm64'));
-    for (const e of [fresh, has1, arm]) {
-      const r = await e.run(server.url);
-      t.is(r.code, 0, `${e.name}: ${r.stderr}`);
-    }
-    // Exactly the applicable endpoint ran the installer.
-    t.deepEqual(await markers(fresh.markers), ['installed-1.0']);
-    t.deepEqual(await markers(has1.markers), []);
-    t.deepEqual(await markers(arm.markers), []);
-    // "Already installed" is reported as installed (detail: IsInstalled is true).
-    let report = (await f.cli('report', 'revisions')) as RevisionRow[];
-    t.like(
-      report.find((r) => r.updateId === v1.updateId),
-      { installed: 2, notApplicable: 1, failed: 0, pending: 0 },
+    const arm = await endpoint(j.work, 'arm', linux('arm64'));
+    const [r1, r2, r3] = await Promise.all([fresh, has1, arm].map((e) => e.run(proxy.url)));
+    const id = new Map<Endpoint, string>([
+      [fresh, succeeded(t, r1 as AgentRun, 'fresh')],
+      [has1, succeeded(t, r2 as AgentRun, 'has-v1')],
+      [arm, succeeded(t, r3 as AgentRun, 'arm')],
+    ]);
+    const idOf = (e: Endpoint): string => id.get(e) ?? '';
+
+    // Exactly the first installs: only its installer ran.
+    t.deepEqual(await fresh.markers(), [markerOf('Contoso Client', '1.0')]);
+    t.deepEqual(await has1.markers(), []);
+    t.deepEqual(await arm.markers(), []);
+    t.is(stateOf(r1 as AgentRun, v1.updateId), 'installed');
+    t.is(stateOf(r2 as AgentRun, v1.updateId), 'already_installed');
+    t.is(stateOf(r3 as AgentRun, v1.updateId), 'not_applicable');
+    // The report shows one installed, one already installed, one not applicable.
+    t.like(await j.revision(v1.updateId), {
+      status: 'active',
+      installed: 1,
+      alreadyInstalled: 1,
+      notApplicable: 1,
+      failed: 0,
+      pending: 0,
+    });
+    // Each endpoint's own state messages, as the site stored them.
+    t.deepEqual(sentStates(await j.history(idOf(fresh), v1.updateId)), [
+      'downloading',
+      'downloaded',
+      'installing',
+      'installed',
+    ]);
+    const [already] = await j.history(idOf(has1), v1.updateId);
+    t.like(already, {
+      state: 'already_installed',
+      detail: 'already installed (IsInstalled is true)',
+    });
+    t.is((await j.history(idOf(has1), v1.updateId)).length, 1);
+    const na = await j.history(idOf(arm), v1.updateId);
+    t.deepEqual(
+      na.map((h) => h.state),
+      ['not_applicable'],
+    );
+    t.is(na[0]?.detail, 'installable: false, installed: false, prerequisites installed: true');
+
+    // v2 supersedes v1: the endpoints upgrade (their v2 installer ran), and v1 leaves the policy.
+    const v2 = await j.publish(
+      await markerPackage(j.work, 'Contoso Client', '2.0'),
+      clientBuild('2.0', { supersedes: [v1.updateId] }),
+    );
+    await j.approve(v2.updateId);
+    const [u1, u2] = await Promise.all([fresh.run(proxy.url), has1.run(proxy.url)]);
+    succeeded(t, u1 as AgentRun, 'fresh, upgrade');
+    succeeded(t, u2 as AgentRun, 'has-v1, upgrade');
+    t.is(stateOf(u1 as AgentRun, v2.updateId), 'installed');
+    t.deepEqual(await fresh.markers(), [
+      markerOf('Contoso Client', '1.0'),
+      markerOf('Contoso Client', '2.0'),
+    ]);
+    t.deepEqual(await has1.markers(), [markerOf('Contoso Client', '2.0')]);
+    t.like(await j.revision(v2.updateId), {
+      status: 'active',
+      installed: 2,
+      failed: 0,
+      pending: 1, // arm: targeted, and has not run since
+    });
+    t.like(await j.revision(v1.updateId), { status: 'superseded', installed: 1, pending: 0 });
+    t.deepEqual(
+      (await loadState(fresh.stateDir)).policy.map((p) => p.updateId),
+      [v2.updateId],
     );
 
-    // v2 supersedes v1: the endpoints it applies to upgrade; the others stay as they are.
-    const v2 = await f.publish(
-      await clientPackage(f.work, 'Contoso Client', '2.0'),
-      manifest('2.0', { supersedes: [v1.updateId] }),
-    );
-    await f.cli('approve', v2.updateId, '--group', 'All Computers', '--action', 'install');
-    const up = await fresh.run(server.url);
-    t.is(up.code, 0, up.stderr);
-    t.deepEqual(await markers(fresh.markers), ['installed-1.0', 'installed-2.0']);
-    t.is(up.report?.results.find((r) => r.updateId === v2.updateId)?.state, 'installed');
-    t.is((await has1.run(server.url)).code, 0);
-    t.deepEqual(await markers(has1.markers), ['installed-2.0']);
-    report = (await f.cli('report', 'revisions')) as RevisionRow[];
-    t.like(
-      report.find((r) => r.updateId === v2.updateId),
-      { installed: 2, failed: 0 },
-    );
+    // Block one endpoint: it is refused, and says so in one line.
+    await j.cli('clients', 'block', idOf(fresh));
+    const refused = await fresh.run(proxy.url);
+    t.false(refused.timedOut);
+    t.is(refused.code, 2, refused.stderr);
+    const named = refused.stderr.split('\n').filter((l) => l.includes('client_blocked'));
+    t.is(named.length, 1, refused.stderr);
+    t.regex(named[0] ?? '', /^upcat: .*blocked/);
+    t.is(refused.stdout, '');
 
-    // A blocked client is refused, and says so.
-    await f.cli('clients', 'block', up.report?.clientId ?? '');
-    const blocked = await fresh.run(server.url);
-    t.is(blocked.code, 2);
-    t.regex(blocked.stderr, /client_blocked/);
-    t.regex(blocked.stderr, /blocked/);
-
-    // Tampered bytes in the pool: the agent refuses to install them and reports the failure.
-    const tool = await f.publish(
-      await clientPackage(f.work, 'Contoso Tool', '1.0'),
-      manifest('1.0', {
-        title: 'Contoso Tool 1.0',
-        product: 'Contoso Tool',
-        isInstalled: undefined,
-      }),
+    // Replace a payload's bytes in the pool: agents refuse to install it and report the failure.
+    const tool = await j.publish(
+      await markerPackage(j.work, 'Contoso Tool', '1.0'),
+      manifest('Contoso Tool', '1.0'),
     );
-    await f.cli('approve', tool.updateId, '--group', 'All Computers', '--action', 'install');
+    await j.approve(tool.updateId);
     const poolFile = path.join(ctx.home, 'packages', 'pool', tool.sha256.slice(0, 2), tool.sha256);
     const bytes = await readFile(poolFile);
     bytes[bytes.length - 30] = (bytes[bytes.length - 30] ?? 0) ^ 0xff;
     await chmod(poolFile, 0o644);
     await writeFile(poolFile, bytes);
-    // The arm endpoint, now claiming x64, so that the tool applies to it.
-    const asX64 = ['--inventory', await invFile(f, linux('x64'))];
-    const tampered = await arm.run(server.url, ...asX64);
-    t.is(tampered.code, 2);
-    t.regex(tampered.stderr, /do not match the SHA-256 of the signed catalog/);
-    t.false((await markers(arm.markers)).includes('installed-1.0'));
-    report = (await f.cli('report', 'revisions')) as RevisionRow[];
-    t.like(
-      report.find((r) => r.updateId === tool.updateId),
-      { failed: 1, installed: 0 },
+    const tampered = await Promise.all([has1, arm].map((e) => e.run(proxy.url)));
+    for (const [i, e] of [has1, arm].entries()) {
+      const run = tampered[i] as AgentRun;
+      t.false(run.timedOut);
+      t.is(run.code, 2, `${e.name}: ${run.stderr}`);
+      t.regex(run.stderr, /do not match the SHA-256 of the signed catalog/);
+      t.is(stateOf(run, tool.updateId), 'failed');
+      t.false((await e.markers()).includes(markerOf('Contoso Tool', '1.0')), e.name);
+      const failed = (await j.history(idOf(e), tool.updateId)).filter((h) => h.state === 'failed');
+      t.is(failed.length, 1, e.name);
+      t.regex(
+        failed[0]?.detail ?? '',
+        new RegExp(`payload ${tool.sha256}: downloaded bytes do not match`),
+      );
+    }
+    t.like(await j.revision(tool.updateId), { failed: 2, installed: 0, pending: 0 });
+
+    // Stop the server mid-download: the agent fails, queues its messages, and resumes later.
+    const big = 12 * 1024 * 1024; // more than loopback's socket buffers hold in flight
+    const data = await j.publish(
+      await markerPackage(j.work, 'Contoso Data', '1.0', { 'data.bin': randomBytes(big) }),
+      manifest('Contoso Data', '1.0'),
+    );
+    await j.approve(data.updateId);
+    proxy.rate = 2 * 1024 * 1024;
+    const cutRun = arm.run(proxy.url); // (the tampered tool waits out its backoff on arm)
+    await proxy.whenForwarded(data.sha256, 1024 * 1024, 90_000);
+    await server.kill(); // SIGKILL: SIGTERM would let the download finish
+    const cut = await cutRun;
+    t.false(cut.timedOut);
+    t.is(cut.code, 1, cut.stderr);
+    t.regex(cut.stderr, /^upcat: cannot reach the site at /m);
+    const partial = (await stat(path.join(arm.stateDir, 'downloads', `${data.sha256}.partial`)))
+      .size;
+    t.true(partial > 0 && partial < data.size, `${partial} of ${data.size}`);
+    const outbox = path.join(arm.stateDir, 'outbox.json');
+    const queued = JSON.parse(await readFile(outbox, 'utf8')) as Array<{
+      id: string;
+      topic: string;
+      updateId?: string;
+      state: string;
+    }>;
+    t.deepEqual(
+      queued.map((m) => [m.topic, m.updateId ?? null, m.state]),
+      [
+        ['update', data.updateId, 'downloading'],
+        ['client', null, 'cannot_reach_site'],
+      ],
     );
 
-    // The site goes away mid-download of a large payload; the agent resumes with Range.
-    const big = await f.publish(
-      await clientPackage(f.work, 'Contoso Data', '1.0', {
-        'data.bin': randomBytes(3 * 1024 * 1024),
-      }),
-      manifest('1.0', {
-        title: 'Contoso Data 1.0',
-        product: 'Contoso Data',
-        isInstalled: undefined,
-      }),
-    );
-    await f.cli('approve', big.updateId, '--group', 'All Computers', '--action', 'install');
-    const p = await proxy(server.url);
-    t.teardown(() => p.close());
-    p.cutAfter = 1024 * 1024;
-    // (The tampered tool waits out its retry backoff on this endpoint, so only the data downloads.)
-    const cut = await arm.run(p.url, ...asX64);
-    t.not(cut.code, 0);
-    t.regex(cut.stderr, /cannot reach the site/);
-    p.cutAfter = undefined;
-    const resumed = await arm.run(p.url, ...asX64);
-    t.is(resumed.code, 0, resumed.stderr);
-    const data = resumed.report?.results.find((r) => r.updateId === big.updateId);
-    t.is(data?.state, 'installed', resumed.stderr);
-    // The resumed request asks for the rest: from what arrived before the cut (at most the cut).
-    t.is(p.ranges.length, 2);
-    t.is(p.ranges[0], 'none');
-    const from = Number(/^bytes=(\d+)-$/.exec(p.ranges[1] ?? '')?.[1]);
-    t.true(from > 0 && from <= 1024 * 1024, p.ranges.join(', '));
-    t.regex(data?.detail ?? '', /exit code 0/);
-    t.true((await markers(arm.markers)).includes('installed-1.0'));
-    const status = await runCli(
-      ['agent', 'status', '--state-dir', arm.stateDir, '--json'],
-      process.env,
-    );
-    const s = JSON.parse(status.stdout) as {
-      failed: Array<{ updateId: string }>;
-      queuedMessages: number;
-    };
+    proxy.rate = undefined;
+    server = await startServe(ctx.env, server.port);
+    const back = await arm.run(proxy.url);
+    succeeded(t, back, 'arm, after the outage');
+    t.is(stateOf(back, data.updateId), 'installed');
+    t.true((await arm.markers()).includes(markerOf('Contoso Data', '1.0')));
+    const tries = proxy.content.filter((r) => r.path === `/content/${data.sha256}`);
     t.deepEqual(
-      s.failed.map((x) => x.updateId),
-      [tool.updateId],
+      tries.map((r) => [r.range, r.status]),
+      [
+        [null, 200],
+        [`bytes=${partial}-`, 206],
+      ],
     );
-    t.is(s.queuedMessages, 0, 'the cannot_reach_site message was sent once the site came back');
+    t.deepEqual(JSON.parse(await readFile(outbox, 'utf8')), []);
+    // The queued messages reached the site, under the IDs they were queued with.
+    const history = await j.history(idOf(arm));
+    for (const m of queued)
+      t.like(
+        history.find((h) => h.messageId === m.id),
+        { topic: m.topic, state: m.state },
+        m.state,
+      );
+    t.like(
+      history.find((h) => h.updateId === data.updateId && h.state === 'downloaded'),
+      { detail: `resumed at byte ${partial}` },
+    );
+    t.like(await j.revision(data.updateId), { installed: 1, failed: 0 });
+    await server.stop();
   },
 );
-
-async function invFile(f: Fixture, inv: Record<string, unknown>): Promise<string> {
-  const file = path.join(f.work, `inv-${randomBytes(4).toString('hex')}.json`);
-  await writeFile(file, JSON.stringify(inv));
-  return file;
-}
 
 dbTestSerial(
   'agent self-upgrade: v1 installs the v2 agent build; the next cycle runs v2 and reports it',
   async (t, ctx) => {
     t.timeout(5 * 60_000);
-    const f = await fixture(t, ctx);
+    const j = await journey(t, ctx);
     const entry = `#!/bin/sh
 exec "${process.execPath}" "${CLI}" agent --agent-version 2.0.0 "$@"
 `;
-    const build = await clientPackage(f.work, 'upcat-agent', '2.0.0', {
+    const build = await markerPackage(j.work, 'upcat-agent', '2.0.0', {
       'bin/upcat-agent': entry,
     });
-    const u = await f.publish(build, {
-      title: 'upcat agent 2.0.0',
-      product: 'upcat-agent',
-      classification: 'Updates',
-      version: '2.0.0',
-      handler: { type: 'commandLine', program: 'setup.sh' },
-    });
-    await f.cli('approve', u.updateId, '--group', 'All Computers', '--action', 'install');
-    const server = await serve(ctx.env);
+    const u = await j.publish(
+      build,
+      manifest('upcat-agent', '2.0.0', { isInstallable: undefined }),
+    );
+    await j.approve(u.updateId);
+    const server = await startServe(ctx.env);
     t.teardown(() => server.stop());
-    const e = await endpoint(f, 'self', linux('x64'));
+    const e = await endpoint(j.work, 'self', linux('x64'));
 
     const first = await e.run(server.url);
-    t.is(first.code, 0, first.stderr);
+    succeeded(t, first, 'first cycle');
     t.is(first.report?.agentVersion, '0.1.0');
-    t.is(first.report?.results[0]?.state, 'installed');
+    t.is(stateOf(first, u.updateId), 'installed');
+    t.deepEqual(await e.markers(), [markerOf('upcat-agent', '2.0.0')]);
 
     const second = await e.run(server.url);
-    t.is(second.code, 0, second.stderr);
+    succeeded(t, second, 'second cycle');
     t.is(second.report?.agentVersion, '2.0.0');
-    const clients = (await f.cli('clients', 'list')) as Array<{
-      clientId: string;
-      clientVersion: string;
-    }>;
+    const clients = await j.cli<Array<{ clientId: string; clientVersion: string }>>(
+      'clients',
+      'list',
+    );
     t.is(clients.find((c) => c.clientId === second.report?.clientId)?.clientVersion, '2.0.0');
-    const status = await runCli(
+    const status = await runCliWithin(
       ['agent', 'status', '--state-dir', e.stateDir, '--json'],
       process.env,
+      CLI_MS,
     );
     t.like(JSON.parse(status.stdout), { agentVersion: '2.0.0', installedAgentVersion: '2.0.0' });
+    await server.stop();
   },
 );

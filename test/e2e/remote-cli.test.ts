@@ -1,9 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import request from 'supertest';
 import { createApp } from '../../src/server/app.js';
+import type { AuditEntry } from '../../src/site/audit.js';
 import { collect, runCli, spawnCli, type CliResult } from '../helpers/cli.js';
 import { register, registration } from '../helpers/clients.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
@@ -50,7 +53,7 @@ const ok = (r: CliResult): string => {
 
 dbTestSerial(
   'approve, report, promote, expire and audit run against a server with --server and a token',
-  async (t, { site, env }) => {
+  async (t, { site, env, home }) => {
     site.config.site.approval = 'auto-all';
     const app = createApp(site);
     await site.groups.create('ring1', 'test');
@@ -66,7 +69,10 @@ dbTestSerial(
     const admin = JSON.parse(
       ok(await runCli(['token', 'create', '--scope', 'admin', '--name', 'ops', '--json'], env)),
     ) as { id: string; name: string; scope: string; token: string };
+    // Exactly the issue's contract: {"id","name","scope","token"} (the expiry is in `token list`).
+    t.deepEqual(Object.keys(admin), ['id', 'name', 'scope', 'token']);
     t.like(admin, { name: 'ops', scope: 'admin' });
+    t.regex(admin.token, new RegExp(`^upcat_${admin.id}\\.`));
     const publisher = JSON.parse(
       ok(
         await runCli(
@@ -74,7 +80,16 @@ dbTestSerial(
           env,
         ),
       ),
-    ) as { token: string };
+    ) as { id: string; token: string };
+    t.deepEqual(Object.keys(publisher), ['id', 'name', 'scope', 'token']);
+    const expiry = (
+      JSON.parse(ok(await runCli(['token', 'list', '--json'], env))) as Array<{
+        id: string;
+        expiresAt: string | null;
+      }>
+    ).find((x) => x.id === publisher.id)?.expiresAt;
+    const days = (Date.parse(expiry ?? '') - Date.now()) / 86_400_000;
+    t.true(days > 89.9 && days <= 90, `expiry shown by token list: ${expiry}`);
     const listed = ok(await runCli(['token', 'list'], env));
     t.regex(listed, /ops\s+admin\s+active/);
     t.regex(listed, /ci\s+publish\s+active/);
@@ -163,24 +178,87 @@ dbTestSerial(
       t.regex(ok(expired), new RegExp(`^expired update ${a.updateId} \\(catalog version \\d+\\)`));
 
       ok(await runCli(['keys', 'rotate', 'timestamp'], env));
-      const audit = JSON.parse(ok(await remote(['audit', '--since', '1h', '--json']))) as Array<{
-        actor: string;
-        action: string;
-        source: string | null;
-      }>;
+      // Local publish and groups act as the same cli:<user> as every local command (the
+      // environment has no USER: the name comes from the OS, not "local").
+      await writeFile(path.join(home, 'b.bin'), 'b1');
+      await writeFile(
+        path.join(home, 'b.json'),
+        JSON.stringify(fileManifest('b.bin', { product: 'Contoso Other' })),
+      );
+      ok(
+        await runCli(
+          ['publish', path.join(home, 'b.bin'), '--manifest', path.join(home, 'b.json')],
+          env,
+        ),
+      );
+      ok(await runCli(['groups', 'create', 'ring3'], env));
+      const page = JSON.parse(ok(await remote(['audit', '--since', '1h', '--json']))) as {
+        entries: AuditEntry[];
+        truncated: boolean;
+        next: { before: number } | null;
+      };
+      t.like(page, { truncated: false, next: null });
+      const audit = page.entries;
       const line = (action: string) => audit.find((e) => e.action === action);
-      t.like(line('token.create'), { actor: `cli:${userInfo().username}`, source: 'cli' });
-      t.like(line('keys.rotate'), {
-        actor: `cli:${userInfo().username}`,
-        source: 'cli',
-        target: 'timestamp',
+      const me = `cli:${userInfo().username}`;
+      const local = audit.filter((e) => e.source === 'cli');
+      t.deepEqual(
+        local.map((e) => [e.action, e.actor, e.tokenId]),
+        [
+          ['token.create', me, null],
+          ['token.create', me, null],
+          ['token.create', me, null],
+          ['keys.rotate', me, null],
+          ['publish', me, null],
+          ['group.create', me, null],
+        ],
+      );
+      t.like(line('keys.rotate'), { target: 'timestamp' });
+      // Remote changes name the token readably and unambiguously.
+      t.like(line('deployment.approve'), {
+        actor: 'token:ops',
+        tokenId: admin.id,
+        source: '127.0.0.1',
       });
-      t.like(line('deployment.approve'), { actor: 'token:ops', source: '127.0.0.1' });
-      t.like(line('deployment.promote'), { actor: 'token:ops', source: '127.0.0.1' });
-      t.like(line('expire'), { actor: 'token:ci', source: '127.0.0.1' });
+      t.like(line('deployment.promote'), { actor: 'token:ops', tokenId: admin.id });
+      t.like(line('expire'), { actor: 'token:ci', tokenId: publisher.id, source: '127.0.0.1' });
       const table = ok(await remote(['audit']));
-      t.regex(table, /^AT\s+ACTOR\s+ACTION\s+TARGET\s+SOURCE/);
-      t.regex(table, /token:ops\s+deployment\.promote/);
+      t.regex(table, /^AT\s+ACTOR\s+TOKEN\s+ACTION\s+TARGET\s+SOURCE/);
+      t.regex(table, new RegExp(`token:ops\\s+${admin.id}\\s+deployment\\.promote`));
+
+      // A page that stops at --limit says so, and says how to get the rest.
+      for (const run of [remote, (args: string[]) => runCli(args, env)]) {
+        const all = (JSON.parse(ok(await run(['audit', '--json']))) as typeof page).entries;
+        const cut = await run(['audit', '--limit', '2']);
+        t.is(cut.code, 0);
+        t.is(cut.stdout.trimEnd().split('\n').length, 3, 'a header and two rows');
+        const older = all[all.length - 2]?.id ?? 0;
+        t.is(
+          cut.stderr,
+          `upcat: truncated: only the newest 2 entries are shown; older ones match too (--before ${older}, or --limit up to 10000)\n`,
+        );
+        const first = JSON.parse(ok(await run(['audit', '--limit', '2', '--json']))) as typeof page;
+        t.deepEqual(
+          first.entries.map((e) => e.id),
+          all.slice(-2).map((e) => e.id),
+        );
+        t.like(first, { truncated: true, next: { before: older } });
+        const second = JSON.parse(
+          ok(await run(['audit', '--limit', '2', '--before', String(older), '--json'])),
+        ) as typeof page;
+        t.deepEqual(
+          second.entries.map((e) => e.id),
+          all.slice(-4, -2).map((e) => e.id),
+        );
+        const whole = JSON.parse(
+          ok(await run(['audit', '--limit', String(all.length), '--json'])),
+        ) as typeof page;
+        t.like(whole, { truncated: false, next: null });
+        t.is((await run(['audit', '--limit', String(all.length)])).stderr, '');
+        const badBefore = await run(['audit', '--before', 'x']);
+        t.is(badBefore.code, 2);
+        t.is(badBefore.stderr, 'upcat: --before: "x" is not a whole number\n');
+      }
 
       // Refusals: no token; a revoked token.
       const noToken = await runCli(['audit', '--server', url], remoteEnv());

@@ -79,7 +79,20 @@ dbTestSerial('clients, groups, approve and report through the CLI', async (t, { 
     },
   );
   const report = (await cli('report', 'revisions')) as Array<Record<string, unknown>>;
-  t.is(report[0]?.['updateId'], u.updateId);
+  t.like(report[0], {
+    updateId: u.updateId,
+    status: 'active',
+    installed: 0,
+    alreadyInstalled: 0,
+    uninstalled: 0,
+    failed: 0,
+    notApplicable: 0,
+  });
+  const readable = await runCli(['report', 'revisions'], env);
+  t.regex(
+    readable.stdout,
+    /^UPDATE\s+REV\s+TITLE\s+STATUS\s+INSTALLED\s+ALREADY INSTALLED\s+UNINSTALLED\s+FAILED\s+PENDING\s+NOT APPLICABLE\n\S+\s+1\s+Contoso Tool 1\.0\s+active\s+0\s+0\s+0\s+0\s+[01]\s+0\n?$/,
+  );
   t.deepEqual(await cli('report', 'client', a.clientId), []);
   t.is(((await cli('report', 'stale', '--days', '1')) as unknown[]).length, 0);
   t.deepEqual(await cli('report', 'client-install-failures'), []);

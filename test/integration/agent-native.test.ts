@@ -178,7 +178,7 @@ dbTest(
 );
 
 dbTest(
-  'native agent: pending approval syncs without a certificate; approval issues it and the agent fetches it',
+  'native agent: pending approval, no certificate and no sync; approval issues it and the agent fetches it',
   async (t, ctx) => {
     ctx.site.config.site.approval = 'manual';
     const updateId = await deploy(ctx, 'native-gated');
@@ -193,6 +193,12 @@ dbTest(
       t.regex(status.note ?? '', /waiting for approval/);
 
       t.false(n.httpsRequests.some((r) => r.certificate));
+      t.false(
+        [...n.httpRequests, ...n.httpsRequests.map((r) => r.path)].some((p) =>
+          /^\/v1\/(sync|status)/.test(p),
+        ),
+        'sync and status take a certificate on a native site: the agent does not try with its secret',
+      );
 
       await ctx.site.clients.approve(pending.clientId ?? '', 'test');
       const approved = await agent();

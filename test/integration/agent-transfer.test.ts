@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +13,7 @@ import { SiteClient, SiteUnreachableError } from '../../src/agent/site-client.js
 import { canonicalJson } from '../../src/catalog/canonical-json.js';
 import { loadConfig } from '../../src/config/load.js';
 import { signDigest } from '../../src/signing/cms.js';
-import { loadCa, loadPublisher } from '../../src/signing/ca.js';
+import { issueCertificate, loadCa, loadPublisher, rsaKeyPair } from '../../src/signing/ca.js';
 import { fileKeySigner, generateKeyMaterial } from '../../src/signing/signer.js';
 import { sharedSigningDir } from '../helpers/site.js';
 
@@ -169,6 +169,44 @@ test('CMS: a site signature verifies; other content, another CA or a damaged sig
   });
 });
 
+test('CMS: only a codeSigning certificate may sign a payload; the endpoint (clientAuth) and server certificates may not', async (t) => {
+  const config = loadConfig({ home: path.dirname(await sharedSigningDir()), env: {} });
+  const ca = await loadCa(config.dirs.signing);
+  const publisher = await loadPublisher(config.dirs.signing);
+  const CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+  t.deepEqual(new X509Certificate(publisher.certificatePem).keyUsage, [CODE_SIGNING]);
+  const payload = randomBytes(1000);
+  const digest = createHash('sha256').update(payload).digest();
+  const keys = rsaKeyPair(2048);
+  const issued = (usage: 'clientAuth' | 'serverAuth') => ({
+    certificatePem: issueCertificate(ca, {
+      subject: { commonName: usage === 'clientAuth' ? 'a-client-id' : '127.0.0.1' },
+      publicKey: { pem: keys.publicKeyPem },
+      usage,
+      dnsNames: ['127.0.0.1'],
+    }),
+    privateKeyPem: keys.privateKeyPem,
+  });
+  const client = issued('clientAuth');
+  const server = issued('serverAuth');
+  t.deepEqual(new X509Certificate(client.certificatePem).keyUsage, ['1.3.6.1.5.5.7.3.2']);
+  t.deepEqual(new X509Certificate(server.certificatePem).keyUsage, ['1.3.6.1.5.5.7.3.1']);
+  // Both chain to the site CA and sign correctly: only their usage is wrong.
+  for (const pair of [client, server]) {
+    const der = signDigest(digest, pair);
+    t.throws(() => verifyDetachedCms(der, sha(payload), ca.certificatePem), {
+      message: /CMS signature: the signer certificate \(CN=.*\) is not a code-signing certificate$/,
+    });
+  }
+  // The site CA's own key is no publisher either.
+  t.throws(() => verifyDetachedCms(signDigest(digest, ca), sha(payload), ca.certificatePem), {
+    message: /not issued by the site CA|not a code-signing certificate/,
+  });
+  t.notThrows(() =>
+    verifyDetachedCms(signDigest(digest, publisher), sha(payload), ca.certificatePem),
+  );
+});
+
 test('policy: verified with the pinned key, bound to client and site, merged incrementally', async (t) => {
   const signer = fileKeySigner(generateKeyMaterial('ed25519'));
   const entry = (id: string, revision = 1) => ({
@@ -223,4 +261,36 @@ test('policy: verified with the pinned key, bound to client and site, merged inc
   t.throws(() => verifyPolicy(expired, expect), { message: /expired/ });
   const other = fileKeySigner(generateKeyMaterial('ed25519'));
   t.throws(() => verifyPolicy(good, { ...expect, key: other.key }), { message: /pinned/ });
+});
+
+test('outbox: a batch the site refuses as malformed is resent one by one; only the refused message is dropped', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-outbox-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const stored: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const { messages } = JSON.parse(body) as { messages: Array<{ id: string; state: string }> };
+      if (messages.some((m) => m.state === 'some_future_state')) {
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end('{"error":{"code":"invalid_input","message":"messages.1.state: invalid"}}');
+        return;
+      }
+      stored.push(...messages.map((m) => m.state));
+      res.writeHead(202, { 'content-type': 'application/json' }).end('{"received":1,"stored":1}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const site = new SiteClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 's');
+  const box = new Outbox(dir);
+  await box.load();
+  await box.add({ topic: 'client', state: 'cannot_reach_site' });
+  await box.add({ topic: 'client', state: 'some_future_state' });
+  await box.add({ topic: 'client', state: 'failed' });
+  t.like(await box.flush({ kind: 'client', site }), { sent: 2 });
+  t.deepEqual(stored, ['cannot_reach_site', 'failed']);
+  t.is(box.size, 0);
 });

@@ -56,25 +56,29 @@ dbTest(
 
     const res = await request(app).get('/v1/audit').set('Authorization', auth).expect(200);
     const entries = res.body.entries as AuditEntry[];
-    const seen = entries.map((e) => [e.action, e.actor, sourceKind(e.source)]);
+    const seen = entries.map((e) => [e.action, e.actor, e.tokenId, sourceKind(e.source)]);
+    // The token id rides beside the name on every change made with the token (a request), and
+    // only there: a direct call naming an actor has no token behind it.
+    const ops = admin.id;
     t.deepEqual(seen, [
-      ['token.create', 'cli:alice', null],
-      ['group.create', 'cli:alice', 'cli'],
-      ['group.create', 'cli:alice', 'cli'],
-      ['publish', 'test', 'cli'],
-      ['client.register', `client:${c.clientId}`, 'address'],
-      ['group.add-client', 'cli:alice', 'cli'],
-      ['client.approve', 'token:ops', 'address'],
-      ['client.block', 'token:ops', 'address'],
-      ['client.unblock', 'token:ops', 'address'],
-      ['client.register', `client:${dup.clientId}`, 'address'],
-      ['client.resolve.new', 'token:ops', 'address'],
-      ['deployment.approve', 'token:ops', 'address'],
-      ['deployment.promote', 'token:ops', 'address'],
-      ['expire', 'token:ops', 'address'],
-      ['token.create', 'token:ops', null],
-      ['token.revoke', 'token:ops', null],
+      ['token.create', 'cli:alice', null, null],
+      ['group.create', 'cli:alice', null, 'cli'],
+      ['group.create', 'cli:alice', null, 'cli'],
+      ['publish', 'test', null, 'cli'],
+      ['client.register', `client:${c.clientId}`, null, 'address'],
+      ['group.add-client', 'cli:alice', null, 'cli'],
+      ['client.approve', 'token:ops', ops, 'address'],
+      ['client.block', 'token:ops', ops, 'address'],
+      ['client.unblock', 'token:ops', ops, 'address'],
+      ['client.register', `client:${dup.clientId}`, null, 'address'],
+      ['client.resolve.new', 'token:ops', ops, 'address'],
+      ['deployment.approve', 'token:ops', ops, 'address'],
+      ['deployment.promote', 'token:ops', ops, 'address'],
+      ['expire', 'token:ops', ops, 'address'],
+      ['token.create', 'token:ops', null, null],
+      ['token.revoke', 'token:ops', null, null],
     ]);
+    t.like(res.body, { truncated: false, next: null });
     for (const e of entries) t.regex(e.at, /^\d{4}-\d{2}-\d{2}T/);
     t.is(entries.find((e) => e.action === 'expire')?.target, a.updateId);
     t.like(
@@ -102,7 +106,40 @@ dbTest('GET /v1/audit: since (time or duration), limit, admin scope', async (t, 
   t.deepEqual(await targets('?since=2019-12-31T23:00:00Z'), ['ops', 'g1', 'g2', 'g3']);
   t.deepEqual(await targets('?since=2020-06-01'), ['ops', 'g2', 'g3']);
   t.deepEqual(await targets('?limit=2'), ['g2', 'g3'], 'the newest, oldest first');
-  for (const bad of ['?since=yesterday', '?limit=0', '?limit=x', '?since=1h&since=2h']) {
+
+  // A page cut short by the limit says so, and names the query for the older entries.
+  const ids = ((await get('').expect(200)).body.entries as AuditEntry[]).map((e) => e.id);
+  const [opsId, g1Id, g2Id] = ids;
+  t.like((await get('').expect(200)).body, { truncated: false, next: null });
+  t.like((await get('?limit=4').expect(200)).body, { truncated: false, next: null });
+  const cut = (await get('?limit=2').expect(200)).body;
+  t.like(cut, { truncated: true, next: { before: g2Id } });
+  const older = (await get(`?limit=2&before=${g2Id}`).expect(200)).body;
+  t.deepEqual(
+    (older.entries as AuditEntry[]).map((e) => e.target),
+    ['ops', 'g1'],
+  );
+  t.like(older, { truncated: false, next: null });
+  t.like((await get(`?limit=1&before=${g2Id}`).expect(200)).body, {
+    entries: [{ id: g1Id }],
+    truncated: true,
+    next: { before: g1Id },
+  });
+  // With since: only what matches it counts (g1 is older than an hour ago).
+  t.like((await get(`?since=1h&limit=1&before=${g2Id}`).expect(200)).body, {
+    entries: [{ id: opsId }],
+    truncated: false,
+    next: null,
+  });
+  for (const bad of [
+    '?since=yesterday',
+    '?limit=0',
+    '?limit=x',
+    '?since=1h&since=2h',
+    '?before=x',
+    '?before=0',
+    '?before=1&before=2',
+  ]) {
     const res = await get(bad);
     t.is(res.status, 400, bad);
     t.is(res.body.error.code, 'invalid_input');

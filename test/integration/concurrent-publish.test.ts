@@ -11,7 +11,9 @@ import {
   type Timestamp,
 } from '@tufjs/models';
 import { canonicalJson } from '../../src/catalog/canonical-json.js';
+import { revisionFromXml } from '../../src/catalog/update-xml.js';
 import { startServer } from '../../src/server/serve.js';
+import { CATALOG_VERSION_FIELD } from '../../src/signing/tuf-state.js';
 import type { PolicyEntry } from '../../src/sync/policy.js';
 import type { SignedPolicy } from '../../src/sync/sync-service.js';
 import { registration } from '../helpers/clients.js';
@@ -22,6 +24,8 @@ import { uploadForm } from '../helpers/upload.js';
 
 const PUBLISHES = 20;
 const CLIENTS = 200;
+/** Bounds the whole run on a small machine: a client stops polling after this, as a failure. */
+const DEADLINE_MS = 240_000;
 
 type JsonOf<T> = Parameters<typeof Metadata.fromJSON>[1] & T;
 
@@ -38,8 +42,19 @@ class CatalogReader {
     private readonly root: Metadata<Root>,
   ) {}
 
+  /** The payload digests each verified update document names, by the document's digest. */
+  private readonly documents = new Map<
+    string,
+    { updateId: string; revision: number; files: string[] }
+  >();
+
+  /** What a verified update document says (after read() resolved it). */
+  documentOf(sha256: string): { updateId: string; revision: number; files: string[] } | undefined {
+    return this.documents.get(sha256);
+  }
+
   /** One consistent view: every target of the snapshot the timestamp names. */
-  async read(): Promise<{ snapshotVersion: number; targets: Map<string, TargetInfo> }> {
+  async read(): Promise<CatalogView> {
     const ts = Metadata.fromJSON(
       MetadataKind.Timestamp,
       await this.json('timestamp.json'),
@@ -66,7 +81,9 @@ class CatalogReader {
     );
     for (const bin of bins) for (const [name, info] of Object.entries(bin)) targets.set(name, info);
     await Promise.all([...targets].map(([name, info]) => this.resolves(name, info)));
-    return { snapshotVersion: snapMeta.version, targets };
+    const catalogVersion = snapshot.signed.unrecognizedFields[CATALOG_VERSION_FIELD];
+    if (typeof catalogVersion !== 'number') throw new Error('snapshot has no catalog version');
+    return { snapshotVersion: snapMeta.version, catalogVersion, targets };
   }
 
   /** A versioned bin, verified with the delegation of the top-level targets. */
@@ -104,6 +121,14 @@ class CatalogReader {
         if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
         if (bytes.length !== info.length || sha256(bytes) !== info.sha256)
           throw new Error(`${url}: not the bytes the target names`);
+        if (name.startsWith('updates/')) {
+          const doc = revisionFromXml(bytes.toString('utf8'));
+          this.documents.set(info.sha256, {
+            updateId: doc.updateId,
+            revision: doc.revisionNumber,
+            files: doc.files.map((f) => f.sha256),
+          });
+        }
       })();
       this.blobs.set(info.sha256, check);
     }
@@ -126,6 +151,13 @@ class CatalogReader {
   }
 }
 
+interface CatalogView {
+  snapshotVersion: number;
+  /** The signed `x-upcat-catalog-version` of the snapshot. */
+  catalogVersion: number;
+  targets: Map<string, TargetInfo>;
+}
+
 interface TargetInfo {
   sha256: string;
   length: number;
@@ -134,6 +166,48 @@ interface TargetInfo {
 
 function sha256(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** One catalog read by one client: when, and which updates (id -> revision) the catalog held. */
+interface Read {
+  started: number;
+  ended: number;
+  catalogVersion: number;
+  updates: Map<string, number>;
+}
+
+/**
+ * A snapshot is whole when every update document it lists is the one its target names and
+ * every payload that document names is a target of the same snapshot.
+ */
+function halfMade(reader: CatalogReader, view: CatalogView): string[] {
+  const problems: string[] = [];
+  for (const [name, info] of view.targets) {
+    if (!name.startsWith('updates/')) continue;
+    const doc = reader.documentOf(info.sha256);
+    if (doc === undefined) {
+      problems.push(`version ${view.catalogVersion}: ${name} was not read`);
+      continue;
+    }
+    if (name !== `updates/${doc.updateId}.xml` || doc.revision !== info.custom['revision'])
+      problems.push(
+        `version ${view.catalogVersion}: ${name} holds ${doc.updateId}/${doc.revision}`,
+      );
+    for (const sha of doc.files)
+      if (view.targets.get(`payloads/${sha}`)?.sha256 !== sha)
+        problems.push(
+          `version ${view.catalogVersion}: ${name} names payloads/${sha}, not in the snapshot`,
+        );
+  }
+  return problems;
+}
+
+function updatesOf(view: CatalogView): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, info] of view.targets)
+    if (name.startsWith('updates/'))
+      out.set(String(info.custom['updateId']), Number(info.custom['revision']));
+  return out;
 }
 
 dbTestSerial(
@@ -173,46 +247,68 @@ dbTestSerial(
     t.true(clients.every((c) => c.secret !== undefined));
 
     const problems: string[] = [];
-    let publishing = true;
-    let reads = 0;
-    const clientLoop = async (secret: string): Promise<Map<string, PolicyEntry>> => {
+    const deadline = Date.now() + DEADLINE_MS;
+    let phase: 'before' | 'publishing' | 'done' = 'before';
+    // The publishes start only once every client has synced and read the catalog once, so
+    // that the reads overlap the publishes (rather than mostly following them).
+    let firstReads = 0;
+    let everyClientRead: () => void = () => undefined;
+    const allReading = new Promise<void>((resolve) => (everyClientRead = resolve));
+
+    const clientLoop = async (
+      secret: string,
+    ): Promise<{ policy: Map<string, PolicyEntry>; reads: Read[] }> => {
       const policy = new Map<string, PolicyEntry>();
+      const reads: Read[] = [];
       let anchor: string | undefined;
       let lastCatalog = 0;
-      let lastSnapshot = 0;
-      for (let last = false; !last;) {
-        last = !publishing; // one more round after the publishers are done
-        // Endpoints poll; they do not spin. A short random pause spreads them out.
-        await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
-        const res = await fetch(
-          `${base}/v1/sync${anchor === undefined ? '' : `?anchor=${encodeURIComponent(anchor)}`}`,
-          {
-            headers: { authorization: `Bearer ${secret}` },
-          },
+      for (let last = false, round = 0; !last; round++) {
+        last = phase === 'done'; // one more round after the publishers are done
+        if (Date.now() > deadline) {
+          problems.push('a client was still polling at the deadline');
+          break;
+        }
+        // Endpoints poll; they do not spin. A random pause spreads them out (the first round
+        // too, so that 200 first syncs do not arrive in one burst).
+        await new Promise((r) =>
+          setTimeout(r, round === 0 ? Math.random() * 1000 : 500 + Math.random() * 1000),
         );
-        if (res.status === 200) {
-          const body = (await res.json()) as { policy: SignedPolicy; anchor: string };
-          const doc = body.policy.signed;
-          if (!policyVerifies(body.policy, policyKey.keyval.public))
-            problems.push('a policy did not verify');
-          if (doc.catalogVersion < lastCatalog) problems.push('policy catalog version went back');
-          lastCatalog = doc.catalogVersion;
-          if (doc.full) policy.clear();
-          for (const id of doc.removed) policy.delete(id);
-          for (const d of doc.deployments) policy.set(d.updateId, d);
-          anchor = body.anchor;
-        } else if (res.status === 304) {
-          await res.arrayBuffer();
-          anchor = res.headers.get('x-upcat-anchor') ?? anchor;
-        } else {
-          problems.push(`sync answered ${res.status}`);
+        const started = Date.now();
+        try {
+          const res = await fetch(
+            `${base}/v1/sync${anchor === undefined ? '' : `?anchor=${encodeURIComponent(anchor)}`}`,
+            { headers: { authorization: `Bearer ${secret}` } },
+          );
+          if (res.status === 200) {
+            const body = (await res.json()) as { policy: SignedPolicy; anchor: string };
+            const doc = body.policy.signed;
+            if (!policyVerifies(body.policy, policyKey.keyval.public))
+              problems.push('a policy did not verify');
+            if (doc.catalogVersion < lastCatalog) problems.push('policy catalog version went back');
+            lastCatalog = doc.catalogVersion;
+            if (doc.full) policy.clear();
+            for (const id of doc.removed) policy.delete(id);
+            for (const d of doc.deployments) policy.set(d.updateId, d);
+            anchor = body.anchor;
+          } else if (res.status === 304) {
+            await res.arrayBuffer();
+            anchor = res.headers.get('x-upcat-anchor') ?? anchor;
+          } else {
+            problems.push(`sync answered ${res.status}`);
+          }
+        } catch (err) {
+          problems.push(`sync failed: ${(err as Error).message}`);
         }
         // The catalog read after the policy must already hold everything the policy names.
         try {
           const view = await reader.read();
-          reads++;
-          if (view.snapshotVersion < lastSnapshot) problems.push('snapshot version went back');
-          lastSnapshot = view.snapshotVersion;
+          reads.push({
+            started,
+            ended: Date.now(),
+            catalogVersion: view.catalogVersion,
+            updates: updatesOf(view),
+          });
+          problems.push(...halfMade(reader, view));
           for (const d of policy.values()) {
             const doc = view.targets.get(`updates/${d.updateId}.xml`);
             if (doc?.custom['revision'] !== d.revision)
@@ -227,12 +323,14 @@ dbTestSerial(
         } catch (err) {
           problems.push(`catalog read failed: ${(err as Error).message}`);
         }
+        if (round === 0 && ++firstReads === CLIENTS) everyClientRead();
       }
-      return policy;
+      return { policy, reads };
     };
 
-    const started = Date.now();
-    const publishOne = async (i: number): Promise<{ status: number; catalogVersion: number }> => {
+    const publishOne = async (
+      i: number,
+    ): Promise<{ status: number; updateId: string; catalogVersion: number }> => {
       const name = `build-${i}.bin`;
       const form = uploadForm(
         fileManifest(name, { product: `Product ${i}`, title: `Build ${i}` }),
@@ -260,15 +358,28 @@ dbTestSerial(
       });
       await approval.arrayBuffer();
       if (approval.status !== 201) problems.push(`approval answered ${approval.status}`);
-      return { status: res.status, catalogVersion: body.catalogVersion };
+      return { status: res.status, updateId: body.updateId, catalogVersion: body.catalogVersion };
     };
 
     const loops = clients.map((c) => clientLoop(c.secret));
+    const registered = Date.now();
+    let waiting: NodeJS.Timeout | undefined;
+    await Promise.race([
+      allReading,
+      new Promise<void>((resolve) => (waiting = setTimeout(resolve, DEADLINE_MS / 2))),
+    ]);
+    clearTimeout(waiting);
+    if (firstReads < CLIENTS) problems.push(`only ${firstReads} clients read before publishing`);
+    t.log(`every client synced and read the catalog once in ${Date.now() - registered} ms`);
+    const publishStart = Date.now();
+    phase = 'publishing';
     const published = await Promise.all(Array.from({ length: PUBLISHES }, (_, i) => publishOne(i)));
-    publishing = false;
-    t.log(`publishes and approvals done in ${Date.now() - started} ms`);
-    const policies = await Promise.all(loops);
-    t.log(`${reads} catalog reads by ${CLIENTS} clients in ${Date.now() - started} ms`);
+    const publishEnd = Date.now();
+    phase = 'done';
+    t.log(`publishes and approvals done in ${publishEnd - publishStart} ms`);
+    const results = await Promise.all(loops);
+    const reads = results.flatMap((r) => r.reads);
+    t.log(`${reads.length} catalog reads by ${CLIENTS} clients in ${Date.now() - publishStart} ms`);
 
     t.deepEqual(problems.slice(0, 10), []);
     t.deepEqual(
@@ -276,6 +387,49 @@ dbTestSerial(
       Array<number>(PUBLISHES).fill(201),
     );
     t.is(new Set(published.map((p) => p.catalogVersion)).size, PUBLISHES);
+
+    // The reads overlapped the publishes: while they were under way, clients saw the catalog
+    // at more than one version (not just before and after).
+    const during = new Set(
+      reads
+        .filter((r) => r.started >= publishStart && r.ended <= publishEnd)
+        .map((r) => r.catalogVersion),
+    );
+    t.log(
+      `catalog versions seen while publishing: ${[...during].sort((a, b) => a - b).join(', ')}`,
+    );
+    t.true(during.size > 1, `versions seen while publishing: ${[...during].join(', ')}`);
+
+    // What each read showed is exactly the publishes committed at its catalog version: the
+    // versions strictly increase with each publish, every client sees them in that order, and
+    // none sees an update before (or after losing) its version.
+    const expectedAt = (version: number): string[] =>
+      published
+        .filter((p) => p.catalogVersion <= version)
+        .map((p) => p.updateId)
+        .sort();
+    const mismatches: string[] = [];
+    for (const [client, { reads: own }] of results.entries()) {
+      let previous: Read | undefined;
+      for (const r of own) {
+        const ids = [...r.updates.keys()].sort();
+        if (ids.join() !== expectedAt(r.catalogVersion).join())
+          mismatches.push(`client ${client} at version ${r.catalogVersion}: ${ids.length} updates`);
+        if (previous !== undefined) {
+          if (r.catalogVersion < previous.catalogVersion)
+            mismatches.push(
+              `client ${client}: version ${previous.catalogVersion} then ${r.catalogVersion}`,
+            );
+          if (r.updates.size > previous.updates.size && r.catalogVersion <= previous.catalogVersion)
+            mismatches.push(`client ${client}: new updates without a new version`);
+          for (const id of previous.updates.keys())
+            if (!r.updates.has(id)) mismatches.push(`client ${client}: lost ${id}`);
+        }
+        previous = r;
+      }
+    }
+    t.deepEqual(mismatches.slice(0, 10), []);
+
     t.is(
       Number(((await site.db('updates').count({ n: '*' })) as Array<{ n: number | string }>)[0]?.n),
       PUBLISHES,
@@ -293,10 +447,11 @@ dbTestSerial(
     );
     t.is(await site.catalog.catalogVersion(), versions[versions.length - 1] ?? -1);
     // Nothing lost: every client ends with all 20 deployments, and the catalog lists them all.
-    t.true(policies.every((p) => p.size === PUBLISHES));
+    t.true(results.every((r) => r.policy.size === PUBLISHES));
+    t.true(results.every((r) => r.reads.at(-1)?.updates.size === PUBLISHES));
     const final = await reader.read();
+    t.deepEqual(halfMade(reader, final), []);
     t.is([...final.targets.keys()].filter((n) => n.startsWith('updates/')).length, PUBLISHES);
-    t.true(reads >= CLIENTS * 2);
   },
 );
 

@@ -93,10 +93,20 @@ dbTest(
 
     const low = await t.throwsAsync(site.promotions.promote({ ...input, minSuccess: 95 }, 'test'));
     t.is(codeOf(low), 'conflict');
-    t.is(low?.message, 'ring1: 66.7% installed (2 of 3 reporting), below --min-success 95');
+    t.is(low?.message, 'ring1: 66.6% installed (2 of 3 reporting), below --min-success 95');
     t.false((await site.deployments.list()).some((d) => d.group === 'ring2'));
     const promotions = await site.db('audit_log').where({ action: 'deployment.promote' });
     t.is(promotions.length, 0, 'a refusal changes nothing and is not audited as a change');
+
+    // At the boundary: 66.67% is below 66.7, and the message must not print "66.7%" (rounded
+    // up) beside "below 66.7". It rounds down.
+    const boundary = await t.throwsAsync(
+      site.promotions.promote({ ...input, minSuccess: 66.7 }, 'test'),
+    );
+    t.is(boundary?.message, 'ring1: 66.6% installed (2 of 3 reporting), below --min-success 66.7');
+    t.like((boundary as { details?: object }).details, {
+      evidence: { installed: 2, reporting: 3, minSuccess: 66.7 },
+    });
 
     const p = await site.promotions.promote({ ...input, minSuccess: 66 }, 'test');
     t.like(p, {

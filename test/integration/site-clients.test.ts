@@ -135,6 +135,43 @@ dbTest(
   },
 );
 
+dbTest(
+  're-registration is audited: who, how, a group joined, a new secret',
+  async (t, { site }) => {
+    site.config.site.approval = 'auto-all';
+    const app = createApp(site);
+    await site.groups.create('Ring 1', 'test');
+    const first = await register(app, registration());
+    const again = await register(app, registration({ group: 'Ring 1' }), first.body.secret);
+    t.is(again.body.clientId, first.body.clientId);
+    const rows = (await site
+      .db('audit_log')
+      .where({ action: 'client.reregister', target: first.body.clientId })
+      .select('actor', 'detail', 'source')) as Array<{
+      actor: string;
+      detail: string;
+      source: string | null;
+    }>;
+    t.is(rows.length, 1);
+    t.is(rows[0]?.actor, `client:${first.body.clientId}`);
+    t.truthy(rows[0]?.source, 'the caller address');
+    t.deepEqual(JSON.parse(rows[0]?.detail ?? '{}'), {
+      hardwareId: 'hw-0001',
+      status: 'approved',
+      by: 'secret',
+      newSecret: false,
+      joinedGroup: 'Ring 1',
+      certificateSerial: null,
+    });
+    // A refused re-registration (a clone) writes no re-registration row.
+    await register(app, registration({ hardwareId: 'hw-other' }), first.body.secret);
+    t.is(
+      (await site.db('audit_log').where({ action: 'client.reregister' }).select('id')).length,
+      1,
+    );
+  },
+);
+
 for (const mode of ['auto', 'manual'] as const) {
   dbTest(
     `100 concurrent registrations over 10 hardware IDs end as policy ${mode} says`,

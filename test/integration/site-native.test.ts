@@ -142,6 +142,13 @@ dbTest(
       t.is(re.status, 201, re.text);
       t.is(re.json['clientId'], reg.clientId);
       t.is((await ctx.site.clients.list()).length, 1);
+      // Audited: over mutual TLS without the secret, a new secret was issued.
+      const audited = (await ctx.site
+        .db('audit_log')
+        .where({ action: 'client.reregister', target: reg.clientId })
+        .select('detail')) as Array<{ detail: string }>;
+      t.like(JSON.parse(audited[0]?.detail ?? '{}'), { by: 'certificate', newSecret: true });
+      t.is(audited.length, 1);
 
       // Native mode registers with a request, and refuses a malformed one.
       const noCsr = await tlsRequest(n.httpsUrl, {
@@ -212,7 +219,7 @@ dbTest('native: a certificate the site did not issue is not an identity', async 
     const res = await syncOverTls(n, keys, impostor);
     t.is(res.status, 401);
     t.is(res.json.error?.code, 'unauthorized');
-    // With its secret the same connection authenticates by the secret.
+    // Its secret does not stand in for the certificate: native mode syncs over mutual TLS only.
     const withSecret = await tlsRequest(n.httpsUrl, {
       path: '/v1/sync',
       ca: n.ca,
@@ -220,7 +227,8 @@ dbTest('native: a certificate the site did not issue is not an identity', async 
       cert: impostor,
       headers: { Authorization: `Bearer ${reg.secret}` },
     });
-    t.is(withSecret.status, 200);
+    t.is(withSecret.status, 403);
+    t.is(withSecret.json.error?.code, 'certificate_required');
     // No certificate and no secret: 401.
     const none = await tlsRequest(n.httpsUrl, { path: '/v1/sync', ca: n.ca });
     t.is(none.status, 401);
@@ -313,6 +321,62 @@ async function opensslChecks(
   t.regex(verify.stdout + verify.stderr, /certificate revoked/);
 }
 
+dbTest(
+  'native: sync and status refuse a secret (certificate_required) on both listeners; the certificate route takes it',
+  async (t, ctx) => {
+    const keys = clientKeys();
+    let reg: Awaited<ReturnType<typeof enrol>> | undefined;
+    let anchor = '';
+    await withServer(ctx, 'native', async (n) => {
+      reg = await enrol(ctx, n, keys);
+      const synced = await syncOverTls(n, keys, reg.certificate ?? '');
+      t.is(synced.status, 200);
+      anchor = synced.json['anchor'] as string;
+    });
+    const { secret, clientId } = reg ?? { secret: '', clientId: '' };
+    // A new server: its sync fast path loads every client with a secret at start, so a secret
+    // with a current anchor over plain HTTP must still be refused, not answered from memory.
+    await withServer(ctx, 'native', async (n) => {
+      await eventually(() => ctx.site.syncFast.size >= 1);
+      const auth = { Authorization: `Bearer ${secret}` };
+      const plain = [
+        await request(n.running.server).get('/v1/sync').query({ anchor }).set(auth),
+        await request(n.running.server).get('/v1/sync').set(auth),
+        await request(n.running.server)
+          .post('/v1/status')
+          .set(auth)
+          .send({ messages: [{ id: 'm-1', topic: 'client', state: 'cannot_reach_site' }] }),
+      ];
+      for (const res of plain) {
+        t.is(res.status, 403);
+        t.is((res.body as { error: { code: string } }).error.code, 'certificate_required');
+      }
+      const overTls = await tlsRequest(n.httpsUrl, {
+        path: '/v1/sync',
+        ca: n.ca,
+        headers: auth,
+      });
+      t.is(overTls.status, 403);
+      t.is(overTls.json.error?.code, 'certificate_required');
+      t.is(ctx.site.syncFast.hits, 0);
+      t.deepEqual(await ctx.site.db('state_messages').select('message_id'), []);
+      // What a client needs before it holds a certificate still takes the secret.
+      const cert = await request(n.running.server)
+        .get(`/v1/clients/${clientId}/certificate`)
+        .set(auth);
+      t.is(cert.status, 200);
+      // No credentials at all is still 401; the certificate is still the identity.
+      t.is((await request(n.running.server).get('/v1/sync')).status, 401);
+      t.is((await syncOverTls(n, keys, reg?.certificate ?? '', anchor)).status, 304);
+    });
+  },
+);
+
+async function eventually(ok: () => boolean): Promise<void> {
+  const until = Date.now() + 5_000;
+  while (!ok() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
+
 dbTest('mixed and native at once: secrets over HTTP, certificates over HTTPS', async (t, ctx) => {
   ctx.site.config.site.approval = 'auto-all';
   await withServer(ctx, 'mixed', async (n) => {
@@ -327,6 +391,13 @@ dbTest('mixed and native at once: secrets over HTTP, certificates over HTTPS', a
       .get('/v1/sync')
       .set('Authorization', `Bearer ${(mixed.body as { secret: string }).secret}`);
     t.is(mixedSync.status, 200);
+    // Mixed mode with both listeners: a secret is as good over HTTPS as over HTTP.
+    const mixedOverTls = await tlsRequest(n.httpsUrl, {
+      path: '/v1/sync',
+      ca: n.ca,
+      headers: { Authorization: `Bearer ${(mixed.body as { secret: string }).secret}` },
+    });
+    t.is(mixedOverTls.status, 200);
 
     // A certificate client on the same site, over the HTTPS listener.
     const keys = clientKeys();

@@ -142,12 +142,12 @@ dbTest(
 );
 
 dbTest(
-  'reports: per revision installed, failed, pending, not applicable; history; stale clients',
+  'reports: per revision installed, already installed, failed, pending, not applicable; history; stale clients',
   async (t, { site }) => {
     site.config.site.approval = 'auto-all';
     const app = createApp(site);
     const cs = await Promise.all(
-      [0, 1, 2, 3, 4].map(
+      [0, 1, 2, 3, 4, 5].map(
         async (i) => (await register(app, registration({ hardwareId: `hw-${i}` }))).body,
       ),
     );
@@ -156,31 +156,28 @@ dbTest(
       { updateId: a.updateId, group: 'All Computers', action: 'install' },
       'test',
     );
-    const states = ['installed', 'failed', 'not_applicable', 'downloading'];
-    for (const [i, state] of states.entries()) {
-      await request(app)
-        .post('/v1/status')
-        .set('Authorization', `Bearer ${cs[i]?.secret ?? ''}`)
-        .send({
-          messages: [{ id: `s-${i}`, topic: 'update', updateId: a.updateId, revision: 1, state }],
-        })
-        .expect(202);
-    }
-    const [report] = await site.reports.revisions();
-    t.like(report, {
+    const states = ['installed', 'already_installed', 'failed', 'not_applicable', 'downloading'];
+    for (const [i, state] of states.entries())
+      await report(app, cs[i]?.secret, [{ updateId: a.updateId, state }]);
+    const [report0] = await site.reports.revisions();
+    t.deepEqual(report0, {
       updateId: a.updateId,
       revision: 1,
+      title: 'Contoso Tool 1.0',
+      status: 'active',
       installed: 1,
+      alreadyInstalled: 1,
+      uninstalled: 0,
       failed: 1,
       notApplicable: 1,
-      pending: 2,
+      pending: 2, // the one downloading and the one silent
     });
     const auth = await bearer(site, 'approve');
     const http = await request(app)
       .get('/v1/reports/revisions')
       .set('Authorization', auth)
       .expect(200);
-    t.deepEqual(http.body.revisions, [report]);
+    t.deepEqual(http.body.revisions, [report0]);
     const history = await request(app)
       .get(`/v1/reports/clients/${cs[0]?.clientId ?? ''}/history`)
       .set('Authorization', auth)
@@ -188,7 +185,7 @@ dbTest(
     t.is(history.body.history[0].state, 'installed');
     await site
       .db('clients')
-      .where({ client_id: cs[4]?.clientId ?? '' })
+      .where({ client_id: cs[5]?.clientId ?? '' })
       .update({ last_contact: '2020-01-01T00:00:00.000Z' });
     const stale = await request(app)
       .get('/v1/reports/stale?days=30')
@@ -196,7 +193,7 @@ dbTest(
       .expect(200);
     t.deepEqual(
       stale.body.clients.map((c: { clientId: string }) => c.clientId),
-      [cs[4]?.clientId],
+      [cs[5]?.clientId],
     );
     t.is(
       (await request(app).get('/v1/reports/stale?days=soon').set('Authorization', auth)).status,
@@ -209,6 +206,81 @@ dbTest(
     );
     t.is((await request(app).get('/v1/reports/revisions')).status, 401);
     const list = await request(app).get('/v1/clients').set('Authorization', auth).expect(200);
-    t.is(list.body.clients.length, 5);
+    t.is(list.body.clients.length, 6);
   },
 );
+
+dbTest(
+  'reports: a revision that left the policy (superseded, expired) has no pending clients',
+  async (t, { site }) => {
+    site.config.site.approval = 'auto-all';
+    const app = createApp(site);
+    const cs = await Promise.all(
+      [0, 1, 2].map(
+        async (i) => (await register(app, registration({ hardwareId: `hw-${i}` }))).body,
+      ),
+    );
+    const deploy = (updateId: string, action = 'install'): Promise<unknown> =>
+      site.deployments.approve({ updateId, group: 'All Computers', action }, 'test');
+    const a1 = await publishBytes(site, 'a1', fileManifest('a.bin'), 'a.bin');
+    const b = await publishBytes(
+      site,
+      'b1',
+      fileManifest('b.bin', { title: 'B', product: 'B' }),
+      'b.bin',
+    );
+    await deploy(a1.updateId);
+    await deploy(b.updateId, 'uninstall');
+    await report(app, cs[0]?.secret, [
+      { updateId: a1.updateId, state: 'installed' },
+      { updateId: b.updateId, state: 'uninstalled' },
+    ]);
+    const row = async (updateId: string): Promise<Record<string, unknown> | undefined> =>
+      (await site.reports.revisions()).find((r) => r.updateId === updateId) as
+        Record<string, unknown> | undefined;
+    t.like(await row(a1.updateId), { status: 'active', installed: 1, pending: 2 });
+    t.like(await row(b.updateId), { status: 'active', uninstalled: 1, installed: 0, pending: 2 });
+
+    // a2 supersedes a1: no client is asked for a1 any more, so none of them is pending on it.
+    const a2 = await publishBytes(
+      site,
+      'a2',
+      fileManifest('a.bin', { title: 'A2', version: '2.0', supersedes: [a1.updateId] }),
+      'a.bin',
+    );
+    await deploy(a2.updateId);
+    t.like(await row(a1.updateId), { status: 'superseded', installed: 1, pending: 0 });
+    t.like(await row(a2.updateId), { status: 'active', installed: 0, pending: 3 });
+
+    await site.expire.expire(a2.updateId, 'test');
+    t.like(await row(a2.updateId), { status: 'expired', pending: 0 });
+    // The policy agrees: only the uninstall of b is left for a client.
+    const sync = await request(app)
+      .get('/v1/sync')
+      .set('Authorization', `Bearer ${cs[1]?.secret ?? ''}`)
+      .expect(200);
+    t.deepEqual(
+      (sync.body.policy.signed.deployments as Array<{ updateId: string }>).map((d) => d.updateId),
+      [b.updateId],
+    );
+  },
+);
+
+async function report(
+  app: ReturnType<typeof createApp>,
+  secret: string | undefined,
+  messages: Array<{ updateId: string; state: string }>,
+): Promise<void> {
+  await request(app)
+    .post('/v1/status')
+    .set('Authorization', `Bearer ${secret ?? ''}`)
+    .send({
+      messages: messages.map((m, i) => ({
+        id: `s-${m.state}-${i}-${m.updateId.slice(0, 8)}`,
+        topic: 'update',
+        revision: 1,
+        ...m,
+      })),
+    })
+    .expect(202);
+}

@@ -1,10 +1,12 @@
-import { createPublicKey, verify } from 'node:crypto';
+import { createHash, createPublicKey, randomUUID, verify } from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
 import { canonicalJson } from '../../src/catalog/canonical-json.js';
 import type { Site } from '../../src/app.js';
 import { createApp } from '../../src/server/app.js';
+import { lockCatalog, nextCatalogVersion, now } from '../../src/storage/catalog-repo.js';
 import type { SignedPolicy } from '../../src/sync/sync-service.js';
+import { runCli } from '../helpers/cli.js';
 import { register, registration } from '../helpers/clients.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { dbTest, makeSite } from '../helpers/site.js';
@@ -381,5 +383,197 @@ dbTest(
       const s = await stat(path.join(site.config.dirs.signing, 'sync', name));
       t.is(s.mode & 0o777, 0o600, name);
     }
+  },
+);
+
+/**
+ * `n` published updates deployed to All Computers in one catalog version: rows written as the
+ * publish and approve transactions write them (a fixture: 500 real publishes would dominate the
+ * test's time), so that policy is computed from them like any other.
+ */
+async function seedDeployments(site: Site, n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await site.db.transaction(async (trx) => {
+    await lockCatalog(trx);
+    const version = await nextCatalogVersion(trx, { reason: 'approve', actor: 'test' });
+    const group = (await trx('groups').where({ name: 'All Computers' }).first('id')) as {
+      id: number;
+    };
+    for (const [i, updateId] of ids.entries()) {
+      const sha256 = createHash('sha256').update(updateId).digest('hex');
+      const sha1 = createHash('sha1').update(updateId).digest('hex');
+      await trx('blobs').insert({ sha256, sha1, size: 10, created_at: now() });
+      await trx('updates').insert({
+        update_id: updateId,
+        product: `Seeded ${i}`,
+        classification: 'Updates',
+        state: 'active',
+        created_at: now(),
+        latest_revision: 1,
+      });
+      const [revision] = (await trx('revisions')
+        .insert({
+          update_id: updateId,
+          revision_number: 1,
+          title: `Seeded ${i}`,
+          description: '',
+          product: `Seeded ${i}`,
+          classification: 'Updates',
+          version: '1.0',
+          handler: JSON.stringify({ type: 'commandLine', program: 'tool.bin' }),
+          content_key: sha256,
+          catalog_version: version,
+          created_at: now(),
+        })
+        .returning('id')) as Array<{ id: number } | number>;
+      const revisionId = typeof revision === 'object' ? revision.id : revision;
+      await trx('files').insert({
+        revision_id: revisionId,
+        name: 'tool.bin',
+        sha256,
+        sha1,
+        size: 10,
+        kind: 'file',
+      });
+      await trx('deployments').insert({
+        update_id: updateId,
+        group_id: group.id,
+        action: 'install',
+        deadline: null,
+        percent: 100,
+        catalog_version: version,
+        created_at: now(),
+      });
+    }
+  });
+  return ids;
+}
+
+dbTest(
+  'a policy of 500 deployments: a small anchor, 304 when unchanged, the change when one lands',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const client = await approvedClient(site, app);
+    const ids = await seedDeployments(site, 500);
+
+    const first = await sync(app, client.secret);
+    t.is(first.status, 200);
+    t.true(first.body.policy.signed.full);
+    t.is(first.body.policy.signed.deployments.length, 500);
+    // The anchor rides in the URL: it stays small whatever the policy's size.
+    t.true(first.body.anchor.length < 512, `anchor of ${first.body.anchor.length} characters`);
+
+    // Nothing new: 304 (the nothing-new test), and again after an unrelated catalog change.
+    t.is((await sync(app, client.secret, first.body.anchor)).status, 304);
+    await publishBytes(
+      site,
+      'unrelated',
+      fileManifest('u.bin', { title: 'U', product: 'U', version: '1.0' }),
+      'u.bin',
+    );
+    const unrelated = await sync(app, client.secret, first.body.anchor);
+    t.is(unrelated.status, 304);
+    const fresher = unrelated.headers['x-upcat-anchor'] ?? '';
+    t.true(fresher.length > 0 && fresher.length < 512);
+    t.is((await sync(app, client.secret, fresher)).status, 304);
+
+    // A change: the policy again, whole (the anchor holds only its digest), with the change in it.
+    const target = ids[123] ?? '';
+    await site.deployments.approve(
+      {
+        updateId: target,
+        group: 'All Computers',
+        action: 'optional',
+        deadline: '2031-05-01T00:00:00Z',
+      },
+      'test',
+    );
+    const changed = await sync(app, client.secret, fresher);
+    t.is(changed.status, 200);
+    const doc = changed.body.policy.signed;
+    t.true(doc.full);
+    t.is(doc.deployments.length, 500);
+    t.like(
+      doc.deployments.find((d) => d.updateId === target),
+      { action: 'optional', deadline: '2031-05-01T00:00:00.000Z' },
+    );
+    t.is((await sync(app, client.secret, changed.body.anchor)).status, 304);
+
+    // An update that leaves: the whole policy without it.
+    await site.expire.expire(ids[7] ?? '', 'test');
+    const shrunk = await sync(app, client.secret, changed.body.anchor);
+    t.is(shrunk.status, 200);
+    t.is(shrunk.body.policy.signed.deployments.length, 499);
+    t.false(shrunk.body.policy.signed.deployments.some((d) => d.updateId === ids[7]));
+  },
+);
+
+dbTest(
+  'an anchor that names its entries answers a growth past the budget incrementally',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const client = await approvedClient(site, app);
+    const few = await seedDeployments(site, 3);
+    const first = await sync(app, client.secret);
+    t.is(first.body.policy.signed.deployments.length, 3);
+    const many = await seedDeployments(site, 200);
+    const grown = await sync(app, client.secret, first.body.anchor);
+    t.is(grown.status, 200);
+    t.false(grown.body.policy.signed.full);
+    t.deepEqual(
+      grown.body.policy.signed.deployments.map((d) => d.updateId),
+      [...many].sort(),
+    );
+    t.is((await sync(app, client.secret, grown.body.anchor)).status, 304);
+    t.true(few.length === 3 && grown.body.anchor.length < 512);
+  },
+);
+
+dbTest(
+  'upcat approve --deadline 2030-01-01: a date is midnight UTC (CLI and POST /v1/deployments)',
+  async (t, { site, env }) => {
+    const a = await publishBytes(site, 'a1', fileManifest('a.bin'), 'a.bin');
+    const cli = await runCli(
+      [
+        'approve',
+        a.updateId,
+        '--group',
+        'All Computers',
+        '--action',
+        'install',
+        '--deadline',
+        '2030-01-01',
+        '--json',
+      ],
+      env,
+    );
+    t.is(cli.code, 0, cli.stderr);
+    t.like(JSON.parse(cli.stdout), { updateId: a.updateId, deadline: '2030-01-01T00:00:00.000Z' });
+    const res = await request(createApp(site))
+      .post('/v1/deployments')
+      .set('Authorization', await bearer(site, 'approve'))
+      .send({
+        updateId: a.updateId,
+        group: 'All Computers',
+        action: 'install',
+        deadline: '2030-06-01T08:00+02:00',
+      });
+    t.is(res.status, 201);
+    t.is(res.body.deadline, '2030-06-01T06:00:00.000Z');
+    const noZone = await runCli(
+      [
+        'approve',
+        a.updateId,
+        '--group',
+        'All Computers',
+        '--action',
+        'install',
+        '--deadline',
+        '2030-01-01T08:00',
+      ],
+      env,
+    );
+    t.not(noZone.code, 0);
+    t.regex(noZone.stderr, /^upcat: .*deadline: must be an ISO-8601 date .*\n$/);
   },
 );

@@ -231,3 +231,34 @@ dbTest(
     }
   },
 );
+
+dbTest(
+  'fast path: a hardware ID that is not the record’s takes the database path and flags the clone',
+  async (t, ctx) => {
+    const { server, url, site } = await serving(ctx);
+    try {
+      const secret = await registered(url, { hardwareId: 'hw-f1' });
+      const clientId = secret.slice(0, 36);
+      const as = (hardwareId: string, anchor?: string) =>
+        fetch(
+          `${url}/v1/sync${anchor === undefined ? '' : `?anchor=${encodeURIComponent(anchor)}`}`,
+          {
+            headers: { authorization: `Bearer ${secret}`, 'upcat-hardware-id': hardwareId },
+          },
+        );
+      const first = (await (await as('hw-f1')).json()) as { anchor: string };
+      t.is((await as('hw-f1', first.anchor)).status, 304);
+      t.is((await as('hw-f1', first.anchor)).status, 304);
+      const hits = site.syncFast.hits;
+      t.true(hits >= 1, 'its own hardware ID is answered from memory');
+      t.false((await site.clients.get(clientId)).cloneSuspected);
+
+      const copy = await as('hw-copy', first.anchor);
+      t.is(copy.status, 304, 'still answered');
+      t.is(site.syncFast.hits, hits, 'not from memory: the clone check needs the database path');
+      t.true((await site.clients.get(clientId)).cloneSuspected);
+    } finally {
+      await server.close();
+    }
+  },
+);

@@ -4,6 +4,7 @@ import { createApp } from '../../src/server/app.js';
 import { createEnrollmentToken } from '../../src/site/enrollment.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { dbTest } from '../helpers/site.js';
+import { uploadForm } from '../helpers/upload.js';
 
 dbTest('tokens: create, list (never the secret), revoke by name', async (t, { site }) => {
   const a = await site.tokens.create(
@@ -191,5 +192,52 @@ dbTest(
       .post('/v1/clients')
       .send({ ...body, hardwareId: 'hw-enroll-3', enrollmentToken: enroll.token });
     t.is(revoked.status, 401);
+  },
+);
+
+dbTest(
+  'tokens: a name given again after a revoke is another token: in the audit log and for idempotency keys',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const publish = (token: string, bytes: string, product: string) => {
+      const form = uploadForm(fileManifest('tool.bin', { product }), bytes);
+      return request(app)
+        .post('/v1/updates')
+        .set('Authorization', `Bearer ${token}`)
+        .set('Content-Type', form.contentType)
+        .set('Idempotency-Key', 'release-1')
+        .send(form.body);
+    };
+    const first = await site.tokens.create({ name: 'ci', scope: 'publish' }, 'test');
+    const a = await publish(first.token, 'build a', 'Product A');
+    t.is(a.status, 201);
+    await site.tokens.revoke(first.id, 'test');
+    const second = await site.tokens.create({ name: 'ci', scope: 'publish' }, 'test');
+    t.not(second.id, first.id);
+
+    // The same key from the new token is the new token's own: a new publish, not a replay of
+    // (nor a mismatch with) the old token's request.
+    const b = await publish(second.token, 'build b', 'Product B');
+    t.is(b.status, 201, JSON.stringify(b.body));
+    t.not(b.body.updateId, a.body.updateId);
+    // Still idempotent for the token itself.
+    const again = await publish(second.token, 'build b', 'Product B');
+    t.is(again.status, 201);
+    t.deepEqual(again.body, b.body);
+    t.is((await site.db('revisions')).length, 2);
+
+    const rows = (await site
+      .db('audit_log')
+      .where({ action: 'publish' })
+      .orderBy('id')
+      .select('actor', 'token_id', 'target')) as Array<{
+      actor: string;
+      token_id: string | null;
+      target: string;
+    }>;
+    t.deepEqual(rows, [
+      { actor: 'token:ci', token_id: first.id, target: `${a.body.updateId}/1` },
+      { actor: 'token:ci', token_id: second.id, target: `${b.body.updateId}/1` },
+    ]);
   },
 );

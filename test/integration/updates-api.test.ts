@@ -185,24 +185,24 @@ dbTest(
     t.regex(notJson.body.error?.message ?? '', /manifest: not valid JSON/);
     // Payload before the manifest.
     const swapped = uploadForm(fileManifest('tool.bin'), 'x');
-    const text = swapped.body
+    const swappedText = swapped.body
       .toString('latin1')
       .replace('name="manifest"', 'name="payload"; filename="a.bin"');
     const order = await post(
       app,
-      { contentType: swapped.contentType, body: Buffer.from(text, 'latin1') },
+      { contentType: swapped.contentType, body: Buffer.from(swappedText, 'latin1') },
       bearer(token),
     );
     t.is(order.status, 400);
     t.regex(order.body.error?.message ?? '', /"manifest" part/);
-    // Not multipart at all.
-    const raw = await post(
+    // Neither multipart nor the raw form.
+    const text = await post(
       app,
-      { contentType: 'application/octet-stream', body: Buffer.from('x') },
+      { contentType: 'text/plain', body: Buffer.from('x') },
       bearer(token),
     );
-    t.is(raw.status, 400);
-    t.regex(raw.body.error?.message ?? '', /multipart\/form-data/);
+    t.is(text.status, 400);
+    t.regex(text.body.error?.message ?? '', /multipart\/form-data .* or application\/octet-stream/);
     // A path for a file name.
     const climbing = await post(
       app,
@@ -325,6 +325,227 @@ dbTest(
       const replay = await post(app, form, { ...bearer(token), 'Idempotency-Key': 'same' });
       t.is(replay.status, 201);
       t.is((await site.db('revisions')).length, 1);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+/** The raw form: the body is the payload, the manifest rides in a header, the name in the query. */
+async function postRaw(
+  app: Express,
+  manifest: unknown,
+  payload: string | Buffer,
+  headers: Record<string, string>,
+  query = '?fileName=tool.bin',
+): Promise<Answer> {
+  const req = request(app)
+    .post(`/v1/updates${query}`)
+    .set('Content-Type', 'application/octet-stream');
+  if (manifest !== undefined) {
+    const json = typeof manifest === 'string' ? manifest : JSON.stringify(manifest);
+    req.set('Upcat-Manifest', Buffer.from(json).toString('base64'));
+  }
+  for (const [k, v] of Object.entries(headers)) req.set(k, v);
+  const res = await req.send(Buffer.from(payload));
+  return { status: res.status, body: res.body as Answer['body'] };
+}
+
+dbTest(
+  'the raw form (octet-stream body, Upcat-Manifest header, fileName) publishes like the form',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const token = await tokenOf(site, 'publish');
+    const manifest = fileManifest('tool.bin', { title: 'Tool \u00e9t\u00e9' });
+    const key = { ...bearer(token), 'Idempotency-Key': 'raw-1' };
+    const res = await postRaw(app, manifest, 'raw payload', key);
+    t.is(res.status, 201);
+    t.like(res.body, { revision: 1, size: 11, sha256: sha256('raw payload') });
+    const revision = (await site.db('revisions').first()) as { title: string };
+    t.is(revision.title, 'Tool \u00e9t\u00e9');
+    // A retry with the key replays; the same upload as a multipart form is the same revision.
+    const retry = await postRaw(app, manifest, 'raw payload', key);
+    t.is(retry.status, 201);
+    t.deepEqual(retry.body, res.body);
+    const form = await post(app, uploadForm(manifest, 'raw payload'), bearer(token));
+    t.is(form.status, 200);
+    t.like(form.body, { updateId: res.body['updateId'], revision: 1 });
+    const mismatch = await postRaw(app, manifest, 'other payload', key);
+    t.is(mismatch.status, 422);
+    t.is(mismatch.body.error?.code, 'idempotency_mismatch');
+  },
+);
+
+dbTest(
+  'the raw form refuses a missing or bad manifest header and a bad fileName, storing nothing',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const auth = bearer(await tokenOf(site, 'publish'));
+    const before = await snapshot(site);
+    const cases: Array<[string, Answer, number, RegExp]> = [
+      ['no header', await postRaw(app, undefined, 'x', auth), 400, /^Upcat-Manifest: required/],
+      [
+        'not base64',
+        await postRaw(app, undefined, 'x', { ...auth, 'Upcat-Manifest': '{"title":1}' }),
+        400,
+        /^Upcat-Manifest: not base64/,
+      ],
+      ['not JSON', await postRaw(app, '{"title": ', 'x', auth), 400, /^manifest: not valid JSON/],
+      [
+        'bad manifest',
+        await postRaw(app, fileManifest('tool.bin', { colour: 'red' }), 'x', auth),
+        400,
+        /colour/,
+      ],
+      ['no fileName', await postRaw(app, fileManifest('tool.bin'), 'x', auth, ''), 400, /fileName/],
+      [
+        'two fileNames',
+        await postRaw(app, fileManifest('tool.bin'), 'x', auth, '?fileName=a&fileName=b'),
+        400,
+        /fileName: one query parameter/,
+      ],
+      [
+        'a path',
+        await postRaw(app, fileManifest('tool.bin'), 'x', auth, '?fileName=..%2Ftool.bin'),
+        400,
+        /fileName/,
+      ],
+      ['empty payload', await postRaw(app, fileManifest('tool.bin'), '', auth), 400, /is empty/],
+    ];
+    for (const [what, res, status, message] of cases) {
+      t.is(res.status, status, what);
+      t.is(res.body.error?.code, 'invalid_input', what);
+      t.regex(res.body.error?.message ?? '', message, what);
+    }
+    site.config.limits.maxPayloadBytes = 1000;
+    const big = await postRaw(app, fileManifest('tool.bin'), Buffer.alloc(5000, 1), auth);
+    t.is(big.status, 413);
+    t.regex(big.body.error?.message ?? '', /payload is larger than the limit of 1000 bytes/);
+    t.true(
+      await eventually(async () => JSON.stringify(await snapshot(site)) === JSON.stringify(before)),
+    );
+  },
+);
+
+/**
+ * Sends a request head, then `total` body bytes as fast as the connection takes them, until the
+ * server closes it. Answers what the server said and how many body bytes the socket accepted.
+ */
+async function pushBody(
+  port: number,
+  head: string[],
+  total: number,
+): Promise<{ answer: string; accepted: number; closed: boolean }> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  let answer = '';
+  let closed = false;
+  let ended = false;
+  socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+  socket.on('error', () => undefined);
+  const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  void gone.then(() => (closed = true));
+  socket.write(`${head.join('\r\n')}\r\n\r\n`);
+  const chunk = Buffer.alloc(1024 * 1024, 5);
+  let accepted = 0;
+  while (accepted < total && !closed) {
+    const ok = socket.write(chunk);
+    accepted += chunk.length;
+    if (!ok) {
+      await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), gone]);
+    }
+  }
+  ended = !closed;
+  // After the whole body: a server that reads it all answers and keeps the connection.
+  await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000))]);
+  if (ended) accepted = total;
+  socket.destroy();
+  return { answer, accepted, closed };
+}
+
+dbTest(
+  'a refused large body is not read: the answer closes the connection at once',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const token = await tokenOf(site, 'publish');
+    site.config.limits.maxPayloadBytes = 1024 * 1024;
+    const server = await listen(app);
+    const total = 256 * 1024 * 1024;
+    const head = (extra: string[]): string[] => [
+      'POST /v1/updates?fileName=tool.bin HTTP/1.1',
+      'Host: 127.0.0.1',
+      'Content-Type: application/octet-stream',
+      `Upcat-Manifest: ${Buffer.from(JSON.stringify(fileManifest('tool.bin'))).toString('base64')}`,
+      ...extra,
+    ];
+    try {
+      const before = await snapshot(site);
+      const cases: Array<[string, string[], RegExp]> = [
+        [
+          'declared too large',
+          [`Authorization: Bearer ${token}`, `Content-Length: ${total}`],
+          /^HTTP\/1\.1 413/,
+        ],
+        ['no token', [`Content-Length: ${total}`], /^HTTP\/1\.1 401/],
+        [
+          'streamed past the limit',
+          [`Authorization: Bearer ${token}`, 'Transfer-Encoding: chunked'],
+          /^HTTP\/1\.1 413/,
+        ],
+      ];
+      for (const [what, extra, status] of cases) {
+        // A chunked body needs its framing; its bytes are then one endless chunk.
+        const chunked = extra.includes('Transfer-Encoding: chunked');
+        const res = await pushBody(
+          server.port,
+          chunked ? [...head(extra), '', total.toString(16)] : head(extra),
+          total,
+        );
+        t.regex(res.answer, status, what);
+        t.regex(res.answer, /\r\nConnection: close\r\n/i, what);
+        t.true(res.closed, `${what}: connection closed`);
+        // The kernel's socket buffers take a few MiB; reading it all would take all 256.
+        t.true(res.accepted < 64 * 1024 * 1024, `${what}: ${res.accepted} bytes accepted`);
+      }
+      t.true(
+        await eventually(
+          async () => JSON.stringify(await snapshot(site)) === JSON.stringify(before),
+        ),
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTest(
+  'a refused small body is still read, so the connection is kept for the next request',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const server = await listen(app);
+    try {
+      const socket = net.connect(server.port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      const body = Buffer.alloc(10_000, 1);
+      const req = [
+        'POST /v1/updates?fileName=tool.bin HTTP/1.1',
+        'Host: 127.0.0.1',
+        'Content-Type: application/octet-stream',
+        `Content-Length: ${body.length}`,
+        '',
+        '',
+      ].join('\r\n');
+      socket.write(req);
+      socket.write(body);
+      t.true(await eventually(async () => Promise.resolve(/\r\n\r\n\{.*\}$/s.test(text))));
+      t.regex(text, /^HTTP\/1\.1 401/);
+      t.notRegex(text, /Connection: close/i);
+      text = '';
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      t.true(await eventually(async () => Promise.resolve(/^HTTP\/1\.1 200/.test(text))));
+      socket.destroy();
     } finally {
       await server.close();
     }

@@ -32,6 +32,8 @@ interface AgentFlags {
   name?: string;
   enrollmentToken?: string;
   property: string[];
+  dnsServer: string[];
+  fallbackStatusPoint?: string;
   installOptional?: boolean;
   handlerTimeout: string;
   agentVersion: string;
@@ -90,6 +92,16 @@ export function registerAgent(program: Command): void {
       collect,
       [],
     )
+    .option(
+      '--fallback-status-point <url>',
+      'where state messages go when the site refuses the client or cannot be reached (else agent.json fallbackStatusPoint, else the site)',
+    )
+    .option(
+      '--dns-server <ip[:port]>',
+      "a DNS server for the SRV look-up (repeatable; else UPCAT_DNS_SERVERS, else the system's)",
+      collect,
+      [],
+    )
     .option('--install-optional', 'install optional deployments too')
     .option('--handler-timeout <seconds>', 'how long an installer may run', '3600')
     .addOption(
@@ -99,22 +111,24 @@ export function registerAgent(program: Command): void {
     )
     .option('--json', 'print each cycle report as JSON')
     .action(async (opts: AgentFlags, cmd: Command) => {
+      if (opts.once === true && opts.interval !== undefined)
+        throw new UpcatError(
+          'invalid_input',
+          '--once and --interval cannot be given together: --once runs one cycle, --interval runs one every so many seconds',
+        );
+      const intervalSeconds =
+        opts.interval === undefined ? undefined : seconds(opts.interval, '--interval');
       const stateDir = path.resolve(opts.stateDir ?? defaultStateDir());
       process.umask(0o077); // whatever the agent or tuf-js writes is private
-      const newer = await newerEntryPoint(stateDir, opts.agentVersion);
-      if (newer !== undefined) {
-        const args = process.argv.slice(process.argv.indexOf('agent', 2) + 1);
-        const code = await handOver(newer.entry, args);
-        if (code !== 0) throw new CommanderError(code, 'upcat.agent.handover', '');
-        return;
-      }
+      const args = process.argv.slice(process.argv.indexOf('agent', 2) + 1);
+      if (await handOverIfNewer(stateDir, opts.agentVersion, args)) return;
       const g = globalOptions(cmd);
       const options = agentOptions(
         opts,
         stateDir,
         createLogger(g.verbose === true ? 'debug' : 'warn'),
       );
-      if (opts.interval === undefined) {
+      if (intervalSeconds === undefined) {
         const report = await runCycle(options);
         printReport(opts.json, report);
         const failed = report.results.filter((r) => r.state === 'failed');
@@ -125,7 +139,11 @@ export function registerAgent(program: Command): void {
           );
         return;
       }
-      await loop(options, seconds(opts.interval, '--interval'), opts.json);
+      const upgraded = await loop(options, intervalSeconds, opts.json, async () =>
+        newerEntryPoint(stateDir, opts.agentVersion),
+      );
+      // A cycle installed a newer agent build: it runs the next cycle (self-upgrade, item 6).
+      if (upgraded) await handOverIfNewer(stateDir, opts.agentVersion, args);
     });
 
   agent
@@ -185,6 +203,22 @@ function withParent<T extends object>(own: T, cmd: Command): T {
   return { ...own, ...given };
 }
 
+/**
+ * Runs the newer agent build that `<state>/agent/current` names, if any, with our arguments
+ * (docs/AGENT.md, "Self-upgrade"); its exit code becomes ours. False when there is none.
+ */
+async function handOverIfNewer(
+  stateDir: string,
+  running: string,
+  args: readonly string[],
+): Promise<boolean> {
+  const newer = await newerEntryPoint(stateDir, running);
+  if (newer === undefined) return false;
+  const code = await handOver(newer.entry, newer.version, args);
+  if (code !== 0) throw new CommanderError(code, 'upcat.agent.handover', '');
+  return true;
+}
+
 function seconds(value: string, what: string): number {
   if (!/^\d{1,7}$/.test(value) || Number(value) < 1)
     throw new UpcatError('invalid_input', `${what}: "${value}" is not a whole number of seconds`);
@@ -212,6 +246,8 @@ function agentOptions(opts: AgentFlags, stateDir: string, log: AgentOptions['log
     ...(opts.httpsPort === undefined ? {} : { httpsPort: port(opts.httpsPort) }),
     ...pick('name'),
     ...pick('enrollmentToken'),
+    ...pick('fallbackStatusPoint'),
+    ...(opts.dnsServer.length === 0 ? {} : { dnsServers: opts.dnsServer }),
     properties: parsePropertyFlags(opts.property),
     installOptional: opts.installOptional === true,
     handlerTimeoutMs: seconds(opts.handlerTimeout, '--handler-timeout') * 1000,
@@ -220,35 +256,46 @@ function agentOptions(opts: AgentFlags, stateDir: string, log: AgentOptions['log
   };
 }
 
-/** Cycles until SIGTERM/SIGINT; a failed cycle is logged and retried at the next interval. */
+/**
+ * Cycles until SIGTERM/SIGINT; a failed cycle is logged and retried at the next interval.
+ * Returns true, without waiting, when a cycle left a newer agent build to hand over to.
+ */
 async function loop(
   options: AgentOptions,
   intervalSeconds: number,
   json: boolean | undefined,
-): Promise<void> {
+  newer: () => Promise<unknown>,
+): Promise<boolean> {
   let stop: (() => void) | undefined;
   let stopping = false;
   const onSignal = (): void => {
     stopping = true;
     stop?.();
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  while (!stopping) {
-    try {
-      printReport(json, await runCycle(options));
-    } catch (err) {
-      process.stderr.write(`upcat: agent cycle failed: ${(err as Error).message}\n`);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    while (!stopping) {
+      try {
+        printReport(json, await runCycle(options));
+      } catch (err) {
+        process.stderr.write(`upcat: agent cycle failed: ${(err as Error).message}\n`);
+      }
+      if (!stopping && (await newer().catch(() => undefined)) !== undefined) return true;
+      // Jitter (±10%) keeps a fleet started together from syncing in lock step.
+      const wait = intervalSeconds * 1000 * (0.9 + Math.random() * 0.2);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        stop = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
-    // Jitter (±10%) keeps a fleet started together from syncing in lock step.
-    const wait = intervalSeconds * 1000 * (0.9 + Math.random() * 0.2);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, wait);
-      stop = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return false;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
   }
 }
 
@@ -267,7 +314,7 @@ function printReport(json: boolean | undefined, r: CycleReport): void {
   });
 }
 
-function humanStatus(s: AgentStatus): string {
+export function humanStatus(s: AgentStatus): string {
   return [
     `site: ${s.siteCode ?? '(none)'} at ${s.server ?? '(not found yet)'}`,
     `client: ${s.clientId ?? '(not registered)'} (${s.approval ?? '-'}), agent ${s.agentVersion ?? '?'}${s.installedAgentVersion === null ? '' : `, installed agent build ${s.installedAgentVersion}`}`,
@@ -281,7 +328,11 @@ function humanStatus(s: AgentStatus): string {
     `installed: ${s.installed.length === 0 ? 'none' : ''}`,
     ...s.installed.map(
       (i) =>
-        `  ${i.product} ${i.version} (${i.updateId} rev ${i.revision})${i.rebootPending ? ' reboot pending' : ''}`,
+        `  ${i.product} ${i.version} (${i.updateId} rev ${i.revision})${i.state === 'already_installed' ? ' already installed' : ''}${i.rebootPending ? ' reboot pending' : ''}`,
+    ),
+    `not applicable: ${s.notApplicable.length === 0 ? 'none' : ''}`,
+    ...s.notApplicable.map(
+      (n) => `  ${n.updateId} rev ${n.revision}${n.reason === null ? '' : `: ${n.reason}`}`,
     ),
     `pending: ${s.pending.length === 0 ? 'none' : ''}`,
     ...s.pending.map(

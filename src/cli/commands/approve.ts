@@ -19,7 +19,10 @@ export function registerApprove(program: Command): void {
         .choices([...ACTIONS])
         .makeOptionMandatory(),
     )
-    .option('--deadline <iso>', 'install by this ISO-8601 date and time')
+    .option(
+      '--deadline <iso>',
+      'install by this ISO-8601 date (2030-01-01: midnight UTC) or date and time with a zone (2030-01-01T08:00Z)',
+    )
     .option('--percent <n>', 'roll out to this percentage of the group (1-100)')
     .option('--json', 'print JSON');
   remoteOptions(cmd).action(

@@ -1,10 +1,8 @@
 import { Command } from 'commander';
 import { UpcatError } from '../../errors.js';
 import type { ClientView } from '../../site/client-admin.js';
-import { output, withSite } from '../context.js';
+import { localActor, output, withSite } from '../context.js';
 import { table } from './table.js';
-
-const actor = (): string => `cli:${process.env['USER'] ?? 'local'}`;
 
 /** `upcat clients list|approve|block|unblock|conflicts|resolve` (issue 5 items 3-5, 10). */
 export function registerClients(program: Command): void {
@@ -61,7 +59,7 @@ export function registerClients(program: Command): void {
       .option('--json', 'print JSON')
       .action(async (clientId: string, opts: { json?: boolean }, cmd: Command) => {
         await withSite(cmd, async (site) => {
-          const view = await site.clients[name](clientId, actor());
+          const view = await site.clients[name](clientId, localActor());
           output(
             opts.json,
             view,
@@ -97,7 +95,7 @@ export function registerClients(program: Command): void {
           );
         }
         await withSite(cmd, async (site) => {
-          const view = await site.clients.resolve(clientId, how, actor());
+          const view = await site.clients.resolve(clientId, how, localActor());
           output(
             opts.json,
             view,
@@ -112,7 +110,17 @@ export function registerClients(program: Command): void {
 function clientTable(list: ClientView[]): string {
   if (list.length === 0) return 'no clients';
   return table(
-    ['CLIENT', 'HARDWARE ID', 'NAME', 'STATUS', 'RECORD', 'BLOCKED', 'GROUPS', 'LAST CONTACT'],
+    [
+      'CLIENT',
+      'HARDWARE ID',
+      'NAME',
+      'STATUS',
+      'RECORD',
+      'BLOCKED',
+      'CLONE',
+      'GROUPS',
+      'LAST CONTACT',
+    ],
     list.map((c) => [
       c.clientId,
       c.hardwareId,
@@ -120,6 +128,8 @@ function clientTable(list: ClientView[]): string {
       c.status,
       c.recordState,
       c.blocked ? 'yes' : 'no',
+      // A suspected cloned disk: the ID was presented from other hardware (site/clones.ts).
+      c.cloneSuspected ? 'suspected' : '-',
       c.groups.join(', ') || '-',
       c.lastContact ?? '-',
     ]),

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { output, withSite } from '../context.js';
+import { localActor, output, withSite } from '../context.js';
 import { table } from './table.js';
-
-const actor = (): string => `cli:${process.env['USER'] ?? 'local'}`;
 
 /** `upcat groups create|list|add-client` (issue 5 item 7). */
 export function registerGroups(program: Command): void {
@@ -15,7 +13,7 @@ export function registerGroups(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
       await withSite(cmd, async (site) => {
-        const g = await site.groups.create(name, actor());
+        const g = await site.groups.create(name, localActor());
         output(opts.json, g, () => `created group "${g.name}"`);
       });
     });
@@ -44,7 +42,7 @@ export function registerGroups(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (group: string, clientId: string, opts: { json?: boolean }, cmd: Command) => {
       await withSite(cmd, async (site) => {
-        const r = await site.groups.addClient(group, clientId, actor());
+        const r = await site.groups.addClient(group, clientId, localActor());
         output(opts.json, r, () => `client ${r.clientId} is in group "${r.group}"`);
       });
     });

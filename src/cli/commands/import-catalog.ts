@@ -5,7 +5,7 @@ import {
   type CatalogImportResult,
   type PackageOutcome,
 } from '../../publish/sdp/index.js';
-import { output, withSite } from '../context.js';
+import { localActor, output, withSite } from '../context.js';
 
 interface ImportOptions {
   dryRun?: boolean;
@@ -39,7 +39,7 @@ export function registerImportCatalog(program: Command): void {
             dryRun,
             ...(opts.payloads === undefined ? {} : { payloadDir: opts.payloads }),
             ...(publisher === undefined ? {} : { publisher }),
-            actor: `cli:${process.env['USER'] ?? 'local'}`,
+            actor: localActor(),
           },
           `catalog ${file}`,
         );

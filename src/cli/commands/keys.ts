@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { invalidInput } from '../../errors.js';
+import { UpcatError, invalidInput } from '../../errors.js';
 import { listKeys } from '../../signing/key-store.js';
 import { isTopRole } from '../../signing/roles.js';
 import { rotateKey } from '../../signing/rotate.js';
@@ -66,19 +66,30 @@ export function registerKeys(program: Command): void {
             created: result.created.map((k) => k.keyid),
             rootVersion: result.repository?.rootVersion,
           };
-          // The keys live in files, not rows: the audit row follows the completed rotation.
-          await audit(site.db, {
+          // The keys and metadata are files (written, fsynced, renamed), not rows: no database
+          // transaction can span them, and rolling the files back after a failed insert could
+          // itself fail halfway. So the row follows the completed rotation, and a failure to
+          // write it is reported (the rotation stands) rather than lost.
+          const audited = await audit(site.db, {
             actor: localActor(),
             action: 'keys.rotate',
             target: role,
             detail: shown,
-          });
+          }).then(
+            () => undefined,
+            (err: unknown) => (err instanceof Error ? err.message : String(err)),
+          );
           output(
             opts.json,
             shown,
             () =>
               `rotated ${role}: ${shown.created.length} new key(s), ${shown.retired.length} retired; root is now version ${shown.rootVersion ?? '?'}`,
           );
+          if (audited !== undefined)
+            throw new UpcatError(
+              'internal',
+              `keys rotate: ${role} was rotated, but its audit row was not written: ${audited}`,
+            );
         });
       },
     );

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UpcatError } from '../../errors.js';
-import { DEFAULT_MIN_SUCCESS, type PromotionView } from '../../site/promote.js';
+import { DEFAULT_MIN_SUCCESS, percentShown, type PromotionView } from '../../site/promote.js';
 import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 import { percentOf } from './approve.js';
@@ -62,7 +62,7 @@ export function registerPromote(program: Command): void {
         () =>
           `promoted ${p.updateId} from "${p.from}" to "${p.group}" for ${p.action}${p.percent < 100 ? ` (${p.percent}%)` : ''}${
             p.deadline === null ? '' : `, deadline ${p.deadline}`
-          }: ${e.successRate.toFixed(1)}% installed (${e.installed} of ${e.reporting} reporting) in "${p.from}" (catalog version ${p.catalogVersion})`,
+          }: ${percentShown(e.successRate, e.minSuccess)}% installed (${e.installed} of ${e.reporting} reporting) in "${p.from}" (catalog version ${p.catalogVersion})`,
       );
     },
   );

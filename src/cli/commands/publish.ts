@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { errnoCode, invalidInput } from '../../errors.js';
 import { CHUNK_BYTES } from '../../storage/blobs/pool.js';
-import { withSite, output } from '../context.js';
+import { localActor, withSite, output } from '../context.js';
 import { progressReporter } from '../progress.js';
 import { readManifestFile } from '../read-manifest.js';
 import { sdpReportJson, sdpReportLines, type SdpImport } from '../../publish/sdp/index.js';
@@ -38,10 +38,16 @@ export function registerPublish(program: Command): void {
       'the publish manifest (DESIGN.md §8), or a SoftwareDistributionPackage (SDP) to import',
     )
     .option('--json', 'print {"updateId","revision","catalogVersion","sha256","sha1","size"}')
-    .option('--quiet', 'no progress output');
+    .option(
+      '--quiet',
+      'no progress output (otherwise on stderr: a bar on a terminal, a line every 10% in logs)',
+    );
   remoteOptions(cmd).action(async (file: string, opts: PublishOptions, command: Command) => {
     const info = await statPayload(file);
-    const showProgress = opts.json !== true && opts.quiet !== true;
+    // --json keeps stdout for the result; progress is on stderr, so CI logs (stderr not a
+    // terminal) still get a line every 10%. Only a terminal's redrawn bar is left out.
+    const showProgress =
+      opts.quiet !== true && (opts.json !== true || process.stderr.isTTY !== true);
     const remote = remoteOf(opts);
     if (remote !== undefined) {
       // A remote publish needs no site home: the manifest is read (an SDP converted) here and
@@ -72,7 +78,7 @@ export function registerPublish(program: Command): void {
         source,
         fileName: path.basename(file),
         manifest,
-        actor: `cli:${process.env['USER'] ?? 'local'}`,
+        actor: localActor(),
       });
       printResult(opts.json, { ...publishAnswer(result), created: result.created }, sdp);
     });

@@ -22,7 +22,9 @@ export function registerReport(program: Command): void {
   remoteOptions(
     report
       .command('revisions')
-      .description('per deployed revision: clients installed, failed, pending, not applicable')
+      .description(
+        'per deployed revision: whether it is still in policy; clients installed, already installed, uninstalled, failed, pending, not applicable',
+      )
       .option('--json', 'print JSON'),
   ).action(async (opts: Opts, cmd: Command) => {
     const rows = await localOrRemote(
@@ -34,12 +36,26 @@ export function registerReport(program: Command): void {
     );
     output(opts.json, rows, () =>
       table(
-        ['UPDATE', 'REV', 'TITLE', 'INSTALLED', 'FAILED', 'PENDING', 'NOT APPLICABLE'],
+        [
+          'UPDATE',
+          'REV',
+          'TITLE',
+          'STATUS',
+          'INSTALLED',
+          'ALREADY INSTALLED',
+          'UNINSTALLED',
+          'FAILED',
+          'PENDING',
+          'NOT APPLICABLE',
+        ],
         rows.map((r) => [
           r.updateId,
           r.revision,
           r.title,
+          r.status,
           r.installed,
+          r.alreadyInstalled,
+          r.uninstalled,
           r.failed,
           r.pending,
           r.notApplicable,

@@ -19,7 +19,7 @@ export function registerToken(program: Command): void {
     )
     .option('--name <name>', 'a name for the audit log (default: token-<id prefix>)')
     .option('--expires <duration>', 'lifetime such as 90d, 12h (default: no expiry)')
-    .option('--json', 'print JSON: {"id","name","scope","token","expiresAt"}')
+    .option('--json', 'print JSON: {"id","name","scope","token"} (expiry: "token list --json")')
     .action(
       async (
         opts: { scope: string; name?: string; expires?: string; json?: boolean },
@@ -30,7 +30,9 @@ export function registerToken(program: Command): void {
             { name: opts.name, scope: opts.scope, expiresIn: opts.expires },
             localActor(),
           );
-          output(opts.json, t, () =>
+          // Exactly the issue's contract; the expiry is in `token list --json`.
+          const printed = { id: t.id, name: t.name, scope: t.scope, token: t.token };
+          output(opts.json, printed, () =>
             [
               `created token "${t.name}" (${t.id}), scope ${t.scope}, ${t.expiresAt === null ? 'no expiry' : `expires ${t.expiresAt}`}`,
               'the secret is shown once; store it now:',

@@ -5,7 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { UpcatError, invalidInput } from '../../errors.js';
 import { desiredCatalog } from '../../publish/catalog-targets.js';
 import { startServer } from '../../server/serve.js';
-import { verifyCatalog, type VerifyReport } from '../../verify/verify-catalog.js';
+import {
+  verifyCatalog,
+  type VerifyReport,
+  type VerifySelection,
+} from '../../verify/verify-catalog.js';
 import { withSite, output } from '../context.js';
 
 interface VerifyOptions {
@@ -13,7 +17,13 @@ interface VerifyOptions {
   root?: string;
   signatures: boolean;
   json?: boolean;
+  update?: string;
+  revision?: string;
+  target: string[];
 }
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const TARGET_NAME = /^(payloads\/[0-9a-f]{64}|updates\/[0-9a-fA-F-]{36}\.xml)$/;
 
 export function registerVerify(program: Command): void {
   program
@@ -27,14 +37,30 @@ export function registerVerify(program: Command): void {
       "the trusted root metadata (default: this site's 1.root.json; with --server, fetched from it)",
     )
     .option('--no-signatures', 'skip the CMS signature check of payloads (needs openssl)')
+    .option(
+      '--update <id>',
+      'check only this update: its signed document and the payloads it names (not every target)',
+    )
+    .option('--revision <n>', 'with --update: the signed document must be this revision')
+    .option(
+      '--target <name>',
+      'check only this target (payloads/<sha256> or updates/<id>.xml); repeatable',
+      (value: string, list: string[]) => [...list, value],
+      [],
+    )
     .option('--json', 'print the report as JSON')
     .action(async (opts: VerifyOptions, cmd: Command) => {
+      const only = selectionOf(opts);
       const report =
-        opts.server !== undefined ? await verifyRemote(opts) : await verifyLocal(opts, cmd);
+        opts.server !== undefined
+          ? await verifyRemote(opts, only)
+          : await verifyLocal(opts, cmd, only);
       output(opts.json, report, () =>
-        report.ok
-          ? `catalog verified: ${report.targets} targets, ${report.payloads} payloads, ${report.signaturesChecked} signatures`
-          : report.problems.map((p) => `problem: ${p}`).join('\n'),
+        !report.ok
+          ? report.problems.map((p) => `problem: ${p}`).join('\n')
+          : only === undefined
+            ? `catalog verified: ${report.targets} targets, ${report.payloads} payloads, ${report.signaturesChecked} signatures`
+            : `signed and verified: ${report.checked.join(', ')} (${report.signaturesChecked} CMS signatures checked)`,
       );
       if (!report.ok) {
         throw new UpcatError(
@@ -45,7 +71,37 @@ export function registerVerify(program: Command): void {
     });
 }
 
-async function verifyRemote(opts: VerifyOptions): Promise<VerifyReport> {
+/** The targeted check, when --update or --target is given; undefined: every target. */
+function selectionOf(opts: VerifyOptions): VerifySelection | undefined {
+  if (opts.revision !== undefined && opts.update === undefined)
+    throw invalidInput('--revision: only meaningful with --update');
+  if (opts.update !== undefined && !GUID.test(opts.update))
+    throw invalidInput(`--update: "${opts.update}" is not an update ID (GUID)`);
+  if (opts.revision !== undefined && !/^[1-9]\d{0,8}$/.test(opts.revision))
+    throw invalidInput(`--revision: "${opts.revision}" is not a revision number`);
+  for (const name of opts.target)
+    if (!TARGET_NAME.test(name))
+      throw invalidInput(
+        `--target: "${name}" is not a target name (payloads/<sha256> or updates/<id>.xml)`,
+      );
+  if (opts.update === undefined && opts.target.length === 0) return undefined;
+  return {
+    ...(opts.update === undefined
+      ? {}
+      : {
+          update: {
+            id: opts.update.toLowerCase(),
+            ...(opts.revision === undefined ? {} : { revision: Number(opts.revision) }),
+          },
+        }),
+    targets: opts.target,
+  };
+}
+
+async function verifyRemote(
+  opts: VerifyOptions,
+  only: VerifySelection | undefined,
+): Promise<VerifyReport> {
   const baseUrl = (opts.server ?? '').replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+/.test(baseUrl))
     throw invalidInput(`--server: "${opts.server}" is not an http(s) URL`);
@@ -59,11 +115,20 @@ async function verifyRemote(opts: VerifyOptions): Promise<VerifyReport> {
       throw new UpcatError('integrity', `${baseUrl}/tuf/1.root.json answered ${res.status}`);
     trustedRoot = Buffer.from(await res.arrayBuffer());
   }
-  return verifyCatalog({ baseUrl, trustedRoot, checkSignatures: opts.signatures });
+  return verifyCatalog({
+    baseUrl,
+    trustedRoot,
+    checkSignatures: opts.signatures,
+    ...(only === undefined ? {} : { only }),
+  });
 }
 
 /** This site home: serve it on a loopback port for the duration, and compare with the database. */
-async function verifyLocal(opts: VerifyOptions, cmd: Command): Promise<VerifyReport> {
+async function verifyLocal(
+  opts: VerifyOptions,
+  cmd: Command,
+  only: VerifySelection | undefined,
+): Promise<VerifyReport> {
   return withSite(cmd, async (site) => {
     if (site.signing === undefined)
       throw invalidInput('this site has no signed catalog yet: run "upcat init"');
@@ -77,6 +142,7 @@ async function verifyLocal(opts: VerifyOptions, cmd: Command): Promise<VerifyRep
         trustedRoot,
         expected,
         checkSignatures: opts.signatures,
+        ...(only === undefined ? {} : { only }),
       });
     } finally {
       await running.close();

@@ -9,6 +9,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   unauthorized: 401,
   forbidden: 403,
   client_blocked: 403,
+  certificate_required: 403,
   not_found: 404,
   conflict: 409,
   incompatible_site: 409,

@@ -2,6 +2,7 @@ import express, { type Router } from 'express';
 import type { Site } from '../../app.js';
 import { UpcatError, isUpcatError, notFound } from '../../errors.js';
 import type { ClientRow } from '../../site/client-repo.js';
+import { checkPathId } from '../../site/fields.js';
 import { authenticateCertificate } from '../../site/identity.js';
 import { bearerOf } from '../../site/secrets.js';
 import { clientAuth, clientOf, verifiedCertificateSerial } from '../middleware/client-auth.js';
@@ -14,8 +15,19 @@ import { clientAuth, clientOf, verifiedCertificateSerial } from '../middleware/c
  */
 export function clientRoutes(
   router: Router,
-  site: Pick<Site, 'db' | 'registration' | 'certificates' | 'contacts' | 'syncFast'>,
+  site: Pick<
+    Site,
+    'db' | 'registration' | 'certificates' | 'contacts' | 'syncFast' | 'config' | 'log'
+  >,
 ): void {
+  // Every route of this router with a client ID in its path, the admin ones (routes/reports.ts)
+  // included: an ID that cannot name a record is a 400 before any query (PostgreSQL refuses a
+  // NUL byte in a query parameter outright).
+  router.param('clientId', (_req, _res, next, value: string) => {
+    checkPathId(value, 'clientId');
+    next();
+  });
+
   router.post('/v1/clients', express.json({ limit: '16kb' }), async (req, res) => {
     const secret = bearerOf(req.get('authorization'));
     const certificateClient = await presentedClient(site, verifiedCertificateSerial(req.socket));
@@ -27,7 +39,9 @@ export function clientRoutes(
     res.status(201).set('Cache-Control', 'no-store').json(result);
   });
 
-  router.get('/v1/clients/:clientId/certificate', clientAuth(site), async (req, res) => {
+  // Native mode: a client reads its certificate with its secret, since it has none yet.
+  const certificateAuth = clientAuth(site, { secretInNativeMode: true });
+  router.get('/v1/clients/:clientId/certificate', certificateAuth, async (req, res) => {
     const client = clientOf(res);
     const asked = String(req.params['clientId']).toLowerCase();
     if (asked !== client.client_id)

@@ -2,6 +2,7 @@ import express, { type Router } from 'express';
 import type { Site } from '../../app.js';
 import { UpcatError } from '../../errors.js';
 import { parseSince } from '../../site/duration.js';
+import { checkPathId } from '../../site/fields.js';
 import { actorOf, requireScope } from '../middleware/token-auth.js';
 
 type AdminSite = Pick<
@@ -20,6 +21,12 @@ export function adminRoutes(router: Router, site: AdminSite): void {
   const admin = requireScope(site, 'admin');
   const publish = requireScope(site, 'publish');
   const json = express.json({ limit: '16kb' });
+  // An update ID that cannot name one (a NUL byte, which PostgreSQL refuses) is a 400 before
+  // any query; client IDs get the same check in routes/clients.ts.
+  router.param('updateId', (_req, _res, next, value: string) => {
+    checkPathId(value, 'updateId');
+    next();
+  });
 
   router.get('/v1/reports/revisions', approve, async (_req, res) => {
     res.json({ revisions: await site.reports.revisions() });
@@ -64,19 +71,21 @@ export function adminRoutes(router: Router, site: AdminSite): void {
   });
 
   router.get('/v1/audit', admin, async (req, res) => {
-    const since = req.query['since'];
-    const limit = req.query['limit'];
+    const { since, limit, before } = req.query;
     if (
       (since !== undefined && typeof since !== 'string') ||
-      (limit !== undefined && typeof limit !== 'string')
+      (limit !== undefined && typeof limit !== 'string') ||
+      (before !== undefined && typeof before !== 'string')
     )
-      throw new UpcatError('invalid_input', 'since, limit: give each at most once');
-    res.json({
-      entries: await site.audit.list({
+      throw new UpcatError('invalid_input', 'since, limit, before: give each at most once');
+    // {entries, truncated, next}: a page that stops at the limit says so (site/audit.ts).
+    res.json(
+      await site.audit.list({
         since: since === undefined ? undefined : parseSince(since),
         limit: limit === undefined ? undefined : wholeNumber(limit, 'limit'),
+        before: before === undefined ? undefined : wholeNumber(before, 'before', 15),
       }),
-    });
+    );
   });
 }
 
@@ -88,8 +97,8 @@ function daysOf(value: unknown): number {
   return n;
 }
 
-function wholeNumber(value: string, field: string): number {
-  if (!/^\d{1,6}$/.test(value))
+function wholeNumber(value: string, field: string, digits = 6): number {
+  if (!new RegExp(`^\\d{1,${digits}}$`).test(value))
     throw new UpcatError('invalid_input', `${field}: must be a whole number`);
   return Number(value);
 }

@@ -10,7 +10,7 @@ import { rateLimit } from '../middleware/rate-limit.js';
  */
 export function statusRoutes(
   router: Router,
-  site: Pick<Site, 'db' | 'status' | 'config' | 'contacts' | 'syncFast'>,
+  site: Pick<Site, 'db' | 'status' | 'config' | 'contacts' | 'syncFast' | 'log'>,
 ): void {
   router.post(
     '/v1/status',

@@ -8,7 +8,7 @@ import { clientAuth, clientOf } from '../middleware/client-auth.js';
  */
 export function syncRoutes(
   router: Router,
-  site: Pick<Site, 'db' | 'sync' | 'contacts' | 'syncFast'>,
+  site: Pick<Site, 'db' | 'sync' | 'contacts' | 'syncFast' | 'config' | 'log'>,
 ): void {
   router.get('/v1/sync', clientAuth(site), async (req, res) => {
     const raw = req.query['anchor'];

@@ -4,6 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UpcatError, errnoCode } from '../../errors.js';
+import { StagingFile } from './staging-file.js';
 
 export interface BlobInfo {
   sha256: string;
@@ -36,9 +37,12 @@ export class BlobPool {
   readonly root: string;
   private readonly poolDir: string;
   private readonly tmpDir: string;
+  private readonly directIo: boolean;
 
-  constructor(root: string) {
+  /** `directIo: false` keeps staging writes in the page cache (see StagingFile). */
+  constructor(root: string, options: { directIo?: boolean } = {}) {
     this.root = root;
+    this.directIo = options.directIo ?? true;
     this.poolDir = path.join(root, 'pool');
     this.tmpDir = path.join(root, 'tmp');
   }
@@ -67,7 +71,7 @@ export class BlobPool {
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     const fh = await open(tmp, 'wx', 0o644);
     try {
-      await writevAll(fh, [Buffer.from(der)]);
+      await writeAll(fh, Buffer.from(der));
       await fh.sync();
     } finally {
       await fh.close();
@@ -98,18 +102,16 @@ export class BlobPool {
     await this.init();
     await this.sweepStale();
     const tmp = path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
-    const fh = await open(tmp, 'wx', 0o644);
+    const file = await StagingFile.create(tmp, this.directIo);
     let info: BlobInfo;
     try {
-      info = await hashAndWrite(source, fh, maxBytes);
-      await fh.sync();
+      info = await hashAndWrite(source, file, maxBytes);
     } catch (err) {
-      await fh.close().catch(() => undefined);
+      await file.abort();
       await rm(tmp, { force: true });
       if (typeof (source as Readable).destroy === 'function') (source as Readable).destroy();
       throw err;
     }
-    await fh.close();
     return this.staged(info, tmp);
   }
 
@@ -155,103 +157,100 @@ export class BlobPool {
 }
 
 /**
- * One pass: each chunk is hashed while the previous chunk's write is still in flight on the
- * thread pool, so hashing and disk I/O overlap on a two-core machine.
+ * One pass: each chunk is hashed (SHA-256 and SHA-1) on the main thread and copied into the
+ * staging file's slabs, whose writes run on the thread pool meanwhile.
  */
 async function hashAndWrite(
   source: Readable | AsyncIterable<Uint8Array>,
-  fh: FileHandle,
+  file: StagingFile,
   maxBytes: number,
 ): Promise<BlobInfo> {
   const sha256 = createHash('sha256');
   const sha1 = createHash('sha1');
   let size = 0;
-  let pending: Promise<unknown> = Promise.resolve();
-  // Chunks (64 KiB from a socket, less through a multipart parser) are written in batches: one
-  // thread-pool round trip per MiB instead of one per chunk, which left the main thread waiting.
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  const flusher = new EarlyFlush(fh);
-  for await (const chunk of source) {
-    const buf = chunk as Buffer;
-    size += buf.length;
+  await pump(source, (chunk) => {
+    size += chunk.length;
     if (size > maxBytes) {
-      await Promise.allSettled([pending, flusher.settle()]);
       throw new UpcatError('too_large', `payload is larger than the limit of ${maxBytes} bytes`, {
         details: { limit: maxBytes },
       });
     }
-    sha256.update(buf);
-    sha1.update(buf);
-    batch.push(buf);
-    batchBytes += buf.length;
-    if (batchBytes >= WRITE_BATCH) {
-      await pending;
-      pending = writevAll(fh, batch);
-      flusher.wrote(batchBytes);
-      batch = [];
-      batchBytes = 0;
-    }
-  }
-  await pending;
-  if (batchBytes > 0) {
-    await writevAll(fh, batch);
-    flusher.wrote(batchBytes);
-  }
-  await flusher.settle();
+    sha256.update(chunk);
+    sha1.update(chunk);
+    return file.write(chunk);
+  });
+  await file.finish();
   return { sha256: sha256.digest('hex'), sha1: sha1.digest('hex'), size };
 }
 
-/** Bytes written between background flushes. */
-const FLUSH_EVERY = 64 * 1024 * 1024;
-
 /**
- * Starts writeback while the payload is still streaming in: every FLUSH_EVERY bytes an fdatasync
- * runs on the thread pool, beside the hashing. Without it, the closing fsync of a 1 GiB payload
- * waits for the whole file to reach the disk after the last byte was hashed.
+ * Feeds every chunk of `source` to `take`, waiting whenever `take` answers a promise. A stream is
+ * read through 'data' events with pause/resume: its async iterator would join queued chunks into
+ * a new buffer, one more copy of every byte.
  */
-class EarlyFlush {
-  private sinceFlush = 0;
-  private inFlight: Promise<void> | undefined;
-
-  constructor(private readonly fh: FileHandle) {}
-
-  wrote(bytes: number): void {
-    this.sinceFlush += bytes;
-    if (this.sinceFlush < FLUSH_EVERY || this.inFlight !== undefined) return;
-    this.sinceFlush = 0;
-    this.inFlight = this.fh.datasync().finally(() => {
-      this.inFlight = undefined;
-    });
-    // A failure here surfaces at the closing fsync, which the caller always awaits.
-    this.inFlight.catch(() => undefined);
+async function pump(
+  source: Readable | AsyncIterable<Uint8Array>,
+  take: (chunk: Uint8Array) => Promise<void> | undefined,
+): Promise<void> {
+  if (!isReadable(source)) {
+    for await (const chunk of source) await take(chunk);
+    return;
   }
-
-  async settle(): Promise<void> {
-    await this.inFlight?.catch(() => undefined);
-  }
+  if (source.readableEnded) throw new Error('the stream had already been read');
+  if (source.destroyed) throw new Error('the stream closed before its end');
+  await new Promise<void>((resolve, reject) => {
+    let pending: Promise<void> | undefined;
+    let settled = false;
+    const settle = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', settle);
+      source.off('close', onClose);
+      if (err === undefined) resolve();
+      else reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    const onData = (chunk: Uint8Array): void => {
+      try {
+        pending = take(chunk);
+      } catch (err) {
+        settle(err);
+        return;
+      }
+      if (pending === undefined) return;
+      source.pause();
+      pending.then(() => {
+        pending = undefined;
+        if (!settled) source.resume();
+      }, settle);
+    };
+    const onEnd = (): void => {
+      if (pending === undefined) settle();
+      else pending.then(() => settle(), settle);
+    };
+    const onClose = (): void => {
+      if (!source.readableEnded) settle(new Error('the stream closed before its end'));
+    };
+    source.on('data', onData);
+    source.on('end', onEnd);
+    source.on('error', settle);
+    source.on('close', onClose);
+    source.resume();
+  });
 }
 
-/** A write to a regular file may in principle be short; loop until every byte is down. */
-/** Bytes gathered before a write is issued. */
-const WRITE_BATCH = 1024 * 1024;
+function isReadable(source: Readable | AsyncIterable<Uint8Array>): source is Readable {
+  return (
+    typeof (source as Readable).pause === 'function' &&
+    typeof (source as Readable).on === 'function'
+  );
+}
 
-/** writev until every byte is written (a short write resumes where it stopped). */
-async function writevAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
-  let rest = buffers;
-  while (rest.length > 0) {
-    let { bytesWritten } = await fh.writev(rest);
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (bytesWritten >= b.length) {
-        bytesWritten -= b.length;
-        continue;
-      }
-      next.push(bytesWritten > 0 ? b.subarray(bytesWritten) : b);
-      bytesWritten = 0;
-    }
-    rest = next;
-  }
+/** A write to a regular file may in principle be short: loop until every byte is down. */
+async function writeAll(fh: FileHandle, bytes: Buffer): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) done += (await fh.write(bytes, done)).bytesWritten;
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -5,6 +5,7 @@ import * as m003 from './003-site.js';
 import * as m004 from './004-certificates.js';
 import * as m005 from './005-idempotency.js';
 import * as m007 from './007-change-counters.js';
+import * as m008 from './008-audit-token.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['004-certificates', m004],
   ['005-idempotency', m005],
   ['007-change-counters', m007],
+  ['008-audit-token', m008],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

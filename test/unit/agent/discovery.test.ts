@@ -1,5 +1,5 @@
 import test from 'ava';
-import { discoverSite, searchDomain } from '../../../src/agent/discovery.js';
+import { discoverSite, orderSrv, searchDomain } from '../../../src/agent/discovery.js';
 
 const srv = (records: Array<{ name: string; port: number; priority: number; weight: number }>) => {
   const asked: string[] = [];
@@ -25,6 +25,7 @@ test('precedence: command line, then agent.json, then UPCAT_SERVER, then DNS SRV
     {
       url: 'http://flag:1',
       source: 'command line',
+      candidates: ['http://flag:1'],
     },
   );
   t.like(await discoverSite({ ...base, provisioned: 'http://prov:2' }), {
@@ -40,23 +41,96 @@ test('precedence: command line, then agent.json, then UPCAT_SERVER, then DNS SRV
   t.deepEqual(dns.asked, ['_upcat._tcp.example.com']);
 });
 
-test('SRV: the lowest priority, then the highest weight; 8531 means https; domain from resolv.conf', async (t) => {
+test('SRV: lowest priority first, weighted random within it; 8531 means https; domain from resolv.conf', async (t) => {
   const dns = srv([
     { name: 'b.corp.example.', port: 8530, priority: 10, weight: 100 },
     { name: 'a.corp.example.', port: 8531, priority: 5, weight: 1 },
     { name: 'c.corp.example.', port: 8530, priority: 5, weight: 50 },
   ]);
+  // random 0.5: of weights 1 and 50, pick = floor(0.5 * 52) = 26, past a's running sum (1).
   const found = await discoverSite({
     env: {},
     resolveSrv: dns.resolveSrv,
     readResolvConf: resolv('nameserver 10.0.0.1\nsearch corp.example other.example\n'),
+    random: () => 0.5,
   });
-  t.deepEqual(found, { url: 'http://c.corp.example:8530', source: 'dns srv' });
+  t.deepEqual(found, {
+    url: 'http://c.corp.example:8530',
+    source: 'dns srv',
+    candidates: [
+      'http://c.corp.example:8530',
+      'https://a.corp.example:8531',
+      'http://b.corp.example:8530',
+    ],
+  });
   t.deepEqual(dns.asked, ['_upcat._tcp.corp.example']);
+  // random 0: pick 0, the first in the list: the lighter record can come first too.
+  t.deepEqual(
+    (
+      await discoverSite({
+        env: {},
+        domain: 'corp.example',
+        resolveSrv: dns.resolveSrv,
+        random: () => 0,
+      })
+    ).candidates,
+    ['https://a.corp.example:8531', 'http://c.corp.example:8530', 'http://b.corp.example:8530'],
+  );
   const tls = srv([{ name: 'a.corp.example.', port: 8531, priority: 0, weight: 0 }]);
   t.like(await discoverSite({ env: {}, domain: 'corp.example', resolveSrv: tls.resolveSrv }), {
     url: 'https://a.corp.example:8531',
   });
+});
+
+test('RFC 2782 weighting: each record of a priority comes first in proportion to its weight', (t) => {
+  const records = [
+    { name: 'zero', port: 1, priority: 1, weight: 0 },
+    { name: 'light', port: 1, priority: 1, weight: 10 },
+    { name: 'heavy', port: 1, priority: 1, weight: 30 },
+    { name: 'backup', port: 1, priority: 2, weight: 100 },
+  ];
+  // A fixed sequence over [0, 1): every possible pick in [0, 40] once.
+  const firsts: Record<string, number> = {};
+  for (let pick = 0; pick <= 40; pick++) {
+    const order = orderSrv(records, () => pick / 41 + 1e-9);
+    firsts[order[0]?.name ?? ''] = (firsts[order[0]?.name ?? ''] ?? 0) + 1;
+    t.is(order.at(-1)?.name, 'backup', 'a higher priority value always comes last');
+    t.is(order.length, 4);
+  }
+  // Weight 0 comes first only for pick 0; light for picks 1-10; heavy for 11-40.
+  t.deepEqual(firsts, { zero: 1, light: 10, heavy: 30 });
+});
+
+test('SRV target "." means no service; a failing record is skipped by the caller', async (t) => {
+  const none = srv([{ name: '.', port: 0, priority: 0, weight: 0 }]);
+  const err = await t.throwsAsync(
+    discoverSite({ env: {}, domain: 'corp.example', resolveSrv: none.resolveSrv }),
+  );
+  t.regex(err?.message ?? '', /says there is no such service: its target is "\."/);
+  t.like(
+    await discoverSite({
+      env: {},
+      domain: 'corp.example',
+      resolveSrv: none.resolveSrv,
+      remembered: 'http://kept:8530',
+    }),
+    { source: 'state', url: 'http://kept:8530' },
+  );
+});
+
+test('DNS servers: --dns-server beats UPCAT_DNS_SERVERS; a bad one is a clear error', async (t) => {
+  await t.throwsAsync(
+    discoverSite({ env: { UPCAT_DNS_SERVERS: 'not-an-ip' }, domain: 'corp.example' }),
+    { message: /UPCAT_DNS_SERVERS: "not-an-ip" is not a list of IP or IP:PORT/ },
+  );
+  await t.throwsAsync(
+    discoverSite({
+      env: { UPCAT_DNS_SERVERS: '127.0.0.1:53' },
+      dnsServers: ['nope'],
+      domain: 'corp.example',
+    }),
+    { message: /"nope"/ },
+  );
 });
 
 test('DNS silent: the remembered site, else an error that says what to do', async (t) => {

@@ -2,7 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { runHandler, type HandlerRun } from '../../../src/agent/handler.js';
+import {
+  handlerCommand,
+  runHandler,
+  systemRoot,
+  type HandlerRun,
+} from '../../../src/agent/handler.js';
 import { installUnit, systemdUnit } from '../../../src/agent/service-unit.js';
 import { ensurePrivateDir } from '../../../src/agent/state-dir.js';
 
@@ -98,4 +103,58 @@ test('install-service: the unit runs the agent with a private umask; only root m
   await t.throwsAsync(installUnit(unit, '/nonexistent', 1000), {
     message: /must run as root.*--dry-run/,
   });
+});
+
+test('msi: the system msiexec by absolute path (never a payload copy), with its arguments', (t) => {
+  const msi = {
+    type: 'msi' as const,
+    productCode: '{0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0}',
+    program: 'files/contoso.msi',
+    installCommandLine: 'INSTALLDIR="$(installDir)" REBOOT=ReallySuppress',
+    uninstallCommandLine: 'REBOOT=ReallySuppress',
+    returnCodes: [],
+    defaultResult: 'Failed' as const,
+  };
+  const run: HandlerRun = {
+    handler: msi,
+    operation: 'install',
+    payload: { file: 'C:\\ProgramData\\upcat-agent\\downloads\\x', name: 'p.zip', kind: 'package' },
+    workDir: 'C:\\ProgramData\\upcat-agent\\work\\u-1',
+    stateDir: 'C:\\ProgramData\\upcat-agent',
+    properties: { installDir: 'C:\\Program Files\\Contoso' },
+    timeoutMs: 1000,
+    platform: 'win32',
+    systemRoot: 'D:\\WinNT',
+  };
+  t.deepEqual(handlerCommand(run), {
+    program: 'D:\\WinNT\\System32\\msiexec.exe',
+    args: [
+      '/i',
+      'C:\\ProgramData\\upcat-agent\\work\\u-1\\files\\contoso.msi',
+      '/qn',
+      'INSTALLDIR=C:\\Program Files\\Contoso',
+      'REBOOT=ReallySuppress',
+    ],
+  });
+  t.deepEqual(handlerCommand({ ...run, operation: 'uninstall' }), {
+    program: 'D:\\WinNT\\System32\\msiexec.exe',
+    args: ['/x', '{0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0}', '/qn', 'REBOOT=ReallySuppress'],
+  });
+  // A file payload (no program): the MSI is the payload itself, copied into the work directory.
+  t.is(
+    handlerCommand({
+      ...run,
+      handler: { ...msi, program: undefined },
+      payload: { ...run.payload, name: 'c.msi', kind: 'file' },
+    }).args[1],
+    'C:\\ProgramData\\upcat-agent\\work\\u-1\\c.msi',
+  );
+});
+
+test('%SystemRoot% comes from the environment when it is an absolute path, else C:\\Windows', (t) => {
+  t.is(systemRoot({ SystemRoot: 'E:\\Windows' }), 'E:\\Windows');
+  t.is(systemRoot({ SYSTEMROOT: 'F:\\Win' }), 'F:\\Win');
+  t.is(systemRoot({}), 'C:\\Windows');
+  t.is(systemRoot({ SystemRoot: 'Windows' }), 'C:\\Windows', 'a relative path would be searched');
+  t.is(systemRoot({ SystemRoot: '\\\\server\\share' }), 'C:\\Windows');
 });

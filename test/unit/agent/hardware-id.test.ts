@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { linuxHardwareId } from '../../../src/agent/hardware-id.js';
+import { hardwareId, linuxHardwareId } from '../../../src/agent/hardware-id.js';
 
 async function sysfs(files: Record<string, string>, mode = 0o644): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'upcat-sysfs-'));
@@ -84,4 +84,12 @@ test('nothing readable: machine-id and host name, never machine-id alone', async
     createHash('sha256').update('machine-id=0123456789abcdef0123456789abcdef').digest('hex'),
   );
   t.regex(hw.warnings.join('\n'), /cloned disk/);
+});
+
+test('--hardware-id must fit an HTTP header: printable ASCII, 1-128 characters', async (t) => {
+  t.like(await hardwareId('sim-0001'), { id: 'sim-0001', sources: ['--hardware-id'] });
+  for (const bad of ['', 'with space', 'é', 'x'.repeat(129), 'a\nb'])
+    await t.throwsAsync(hardwareId(bad), {
+      message: '--hardware-id: must be 1-128 printable ASCII characters without spaces',
+    });
 });

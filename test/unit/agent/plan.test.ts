@@ -6,18 +6,25 @@ import { resolveProperties, parsePropertyFlags } from '../../../src/agent/proper
 
 const item = (updateId: string, prerequisites: string[][] = []) => ({ updateId, prerequisites });
 
-test('prerequisites install first; outside prerequisites are ignored for ordering', (t) => {
+test('prerequisites install first, whatever the IDs sort as; outside prerequisites are ignored', (t) => {
+  // Alphabetical order (a, m, q, z) is the reverse of the dependency order: a sort is not enough.
   const { order, cycles } = orderByPrerequisites([
-    item('c', [['b'], ['outside']]),
-    item('a'),
-    item('b', [['a', 'x']]),
-    item('d', [['c']]),
+    item('a', [['m'], ['outside']]),
+    item('q'),
+    item('m', [['z', 'x']]),
+    item('z', [['q']]),
   ]);
   t.deepEqual(
     order.map((i) => i.updateId),
-    ['a', 'b', 'c', 'd'],
+    ['q', 'z', 'm', 'a'],
   );
   t.deepEqual(cycles, []);
+});
+
+test('an OR-group of prerequisites orders after each member present in the set', (t) => {
+  const { order } = orderByPrerequisites([item('b', [['y', 'x']]), item('y'), item('x')]);
+  const at = (id: string) => order.findIndex((i) => i.updateId === id);
+  t.true(at('b') > at('x') && at('b') > at('y'));
 });
 
 test('a cycle is an error for its members and for what depends on it', (t) => {

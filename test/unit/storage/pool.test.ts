@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import test from 'ava';
 import { BlobPool } from '../../../src/storage/blobs/pool.js';
+import { SLAB_BYTES, StagingFile } from '../../../src/storage/blobs/staging-file.js';
 import { UpcatError } from '../../../src/errors.js';
 
 async function pool(): Promise<BlobPool> {
@@ -78,4 +79,83 @@ test('a source that fails midway leaves nothing behind', async (t) => {
 test('pathOf refuses anything but a SHA-256 digest', async (t) => {
   const p = await pool();
   t.throws(() => p.pathOf('../../etc/passwd'), { instanceOf: UpcatError });
+});
+
+/** Sizes around the O_DIRECT alignment (4 KiB) and the staging slab (4 MiB), and past 4 slabs. */
+const SIZES = [1, 4095, 4096, 4097, SLAB_BYTES - 1, SLAB_BYTES, 5 * SLAB_BYTES + 12_345];
+
+for (const directIo of [true, false]) {
+  test(`staging (directIo ${directIo}) stores exactly the bytes, whatever the chunking`, async (t) => {
+    const p = new BlobPool(await mkdtemp(path.join(os.tmpdir(), 'upcat-pool-')), { directIo });
+    await p.init();
+    for (const size of SIZES) {
+      const data = randomBytes(size);
+      // Odd chunk sizes, and one chunk larger than a slab, as a stream read by 'data' events.
+      const parts: Buffer[] = [];
+      for (let at = 0, i = 0; at < size; i++) {
+        const n = i === 2 ? SLAB_BYTES + 77 : 65_536 + i * 13;
+        parts.push(data.subarray(at, at + n));
+        at += n;
+      }
+      const staged = await p.stage(Readable.from(parts), size);
+      t.is(staged.size, size);
+      t.is(staged.sha256, createHash('sha256').update(data).digest('hex'));
+      t.is(staged.sha1, createHash('sha1').update(data).digest('hex'));
+      t.true((await readFile(staged.path)).equals(data), `${size} bytes`);
+      await staged.discard();
+    }
+    t.deepEqual(await readdir(path.join(p.root, 'tmp')), []);
+  });
+}
+
+test('StagingFile opens with O_DIRECT unless told not to', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-stage-'));
+  const direct = await StagingFile.create(path.join(dir, 'a'), true);
+  const buffered = await StagingFile.create(path.join(dir, 'b'), false);
+  // O_DIRECT is a Linux flag; elsewhere (or on a file system without it) staging is buffered.
+  t.is(direct.isDirect, process.platform === 'linux');
+  t.false(buffered.isDirect);
+  direct.write(Buffer.from('hello'));
+  t.is(await direct.finish(), 5);
+  t.is(await buffered.finish(), 0);
+  t.is(await readFile(path.join(dir, 'a'), 'utf8'), 'hello');
+});
+
+test('a stream that closes before its end fails the stage and leaves nothing', async (t) => {
+  const p = await pool();
+  const source = new Readable({ read: () => undefined });
+  source.push(randomBytes(10_000));
+  setTimeout(() => source.destroy(), 20);
+  await t.throwsAsync(() => p.stage(source, 1 << 20), { message: /closed before its end/ });
+  t.deepEqual(await readdir(path.join(p.root, 'tmp')), []);
+});
+
+test('the source is held back while the slabs are being written: it is never read far ahead', async (t) => {
+  const p = await pool();
+  const total = 96 * 1024 * 1024;
+  const chunk = randomBytes(1024 * 1024);
+  let produced = 0;
+  const source = new Readable({
+    highWaterMark: chunk.length,
+    read() {
+      produced += chunk.length;
+      this.push(produced > total ? null : chunk);
+    },
+  });
+  let maxAhead = 0;
+  const tmp = path.join(p.root, 'tmp');
+  const timer = setInterval(() => {
+    void (async () => {
+      for (const name of await readdir(tmp)) {
+        const written = await stat(path.join(tmp, name)).then((s) => s.size, () => produced);
+        maxAhead = Math.max(maxAhead, produced - written);
+      }
+    })();
+  }, 2);
+  const staged = await p.stage(source, total);
+  clearInterval(timer);
+  t.is(staged.size, total);
+  // 4 slabs of 4 MiB, the stream's buffer and the chunk in hand; without backpressure: ~all of it.
+  t.true(maxAhead <= 24 * 1024 * 1024, `${maxAhead} bytes read ahead of the disk`);
+  await staged.discard();
 });
