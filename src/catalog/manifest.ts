@@ -39,6 +39,26 @@ const text = (max: number) =>
     // Titles and names end up in logs, XML documents and file names.
     .refine((s) => !hasControlCharacter(s), 'must not contain control characters');
 
+/**
+ * Command lines and paths: one line, possibly empty. A control character (a NUL above all) would
+ * make an invalid update XML document and, on PostgreSQL, a failed insert instead of a 400.
+ */
+const line = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !hasControlCharacter(s), 'must not contain control characters');
+
+/** Free text: tabs and line breaks are kept, other control characters refused (as for `line`). */
+const freeText = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine(
+      (s) => !hasControlCharacter(s.replace(/[\t\n\r]/g, '')),
+      'must not contain control characters other than tabs and line breaks',
+    );
+
 function hasControlCharacter(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -65,16 +85,16 @@ const returnCodes = z
 
 const commandLine = z
   .object({
-    program: z.string().min(1).max(1024),
-    arguments: z.string().max(8192).default(''),
+    program: line(1024).min(1, 'must not be empty'),
+    arguments: line(8192).default(''),
   })
   .strict();
 
 const commandLineHandler = z
   .object({
     type: z.literal('commandLine'),
-    program: z.string().min(1).max(1024),
-    arguments: z.string().max(8192).default(''),
+    program: line(1024).min(1, 'must not be empty'),
+    arguments: line(8192).default(''),
     uninstall: commandLine.optional(),
     returnCodes: returnCodes.default([{ code: 0, result: 'Succeeded', reboot: false }]),
     defaultResult: z.enum(['Succeeded', 'Failed']).default('Failed'),
@@ -93,9 +113,9 @@ const msiHandler = z
       .refine((s) => GUID.test(s.slice(1, -1)), 'must be a braced GUID')
       .transform((s) => s.toUpperCase()),
     /** The .msi inside a package; absent when the payload itself is the .msi. */
-    program: z.string().min(1).max(1024).optional(),
-    installCommandLine: z.string().max(8192).default(''),
-    uninstallCommandLine: z.string().max(8192).default(''),
+    program: line(1024).min(1, 'must not be empty').optional(),
+    installCommandLine: line(8192).default(''),
+    uninstallCommandLine: line(8192).default(''),
     returnCodes: returnCodes.default([
       { code: 0, result: 'Succeeded', reboot: false },
       { code: 1641, result: 'Succeeded', reboot: true },
@@ -116,7 +136,7 @@ export const manifestSchema = z
   .object({
     updateId: guid.optional(),
     title: text(512),
-    description: z.string().max(16_384).default(''),
+    description: freeText(16_384).default(''),
     product: text(256),
     classification: z.enum(CLASSIFICATIONS),
     version: z

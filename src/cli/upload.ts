@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
 import { UpcatError, type ErrorCode } from '../errors.js';
+import { DEFAULT_IDEMPOTENCY } from '../publish/idempotency.js';
 import type { PublishAnswer } from '../publish/publish-service.js';
 import { STATUS_OF } from '../server/middleware/errors.js';
 import { CHUNK_BYTES } from '../storage/blobs/pool.js';
@@ -26,42 +27,93 @@ export interface UploadOptions {
   manifest: unknown;
   /** Progress on stderr: a bar on a terminal, a line every 10% otherwise. */
   progress: boolean;
-  /** Attempts in all (a dropped connection or a busy key is retried); default 5. */
+  /** Attempts in all after a dropped connection or an overloaded server; default 5. */
   attempts?: number;
   /** First back-off delay, doubled per attempt; default 500 ms. */
   backoffMs?: number;
+  /**
+   * How long an `in_progress` answer (the key held by an earlier attempt) is retried; default a
+   * little over the server's lease, the time a crashed node holds a key.
+   */
+  busyWaitMs?: number;
 }
 
 /** No byte either way for this long: the connection is given up (and retried). */
 const IDLE_TIMEOUT_MS = 120_000;
 const MAX_ANSWER_BYTES = 1024 * 1024;
+/** A key held by a crashed node is free once its lease expires; wait that long, and a margin. */
+export const BUSY_WAIT_MS = DEFAULT_IDEMPOTENCY.leaseMs + 30_000;
+/** Longest pause between two attempts while the key is busy. */
+const BUSY_MAX_DELAY_MS = 15_000;
+/**
+ * Largest manifest sent in the `Upcat-Manifest` header of the raw body form (base64): proxies
+ * commonly cap a header line at 8 KiB. A larger manifest goes in a multipart form.
+ */
+const MAX_MANIFEST_HEADER = 8 * 1024;
 
 /**
- * `upcat publish --server` (issue 7): streams the payload to `POST /v1/updates` as
- * multipart/form-data (manifest part first, docs/PROTOCOL.md) with a Content-Length, so the server
+ * `upcat publish --server` (issue 7): streams the payload to `POST /v1/updates` (the raw body
+ * form, or multipart for a large manifest: docs/PROTOCOL.md) with a Content-Length, so the server
  * can refuse an over-limit upload before it starts. One Idempotency-Key is made per command and
  * sent with every attempt, so a retry after a dropped connection never publishes twice: the
- * server answers a retry of a finished publish with the first answer.
+ * server answers a retry of a finished publish with the first answer, and one still running
+ * elsewhere with `in_progress`, which is waited out.
  */
 export async function uploadPublish(options: UploadOptions): Promise<RemotePublishResult> {
   const key = randomUUID();
   const attempts = options.attempts ?? 5;
   const backoffMs = options.backoffMs ?? 500;
-  for (let attempt = 1; ; attempt++) {
+  const busyWaitMs = options.busyWaitMs ?? BUSY_WAIT_MS;
+  let failures = 0;
+  let busySince: number | undefined;
+  for (let busy = 0; ;) {
+    let delay: number;
     try {
       return await uploadOnce(options, key);
     } catch (err) {
-      if (!retryable(err) || attempt >= attempts) throw finalError(err, options.server);
-      const delay = backoffMs * 2 ** (attempt - 1) * (0.75 + Math.random() / 2);
-      if (options.progress) {
-        process.stderr.write(
-          `upload failed (${describe(err)}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})\n`,
-        );
+      if (err instanceof BusyError) {
+        // Not a failure of this attempt: an earlier one (maybe on a node that crashed) still
+        // holds the key. Its lease runs out, so wait for that, bounded, and say so.
+        busySince ??= Date.now();
+        const left = busySince + busyWaitMs - Date.now();
+        if (left <= 0) {
+          throw new UpcatError(
+            'in_progress',
+            `${options.server.origin}: ${err.message} (still busy after ${Math.round(busyWaitMs / 1000)} s)`,
+          );
+        }
+        busy++;
+        delay = Math.min(jitter(backoffMs * 2 ** (busy - 1)), BUSY_MAX_DELAY_MS, left);
+        if (options.progress) {
+          process.stderr.write(
+            `server busy with an earlier attempt of this publish (${err.message}); retrying in ${seconds(delay)} s (waiting up to ${seconds(left)} s more)\n`,
+          );
+        }
+      } else {
+        failures++;
+        if (!retryable(err) || failures >= attempts) throw finalError(err, options.server);
+        delay = jitter(backoffMs * 2 ** (failures - 1));
+        if (options.progress) {
+          process.stderr.write(
+            `upload failed (${describe(err)}); retrying in ${seconds(delay)} s (attempt ${failures + 1} of ${attempts})\n`,
+          );
+        }
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
     }
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
+
+function jitter(ms: number): number {
+  return ms * (0.75 + Math.random() / 2);
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
+/** The server holds the Idempotency-Key for a request still running (409 `in_progress`). */
+class BusyError extends Error {}
 
 /** A failure worth another attempt with the same key. */
 class RetryableError extends Error {}
@@ -84,15 +136,15 @@ function describe(err: unknown): string {
 }
 
 async function uploadOnce(options: UploadOptions, key: string): Promise<RemotePublishResult> {
-  const form = multipartFrame(options.fileName, options.manifest);
-  const url = new URL('v1/updates', options.server);
+  const form = bodyForm(options.fileName, options.manifest);
+  const url = new URL(`v1/updates${form.query}`, options.server);
   const client = url.protocol === 'https:' ? https : http;
   const req = client.request(url, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${options.token}`,
       accept: 'application/json',
-      'content-type': form.contentType,
+      ...form.headers,
       'content-length': String(form.head.length + options.size + form.tail.length),
       'idempotency-key': key,
     },
@@ -135,13 +187,13 @@ async function uploadOnce(options: UploadOptions, key: string): Promise<RemotePu
     () => undefined,
   );
   try {
-    req.write(form.head);
+    if (form.head.length > 0) req.write(form.head);
     await pipeline(
       payload,
       counter,
       async function* (source: AsyncIterable<Buffer>) {
         yield* source;
-        yield form.tail;
+        if (form.tail.length > 0) yield form.tail;
       },
       req,
     );
@@ -184,8 +236,8 @@ function interpret(answer: { status: number; body: string }, url: URL): RemotePu
     typeof error?.message === 'string'
       ? error.message.replace(/\p{Cc}+/gu, ' ').slice(0, 2000)
       : `HTTP ${answer.status}`;
-  if (code === 'in_progress' || [502, 503, 504].includes(answer.status))
-    throw new RetryableError(message);
+  if (code === 'in_progress') throw new BusyError(message);
+  if ([502, 503, 504].includes(answer.status)) throw new RetryableError(message);
   throw new UpcatError(
     (code ?? statusCode(answer.status)) as ErrorCode,
     `${url.origin}: ${message}`,
@@ -197,6 +249,33 @@ function statusCode(status: number): ErrorCode {
   if (status === 403) return 'forbidden';
   if (status === 413) return 'too_large';
   return status < 500 ? 'invalid_input' : 'internal';
+}
+
+interface BodyForm {
+  query: string;
+  headers: Record<string, string>;
+  /** The bytes before and after the payload's. */
+  head: Buffer;
+  tail: Buffer;
+}
+
+/**
+ * The raw form (docs/PROTOCOL.md): the body is the payload, the manifest in a header, so the
+ * server streams it to disk without scanning for a boundary. A manifest too large for a header
+ * is sent in a multipart form instead.
+ */
+function bodyForm(fileName: string, manifest: unknown): BodyForm {
+  const encoded = Buffer.from(JSON.stringify(manifest)).toString('base64');
+  if (encoded.length > MAX_MANIFEST_HEADER) {
+    const form = multipartFrame(fileName, manifest);
+    return { query: '', headers: { 'content-type': form.contentType }, ...form };
+  }
+  return {
+    query: `?fileName=${encodeURIComponent(fileName)}`,
+    headers: { 'content-type': 'application/octet-stream', 'upcat-manifest': encoded },
+    head: Buffer.alloc(0),
+    tail: Buffer.alloc(0),
+  };
 }
 
 /** The bytes around the payload: the manifest part, the payload part's header, the closing boundary. */

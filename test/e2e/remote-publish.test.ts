@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import test from 'ava';
+import { BUSY_WAIT_MS, uploadPublish } from '../../src/cli/upload.js';
+import { UpcatError } from '../../src/errors.js';
+import { DEFAULT_IDEMPOTENCY } from '../../src/publish/idempotency.js';
 import { createApp } from '../../src/server/app.js';
 import { runCli } from '../helpers/cli.js';
 import { fileManifest } from '../helpers/publish.js';
@@ -186,6 +191,160 @@ dbTestSerial(
       t.regex(noToken.stderr, /needs a token/);
       t.is((await site.db('revisions')).length, 0);
     } finally {
+      await server.close();
+    }
+  },
+);
+
+/**
+ * A node in front of the server that answers `busy` requests with 409 in_progress, as a site
+ * does while a crashed node's lease holds the key, then passes requests through.
+ */
+async function busyFront(
+  upstreamPort: number,
+  busy: number,
+): Promise<{ url: URL; keys: string[]; close(): Promise<void> }> {
+  const keys: string[] = [];
+  const server = http.createServer((req, res) => {
+    keys.push(String(req.headers['idempotency-key']));
+    if (keys.length <= busy) {
+      req.resume();
+      res.writeHead(409, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: {
+            code: 'in_progress',
+            message: 'a request with this Idempotency-Key is still running; retry later',
+          },
+        }),
+      );
+      return;
+    }
+    const upstream = http.request(
+      {
+        host: '127.0.0.1',
+        port: upstreamPort,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: new URL(`http://127.0.0.1:${port}/`),
+    keys,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Runs `fn` with what it writes to stderr captured (the upload's progress lines). */
+async function withStderr<T>(
+  fn: () => Promise<T>,
+): Promise<{ value?: T; error?: unknown; stderr: string }> {
+  const original = process.stderr.write.bind(process.stderr);
+  let stderr = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { value: await fn(), stderr };
+  } catch (error) {
+    return { error, stderr };
+  } finally {
+    process.stderr.write = original;
+  }
+}
+
+test('a busy key is waited for longer than a crashed node holds its lease', (t) => {
+  t.true(BUSY_WAIT_MS > DEFAULT_IDEMPOTENCY.leaseMs);
+});
+
+dbTestSerial(
+  'an in_progress answer is retried with the same key until the key is free, with a progress line',
+  async (t, { site, home }) => {
+    const server = await listen(createApp(site));
+    const front = await busyFront(server.port, 3);
+    try {
+      const { file, manifest } = await buildFiles(home);
+      const run = await withStderr(() =>
+        uploadPublish({
+          server: front.url,
+          token: await tokenOf(site, 'publish'),
+          file,
+          fileName: 'tool.bin',
+          size: (await stat(file)).size,
+          manifest: fileManifest('tool.bin'),
+          progress: true,
+          attempts: 2,
+          backoffMs: 20,
+          busyWaitMs: 10_000,
+        }),
+      );
+      t.is(run.error, undefined);
+      t.true(run.value?.created);
+      t.is((await site.db('revisions')).length, 1);
+      t.is(front.keys.length, 4);
+      t.is(new Set(front.keys).size, 1, 'one key for every attempt');
+      const busyLines = run.stderr.split('\n').filter((l) => l.startsWith('server busy'));
+      t.is(busyLines.length, 3, run.stderr);
+      for (const line of busyLines)
+        t.regex(
+          line,
+          /^server busy with an earlier attempt of this publish \(a request with this Idempotency-Key is still running; retry later\); retrying in [\d.]+ s \(waiting up to [\d.]+ s more\)$/,
+        );
+    } finally {
+      await front.close();
+      await server.close();
+    }
+  },
+);
+
+dbTestSerial(
+  'a key that stays busy is given up after the wait, not after the attempt count',
+  async (t, { site, home }) => {
+    const server = await listen(createApp(site));
+    const front = await busyFront(server.port, Number.POSITIVE_INFINITY);
+    try {
+      const { file } = await buildFiles(home);
+      const started = Date.now();
+      const run = await withStderr(() =>
+        uploadPublish({
+          server: front.url,
+          token: await tokenOf(site, 'publish'),
+          file,
+          fileName: 'tool.bin',
+          size: (await stat(file)).size,
+          manifest: fileManifest('tool.bin'),
+          progress: false,
+          attempts: 2,
+          backoffMs: 20,
+          busyWaitMs: 600,
+        }),
+      );
+      t.true(run.error instanceof UpcatError);
+      t.is((run.error as UpcatError).code, 'in_progress');
+      t.regex(
+        (run.error as Error).message,
+        /^http:\/\/127\.0\.0\.1:\d+: a request with this Idempotency-Key is still running; retry later \(still busy after 1 s\)$/,
+      );
+      t.true(front.keys.length > 2, `${front.keys.length} attempts`);
+      t.true(Date.now() - started >= 600);
+      t.is(run.stderr, '');
+      t.is((await site.db('revisions')).length, 0);
+    } finally {
+      await front.close();
       await server.close();
     }
   },

@@ -147,7 +147,10 @@ test('the source is held back while the slabs are being written: it is never rea
   const timer = setInterval(() => {
     void (async () => {
       for (const name of await readdir(tmp)) {
-        const written = await stat(path.join(tmp, name)).then((s) => s.size, () => produced);
+        const written = await stat(path.join(tmp, name)).then(
+          (s) => s.size,
+          () => produced,
+        );
         maxAhead = Math.max(maxAhead, produced - written);
       }
     })();
