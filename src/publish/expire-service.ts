@@ -3,6 +3,7 @@ import { notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import * as repo from '../storage/catalog-repo.js';
 import type { TufPublisher } from './tuf-publisher.js';
+import { writeCatalog } from '../storage/catalog-writer.js';
 
 export interface ExpireResult {
   updateId: string;
@@ -26,7 +27,7 @@ export class ExpireService {
   }
 
   private async expireInDb(id: string, actor: string): Promise<ExpireResult> {
-    return this.deps.db.transaction(async (trx) => {
+    return writeCatalog(this.deps.db, async (trx) => {
       await repo.lockCatalog(trx);
       const update = await repo.findUpdate(trx, id);
       if (update === undefined) throw notFound(`update ${id} does not exist`, { updateId: id });

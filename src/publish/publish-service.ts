@@ -16,6 +16,7 @@ import type { TufPublisher } from './tuf-publisher.js';
 import type { SiteSigning } from '../signing/site-signing.js';
 import type { TargetChanges } from '../signing/tuf-targets.js';
 import { normalizeRules, type NormalizedRules } from './rules-check.js';
+import { writeCatalog } from '../storage/catalog-writer.js';
 
 export interface PublishInput {
   /** The payload's bytes, streamed; never buffered whole. */
@@ -146,7 +147,7 @@ export class PublishService {
   }): Promise<PublishResult> {
     const { manifest, staged } = args;
     const contentKey = contentKeyOf(manifest, args.fileName, staged.sha256);
-    return this.deps.db.transaction(async (trx) => {
+    return writeCatalog(this.deps.db, async (trx) => {
       await repo.lockCatalog(trx);
       const target = await resolveUpdate(trx, manifest, staged.sha256);
       await checkRelationships(trx, manifest, target.updateId);

@@ -8,6 +8,7 @@ import { parseWith } from '../validation.js';
 import { groupIdByName } from './client-repo.js';
 import { DEADLINE_FORMS, parseDeadline } from './deadline.js';
 import { text } from './fields.js';
+import { writeCatalog } from '../storage/catalog-writer.js';
 
 export const ACTIONS = ['install', 'uninstall', 'optional'] as const;
 export type DeploymentAction = (typeof ACTIONS)[number];
@@ -46,7 +47,7 @@ export class DeploymentService {
   constructor(private readonly deps: { db: Db; log: Logger }) {}
 
   async approve(input: unknown, actor: string): Promise<DeploymentView> {
-    const view = await this.deps.db.transaction((trx) => this.approveIn(trx, input, actor));
+    const view = await writeCatalog(this.deps.db, (trx) => this.approveIn(trx, input, actor));
     this.deps.log.info(
       { updateId: view.updateId, group: view.group, action: view.action },
       'deployment approved',

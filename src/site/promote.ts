@@ -7,6 +7,7 @@ import type { Db } from '../storage/db.js';
 import { parseWith } from '../validation.js';
 import { ALL_COMPUTERS, UNASSIGNED, groupIdByName } from './client-repo.js';
 import type { DeploymentAction, DeploymentService, DeploymentView } from './deployments.js';
+import { writeCatalog } from '../storage/catalog-writer.js';
 
 export const DEFAULT_MIN_SUCCESS = 95;
 
@@ -64,7 +65,7 @@ export class PromotionService {
     const p = parseWith(promotionSchema, input, 'promotion');
     const updateId = p.updateId.toLowerCase();
     if (p.from === p.to) throw conflict(`to: "${p.to}" is the source group itself`);
-    const view = await this.deps.db.transaction(async (trx) => {
+    const view = await writeCatalog(this.deps.db, async (trx) => {
       await repo.lockCatalog(trx);
       const update = await repo.findUpdate(trx, updateId);
       if (update === undefined)
