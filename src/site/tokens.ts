@@ -9,6 +9,7 @@ import { hasControlChars, type Q } from './client-repo.js';
 import { parseDuration } from './duration.js';
 import { ENROLL_SCOPE } from './enrollment.js';
 import { hashSecret, secretMatches } from './secrets.js';
+import { isUniqueViolation } from '../storage/db-errors.js';
 
 /**
  * API tokens for release pipelines and administrators (issue 7). Scopes:
@@ -114,16 +115,22 @@ export class TokenService {
     await this.deps.db.transaction(async (trx) => {
       const clash = (await trx('tokens').where({ name }).whereNull('revoked_at').first('id')) as
         { id: string } | undefined;
-      if (clash !== undefined)
-        throw conflict(`a token named "${name}" already exists; revoke it or choose another name`);
-      await trx('tokens').insert({
-        id,
-        name,
-        scope: parsed.scope,
-        token_hash: hashSecret(token),
-        created_at: now(),
-        expires_at: expiresAt,
-      });
+      const taken = (): Error =>
+        conflict(`a token named "${name}" already exists; revoke it or choose another name`);
+      if (clash !== undefined) throw taken();
+      await trx('tokens')
+        .insert({
+          id,
+          name,
+          scope: parsed.scope,
+          token_hash: hashSecret(token),
+          created_at: now(),
+          expires_at: expiresAt,
+        })
+        .catch((err: unknown) => {
+          // Another create of the same name committed between our check and this insert.
+          throw isUniqueViolation(err) ? taken() : err;
+        });
       await audit(trx, {
         actor,
         action: 'token.create',

@@ -241,3 +241,32 @@ dbTest(
     ]);
   },
 );
+
+dbTest(
+  'tokens: concurrent creates of one name leave exactly one live token',
+  async (t, { site }) => {
+    // Warm the pool so that the creates really run side by side (PostgreSQL opens connections
+    // lazily; the first create would otherwise commit before the others had a connection).
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        site.db.transaction(() => new Promise((resolve) => setTimeout(resolve, 50))),
+      ),
+    );
+    const tries = await Promise.allSettled(
+      Array.from({ length: 8 }, () =>
+        site.tokens.create({ name: 'race', scope: 'publish' }, 'test'),
+      ),
+    );
+    const won = tries.filter((r) => r.status === 'fulfilled');
+    const lost = tries.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    t.is(won.length, 1);
+    for (const r of lost) t.is((r.reason as { code?: string }).code, 'conflict');
+    const live = (await site.tokens.list()).filter(
+      (x) => x.name === 'race' && x.state === 'active',
+    );
+    t.is(live.length, 1);
+    // Revoking frees the name again.
+    await site.tokens.revoke('race', 'test');
+    await t.notThrowsAsync(site.tokens.create({ name: 'race', scope: 'publish' }, 'test'));
+  },
+);

@@ -6,6 +6,7 @@ import * as m004 from './004-certificates.js';
 import * as m005 from './005-idempotency.js';
 import * as m007 from './007-change-counters.js';
 import * as m008 from './008-audit-token.js';
+import * as m009 from './009-token-name-unique.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['005-idempotency', m005],
   ['007-change-counters', m007],
   ['008-audit-token', m008],
+  ['009-token-name-unique', m009],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
