@@ -572,6 +572,9 @@ const anyChar = fc.oneof(lineChar, fc.constantFrom('\n', '\t', '\r'));
 const lineText = (max: number) =>
   fc.string({ unit: lineChar, minLength: 1, maxLength: max }).filter((s) => s.trim() !== '');
 const freeText = fc.string({ unit: anyChar, maxLength: 20 });
+/** Programs and command lines are one line (the manifest refuses control characters there). */
+const commandText = fc.string({ unit: lineChar, maxLength: 20 });
+const programText = fc.string({ unit: lineChar, minLength: 1, maxLength: 10 });
 
 const returnCodes = fc.uniqueArray(
   fc.record({
@@ -586,12 +589,12 @@ const defaultResult = fc.constantFrom('Succeeded' as const, 'Failed' as const);
 const handlerArb: fc.Arbitrary<Handler> = fc.oneof(
   fc
     .record({
-      program: fc.string({ unit: anyChar, minLength: 1, maxLength: 10 }),
-      arguments: freeText,
+      program: programText,
+      arguments: commandText,
       uninstall: fc.option(
         fc.record({
-          program: fc.string({ unit: anyChar, minLength: 1, maxLength: 10 }),
-          arguments: freeText,
+          program: programText,
+          arguments: commandText,
         }),
         { nil: undefined },
       ),
@@ -606,11 +609,9 @@ const handlerArb: fc.Arbitrary<Handler> = fc.oneof(
   fc
     .record({
       productCode: fc.uuid().map((u) => `{${u.toUpperCase()}}`),
-      program: fc.option(fc.string({ unit: anyChar, minLength: 1, maxLength: 10 }), {
-        nil: undefined,
-      }),
-      installCommandLine: freeText,
-      uninstallCommandLine: freeText,
+      program: fc.option(programText, { nil: undefined }),
+      installCommandLine: commandText,
+      uninstallCommandLine: commandText,
       returnCodes,
       defaultResult,
     })
