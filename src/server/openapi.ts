@@ -417,7 +417,8 @@ function paths(): Record<string, PathItem> {
     '/v1/updates': {
       post: {
         operationId: 'publish',
-        summary: 'publish a revision: a manifest part, then a payload file part, streamed',
+        summary:
+          'publish a revision, streamed: a multipart form (manifest part, then payload file part), or the raw payload with the manifest in Upcat-Manifest',
         tags: ['release'],
         security: TOKEN('publish'),
         parameters: [
@@ -427,6 +428,20 @@ function paths(): Record<string, PathItem> {
             description:
               'a retry with the same key gets the first answer instead of publishing twice',
             schema: { type: 'string', pattern: '^[!-~]{1,255}$' },
+          },
+          {
+            name: 'Upcat-Manifest',
+            in: 'header',
+            description:
+              'raw body form (application/octet-stream) only, and required there: the manifest JSON, base64; a manifest too large for a header goes in a multipart form',
+            schema: { type: 'string', contentEncoding: 'base64' },
+          },
+          {
+            name: 'fileName',
+            in: 'query',
+            description:
+              'raw body form only, and required there: the payload file name (one path segment)',
+            schema: str,
           },
         ],
         requestBody: {
@@ -445,15 +460,38 @@ function paths(): Record<string, PathItem> {
                 payload: { contentType: 'application/octet-stream' },
               },
             },
+            'application/octet-stream': {
+              schema: { type: 'string', contentMediaType: 'application/octet-stream' },
+            },
           },
         },
         responses: {
           '201': { description: 'published', content: json(ref('PublishResult')) },
           '200': {
-            description: 'the same revision was already published',
+            description:
+              'the same revision was already published (or a retry with the Idempotency-Key of a finished publish: its first answer)',
             content: json(ref('PublishResult')),
           },
-          ...errors('400', '401', '403', '409', '413'),
+          ...errors('400', '401', '403'),
+          '409': {
+            description:
+              'conflict (other bytes under a published product and version; a site without signing keys), or in_progress: a request with this Idempotency-Key is still running: retry later',
+            content: json(ref('Error')),
+          },
+          '413': {
+            description:
+              'too_large: the declared or streamed payload or manifest is over the limit. A refusal that comes before a large body is read says Connection: close, and the rest of the body is not read',
+            content: json(ref('Error')),
+          },
+          '422': {
+            description:
+              'idempotency_mismatch: the Idempotency-Key was used for another manifest, file name or payload',
+            content: json(ref('Error')),
+          },
+          '500': {
+            description: 'internal (see the server log) or integrity',
+            content: json(ref('Error')),
+          },
         },
       },
     },

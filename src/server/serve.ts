@@ -35,6 +35,8 @@ export async function startServer(
   // One set of metrics for Express and the fast paths in front of it: the fast paths report
   // under the route templates Express would have matched.
   const metrics = new ServerMetrics({ syncCacheClients: () => site.syncFast.size });
+  // Uploads are hashed off the event loop, which stays free for the network and other requests.
+  site.pool.hashOffThread();
   const express = createApp(site, metrics);
   const app = withMetadataFastPath(
     tufRepoDir(site.config.dirs.catalog),

@@ -119,7 +119,8 @@ dbTestSerial(
         clientEnv(),
       );
       t.is(remote.code, 0, remote.stderr);
-      t.is(remote.stderr, '');
+      // --json keeps stdout for the result; stderr, not a terminal here, still gets the progress.
+      t.deepEqual(remote.stderr.trim().split('\n'), lines);
       const local = await runCli(['publish', file, '--manifest', manifest, '--json'], env);
       t.is(local.code, 0, local.stderr);
       t.deepEqual(JSON.parse(remote.stdout), JSON.parse(local.stdout));
@@ -203,10 +204,12 @@ dbTestSerial(
 async function busyFront(
   upstreamPort: number,
   busy: number,
-): Promise<{ url: URL; keys: string[]; close(): Promise<void> }> {
+): Promise<{ url: URL; keys: string[]; contentTypes: string[]; close(): Promise<void> }> {
   const keys: string[] = [];
+  const contentTypes: string[] = [];
   const server = http.createServer((req, res) => {
     keys.push(String(req.headers['idempotency-key']));
+    contentTypes.push(String(req.headers['content-type']));
     if (keys.length <= busy) {
       req.resume();
       res.writeHead(409, { 'content-type': 'application/json' });
@@ -240,6 +243,7 @@ async function busyFront(
   return {
     url: new URL(`http://127.0.0.1:${port}/`),
     keys,
+    contentTypes,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -277,14 +281,16 @@ dbTestSerial(
     const server = await listen(createApp(site));
     const front = await busyFront(server.port, 3);
     try {
-      const { file, manifest } = await buildFiles(home);
+      const { file } = await buildFiles(home);
+      const token = await tokenOf(site, 'publish');
+      const size = (await stat(file)).size;
       const run = await withStderr(() =>
         uploadPublish({
           server: front.url,
-          token: await tokenOf(site, 'publish'),
+          token,
           file,
           fileName: 'tool.bin',
-          size: (await stat(file)).size,
+          size,
           manifest: fileManifest('tool.bin'),
           progress: true,
           attempts: 2,
@@ -318,14 +324,16 @@ dbTestSerial(
     const front = await busyFront(server.port, Number.POSITIVE_INFINITY);
     try {
       const { file } = await buildFiles(home);
+      const token = await tokenOf(site, 'publish');
+      const size = (await stat(file)).size;
       const started = Date.now();
       const run = await withStderr(() =>
         uploadPublish({
           server: front.url,
-          token: await tokenOf(site, 'publish'),
+          token,
           file,
           fileName: 'tool.bin',
-          size: (await stat(file)).size,
+          size,
           manifest: fileManifest('tool.bin'),
           progress: false,
           attempts: 2,
@@ -345,6 +353,69 @@ dbTestSerial(
       t.is((await site.db('revisions')).length, 0);
     } finally {
       await front.close();
+      await server.close();
+    }
+  },
+);
+
+dbTestSerial(
+  'the CLI sends the raw body form, or a multipart form when the manifest is too large for a header',
+  async (t, { site, home }) => {
+    const server = await listen(createApp(site));
+    const front = await busyFront(server.port, 0);
+    try {
+      const token = await tokenOf(site, 'publish');
+      for (const [name, description] of [
+        ['small.bin', 'short'],
+        ['large.bin', 'x'.repeat(10_000)],
+      ] as const) {
+        const { file } = await buildFiles(home, name);
+        const size = (await stat(file)).size;
+        const result = await uploadPublish({
+          server: front.url,
+          token,
+          file,
+          fileName: name,
+          size,
+          manifest: fileManifest(name, { product: `Tool ${name}`, description }),
+          progress: false,
+        });
+        t.true(result.created);
+        t.is(result.size, size);
+      }
+      t.is(front.contentTypes[0], 'application/octet-stream');
+      t.regex(front.contentTypes[1] ?? '', /^multipart\/form-data; boundary=upcat-[0-9a-f]{32}$/);
+      const descriptions = (await site.db('revisions').select('description')) as Array<{
+        description: string;
+      }>;
+      t.deepEqual(
+        descriptions.map((r) => r.description.length).sort((a, b) => a - b),
+        [5, 10_000],
+      );
+    } finally {
+      await front.close();
+      await server.close();
+    }
+  },
+);
+
+dbTestSerial(
+  'a payload refused while it streams (413) is reported at once, not retried',
+  async (t, { site, home }) => {
+    // Room for a large manifest lets the declared length pass, so the refusal comes mid-stream.
+    site.config.limits.maxPayloadBytes = 1024 * 1024;
+    site.config.limits.maxManifestBytes = 64 * 1024 * 1024;
+    const server = await listen(createApp(site));
+    try {
+      const { file, manifest } = await buildFiles(home, 'big.bin', 24 * 1024 * 1024);
+      const res = await runCli(
+        ['publish', file, '--manifest', manifest, '--server', server.url, '--quiet'],
+        clientEnv({ UPCAT_TOKEN: await tokenOf(site, 'publish') }),
+      );
+      t.is(res.code, 2);
+      t.is(res.stderr, `upcat: ${server.url}: payload is larger than the limit of 1048576 bytes\n`);
+      t.is((await site.db('revisions')).length, 0);
+    } finally {
       await server.close();
     }
   },

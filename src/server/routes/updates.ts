@@ -5,7 +5,7 @@ import { canonicalJson } from '../../catalog/canonical-json.js';
 import { UpcatError, invalidInput } from '../../errors.js';
 import { IdempotencyStore, type Claim } from '../../publish/idempotency.js';
 import { publishAnswer } from '../../publish/publish-service.js';
-import { actorOf, requireScope } from '../middleware/token-auth.js';
+import { actorKeyOf, actorOf, requireScope } from '../middleware/token-auth.js';
 import {
   checkDeclaredLength,
   readUploadBody,
@@ -42,7 +42,7 @@ export function updatesRoutes(
       checkDeclaredLength(req, limits);
       const key = idempotencyKeyOf(req);
       const claim: Claim | undefined =
-        key === undefined ? undefined : await keys.claim(actorOf(res), key);
+        key === undefined ? undefined : await keys.claim(actorKeyOf(res), key);
       if (claim?.kind === 'in_progress') {
         throw new UpcatError(
           'in_progress',

@@ -30,21 +30,34 @@ export const CHUNK_BYTES = 1024 * 1024;
 
 /**
  * The content-addressed payload pool (DESIGN.md §4): `pool/<aa>/<sha256>`. A payload is hashed
- * (SHA-256 and SHA-1, one pass) while it is written to a temporary file, fsynced, and renamed
- * into place only when the caller commits, so a crash leaves either nothing or a whole file.
+ * (SHA-256 and SHA-1, one pass) while it is written to a temporary file (staging-file.ts),
+ * fsynced, and renamed into place only when the caller commits, so a crash leaves either nothing
+ * or a whole file.
  */
 export class BlobPool {
   readonly root: string;
   private readonly poolDir: string;
   private readonly tmpDir: string;
   private readonly directIo: boolean;
+  private hashWorker = false;
 
   /** `directIo: false` keeps staging writes in the page cache (see StagingFile). */
-  constructor(root: string, options: { directIo?: boolean } = {}) {
+  constructor(root: string, options: { directIo?: boolean; hashWorker?: boolean } = {}) {
     this.root = root;
     this.directIo = options.directIo ?? true;
+    this.hashWorker = options.hashWorker ?? false;
     this.poolDir = path.join(root, 'pool');
     this.tmpDir = path.join(root, 'tmp');
+  }
+
+  /**
+   * From now on, large payloads are hashed on a worker thread (slab-hasher.ts). `upcat serve`
+   * turns this on: hashing an upload inline (~1.3 s of SHA-256 and SHA-1 per GiB) would hold the
+   * event loop from every other request and leave the upload bound to one core. A one-shot CLI
+   * publish keeps hashing inline and saves the worker's memory.
+   */
+  hashOffThread(): void {
+    this.hashWorker = true;
   }
 
   async init(): Promise<void> {
@@ -102,7 +115,10 @@ export class BlobPool {
     await this.init();
     await this.sweepStale();
     const tmp = path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
-    const file = await StagingFile.create(tmp, this.directIo);
+    const file = await StagingFile.create(tmp, {
+      direct: this.directIo,
+      hashWorker: this.hashWorker,
+    });
     let info: BlobInfo;
     try {
       info = await hashAndWrite(source, file, maxBytes);
@@ -157,16 +173,14 @@ export class BlobPool {
 }
 
 /**
- * One pass: each chunk is hashed (SHA-256 and SHA-1) on the main thread and copied into the
- * staging file's slabs, whose writes run on the thread pool meanwhile.
+ * One pass: each chunk is copied into the staging file's slabs, which are hashed (SHA-256 and
+ * SHA-1) and written while the next ones fill (staging-file.ts).
  */
 async function hashAndWrite(
   source: Readable | AsyncIterable<Uint8Array>,
   file: StagingFile,
   maxBytes: number,
 ): Promise<BlobInfo> {
-  const sha256 = createHash('sha256');
-  const sha1 = createHash('sha1');
   let size = 0;
   await pump(source, (chunk) => {
     size += chunk.length;
@@ -175,12 +189,10 @@ async function hashAndWrite(
         details: { limit: maxBytes },
       });
     }
-    sha256.update(chunk);
-    sha1.update(chunk);
     return file.write(chunk);
   });
-  await file.finish();
-  return { sha256: sha256.digest('hex'), sha1: sha1.digest('hex'), size };
+  const { sha256, sha1 } = await file.finish();
+  return { sha256, sha1, size };
 }
 
 /**

@@ -1,6 +1,14 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { errnoCode } from '../../errors.js';
+import {
+  forgetSlabs,
+  inlineHasher,
+  workerHasher,
+  type Digests,
+  type SharedSlabs,
+  type SlabHasher,
+} from './slab-hasher.js';
 
 /**
  * O_DIRECT wants the memory address, the file offset and the length of every write aligned to the
@@ -8,30 +16,49 @@ import { errnoCode } from '../../errors.js';
  */
 const ALIGN = 4096;
 /** Bytes per write: few system calls, and large requests for the device. */
-export const SLAB_BYTES = 4 * 1024 * 1024;
-/** One slab filling while the others are written: at most this many are buffered per file. */
-const SLABS = 4;
-/** Buffered mode: bytes written between background fdatasyncs (see `earlyFlush`). */
+export const SLAB_BYTES = 1024 * 1024;
+/**
+ * One slab filling while the others are written and hashed: at most this many are buffered per
+ * file. Hashed inline, the thread that fills them is the bottleneck and fewer suffice (the pages
+ * of unused slabs are never touched, so they cost no memory).
+ */
+const SLABS = 8;
+const INLINE_SLABS = 2;
+/** Buffered mode: bytes written between background fdatasyncs (see `wrote`). */
 const FLUSH_EVERY = 64 * 1024 * 1024;
 /** Slab sets kept for the next staged file (each holds SLABS x SLAB_BYTES of memory). */
 const SPARE_SETS = 2;
+
+export interface StagingOptions {
+  /** Bypass the page cache (O_DIRECT) where the platform and file system allow. */
+  direct: boolean;
+  /** Hash on the hash worker rather than on the calling thread (slab-hasher.ts). */
+  hashWorker: boolean;
+}
 
 interface SlabSet {
   slabs: Buffer[];
   /** Page-aligned (WebAssembly memory), so usable with O_DIRECT. */
   aligned: boolean;
+  /** Shared memory, so the hash worker can read the slabs in place. */
+  shared: SharedSlabs | undefined;
 }
 
 const spare: SlabSet[] = [];
 
+let nextSetId = 1;
+
 /** The part of the WebAssembly global used here (the project's TypeScript libs leave it out). */
 declare const WebAssembly: {
-  Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: true }) => {
+    readonly buffer: SharedArrayBuffer;
+  };
 };
 
 /**
- * A staged payload being written: chunks are copied into large slabs, each slab written at its
- * offset while the next fills (several writes in flight), then one fsync.
+ * A staged payload being written and hashed: chunks are copied into large slabs; each full slab
+ * is written at its offset and hashed (SHA-256 and SHA-1, on the hash worker: slab-hasher.ts)
+ * while the next fills, with several slabs in flight; then one fsync.
  *
  * Where the platform and file system allow it the file is opened with O_DIRECT: the slabs go to
  * the device without passing through the page cache. On a disk whose buffered writeback is slow
@@ -53,31 +80,44 @@ export class StagingFile {
   private flush: Promise<void> | undefined;
   private switching: Promise<void> | undefined;
   private retired: FileHandle[] = [];
+  private hasher: SlabHasher | undefined;
+  /** The last slab went down padded to the alignment: finish() cuts the file to its size. */
+  private padded = false;
+
+  private readonly slabCount: number;
+  private readonly hashWorker: boolean;
 
   private constructor(
     private readonly file: string,
     private fh: FileHandle,
     private direct: boolean,
     set: SlabSet,
+    options: StagingOptions,
   ) {
     this.set = set;
-    this.free = [...set.slabs];
+    this.hashWorker = options.hashWorker && set.shared !== undefined;
+    this.slabCount = this.hashWorker ? SLABS : INLINE_SLABS;
+    this.free = set.slabs.slice(0, this.slabCount);
   }
 
-  /** Creates `file` (which must not exist), with O_DIRECT when `direct` and the file system allow. */
-  static async create(file: string, direct: boolean): Promise<StagingFile> {
+  /**
+   * Creates `file` (which must not exist), with O_DIRECT when asked and the file system allows.
+   * `hashWorker`: a payload larger than a slab is hashed on the hash worker.
+   */
+  static async create(file: string, options: StagingOptions): Promise<StagingFile> {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-    const directFlag = direct ? (constants.O_DIRECT ?? 0) : 0;
+    const directFlag = options.direct ? (constants.O_DIRECT ?? 0) : 0;
     const set = spare.pop() ?? allocateSlabs();
     try {
       if (directFlag !== 0 && set.aligned) {
         try {
-          return new StagingFile(file, await open(file, flags | directFlag, 0o644), true, set);
+          const fh = await open(file, flags | directFlag, 0o644);
+          return new StagingFile(file, fh, true, set, options);
         } catch (err) {
           if (errnoCode(err) !== 'EINVAL') throw err; // e.g. a file system without O_DIRECT
         }
       }
-      return new StagingFile(file, await open(file, flags, 0o644), false, set);
+      return new StagingFile(file, await open(file, flags, 0o644), false, set, options);
     } catch (err) {
       spare.push(set);
       throw err;
@@ -101,22 +141,24 @@ export class StagingFile {
     return undefined;
   }
 
-  /** Writes what is left, waits for every write, and fsyncs: the bytes are on disk. */
-  async finish(): Promise<number> {
+  /** Writes and hashes what is left, waits for every write, and fsyncs: the bytes are on disk. */
+  async finish(): Promise<Digests & { size: number }> {
     const size = this.position + this.fill;
-    if (this.current !== undefined && this.fill > 0) this.dispatch();
+    if (this.current !== undefined && this.fill > 0) this.dispatch(true);
     await this.drain();
     this.throwIfFailed();
-    if (this.direct && size % ALIGN !== 0) await this.fh.truncate(size); // drop the padding
+    const digests = await (this.hasher ?? inlineHasher()).digest();
+    if (this.padded) await this.fh.truncate(size);
     await this.flush;
     await this.fh.sync();
     await this.close();
-    return size;
+    return { ...digests, size };
   }
 
   /** After a failure: waits for the writes in flight and closes; the caller removes the file. */
   async abort(): Promise<void> {
     await this.drain().catch(() => undefined);
+    this.hasher?.drop();
     await this.flush?.catch(() => undefined);
     await this.close().catch(() => undefined);
   }
@@ -130,7 +172,8 @@ export class StagingFile {
         if (this.current === undefined) break;
       }
       const n = Math.min(chunk.length - offset, SLAB_BYTES - this.fill);
-      this.current.set(chunk.subarray(offset, offset + n), this.fill);
+      // Most chunks fit whole: no view object to make (and collect) for each.
+      this.current.set(n === chunk.length ? chunk : chunk.subarray(offset, offset + n), this.fill);
       this.fill += n;
       offset += n;
       if (this.fill === SLAB_BYTES) this.dispatch();
@@ -146,14 +189,15 @@ export class StagingFile {
     }
   }
 
-  private dispatch(): void {
+  private dispatch(last = false): void {
     const slab = this.current as Buffer;
     const length = this.fill;
     const position = this.position;
     this.current = undefined;
     this.fill = 0;
     this.position += length;
-    const write = this.writeSlab(slab, length, position).then(
+    const hashed = this.hasherFor(last).update(slab, length);
+    const write = Promise.all([this.writeSlab(slab, length, position), hashed]).then(
       () => {
         this.free.push(slab);
         this.wrote(length);
@@ -171,6 +215,18 @@ export class StagingFile {
     });
   }
 
+  /** With the hash worker, a payload that fits one slab is still hashed here: no round trip. */
+  private hasherFor(last: boolean): SlabHasher {
+    if (this.hasher === undefined) {
+      const shared = this.set.shared;
+      this.hasher =
+        !this.hashWorker || last || shared === undefined
+          ? inlineHasher()
+          : workerHasher(shared, (slab) => slab.byteOffset);
+    }
+    return this.hasher;
+  }
+
   private async writeSlab(slab: Buffer, length: number, position: number): Promise<void> {
     if (this.direct) {
       // The last slab is padded to the alignment; finish() truncates the padding away.
@@ -178,6 +234,7 @@ export class StagingFile {
       slab.fill(0, length, padded);
       try {
         await writeAll(this.fh, slab.subarray(0, padded), position);
+        if (padded > length) this.padded = true;
         return;
       } catch (err) {
         if (errnoCode(err) !== 'EINVAL') throw err;
@@ -232,7 +289,8 @@ export class StagingFile {
     this.retired = [];
     await Promise.all(handles.map((h) => h.close()));
     // Reused only when every slab came back (a failed write's slab may still be in use).
-    if (this.free.length === SLABS && spare.length < SPARE_SETS) spare.push(this.set);
+    if (this.free.length === this.slabCount && spare.length < SPARE_SETS) spare.push(this.set);
+    else if (this.set.shared !== undefined) forgetSlabs(this.set.shared);
   }
 
   private throwIfFailed(): void {
@@ -249,17 +307,28 @@ async function writeAll(fh: FileHandle, bytes: Buffer, position: number): Promis
   }
 }
 
-/** Page-aligned slabs from WebAssembly memory, which ordinary Buffers do not promise. */
+/**
+ * Slabs in page-aligned shared memory (WebAssembly's, which ordinary Buffers do not promise):
+ * usable with O_DIRECT and readable by the hash worker. Falls back to unaligned shared memory
+ * (buffered writes), then to plain buffers (hashing on this thread).
+ */
 function allocateSlabs(): SlabSet {
+  const bytes = SLABS * SLAB_BYTES;
+  const slice = (buffer: SharedArrayBuffer): Buffer[] =>
+    Array.from({ length: SLABS }, (_, i) => Buffer.from(buffer, i * SLAB_BYTES, SLAB_BYTES));
+  const id = nextSetId++;
   try {
-    const memory = new WebAssembly.Memory({ initial: (SLABS * SLAB_BYTES) / 65536 });
-    const slabs = Array.from({ length: SLABS }, (_, i) =>
-      Buffer.from(memory.buffer, i * SLAB_BYTES, SLAB_BYTES),
-    );
-    return { slabs, aligned: true };
+    const pages = bytes / 65536;
+    const { buffer } = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    return { slabs: slice(buffer), aligned: true, shared: { id, buffer } };
   } catch {
-    // e.g. a virtual memory limit: plain buffers, written through the page cache.
+    // e.g. a virtual memory limit (WebAssembly memory reserves address space)
+  }
+  try {
+    const buffer = new SharedArrayBuffer(bytes);
+    return { slabs: slice(buffer), aligned: false, shared: { id, buffer } };
+  } catch {
     const slabs = Array.from({ length: SLABS }, () => Buffer.allocUnsafeSlow(SLAB_BYTES));
-    return { slabs, aligned: false };
+    return { slabs, aligned: false, shared: undefined };
   }
 }

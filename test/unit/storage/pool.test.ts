@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import test from 'ava';
 import { BlobPool } from '../../../src/storage/blobs/pool.js';
+import { hashWorkerRunning } from '../../../src/storage/blobs/slab-hasher.js';
 import { SLAB_BYTES, StagingFile } from '../../../src/storage/blobs/staging-file.js';
 import { UpcatError } from '../../../src/errors.js';
 
@@ -84,9 +85,17 @@ test('pathOf refuses anything but a SHA-256 digest', async (t) => {
 /** Sizes around the O_DIRECT alignment (4 KiB) and the staging slab (4 MiB), and past 4 slabs. */
 const SIZES = [1, 4095, 4096, 4097, SLAB_BYTES - 1, SLAB_BYTES, 5 * SLAB_BYTES + 12_345];
 
-for (const directIo of [true, false]) {
-  test(`staging (directIo ${directIo}) stores exactly the bytes, whatever the chunking`, async (t) => {
-    const p = new BlobPool(await mkdtemp(path.join(os.tmpdir(), 'upcat-pool-')), { directIo });
+for (const [directIo, hashWorker] of [
+  [true, false],
+  [false, false],
+  [true, true],
+  [false, true],
+]) {
+  test(`staging (directIo ${directIo}, hashWorker ${hashWorker}) stores and hashes exactly the bytes, whatever the chunking`, async (t) => {
+    const p = new BlobPool(await mkdtemp(path.join(os.tmpdir(), 'upcat-pool-')), {
+      directIo,
+      hashWorker,
+    });
     await p.init();
     for (const size of SIZES) {
       const data = randomBytes(size);
@@ -108,16 +117,38 @@ for (const directIo of [true, false]) {
   });
 }
 
+// Serial tests run before the others: nothing else has started the worker yet.
+test.serial('only a pool told to hash off the main thread starts the hash worker', async (t) => {
+  const data = randomBytes(3 * SLAB_BYTES);
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  const inline = await pool();
+  t.is((await inline.stage(chunks(data), data.length)).sha256, sha256);
+  t.false(hashWorkerRunning());
+  const offThread = await pool();
+  offThread.hashOffThread();
+  // Less than a slab is still hashed inline: a worker round trip would cost more.
+  await offThread.stage(chunks(data.subarray(0, SLAB_BYTES - 1)), SLAB_BYTES);
+  t.false(hashWorkerRunning());
+  t.is((await offThread.stage(chunks(data), data.length)).sha256, sha256);
+  t.true(hashWorkerRunning());
+});
+
 test('StagingFile opens with O_DIRECT unless told not to', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-stage-'));
-  const direct = await StagingFile.create(path.join(dir, 'a'), true);
-  const buffered = await StagingFile.create(path.join(dir, 'b'), false);
+  const direct = await StagingFile.create(path.join(dir, 'a'), { direct: true, hashWorker: false });
+  const buffered = await StagingFile.create(path.join(dir, 'b'), {
+    direct: false,
+    hashWorker: false,
+  });
   // O_DIRECT is a Linux flag; elsewhere (or on a file system without it) staging is buffered.
   t.is(direct.isDirect, process.platform === 'linux');
   t.false(buffered.isDirect);
   direct.write(Buffer.from('hello'));
-  t.is(await direct.finish(), 5);
-  t.is(await buffered.finish(), 0);
+  t.like(await direct.finish(), {
+    size: 5,
+    sha256: createHash('sha256').update('hello').digest('hex'),
+  });
+  t.like(await buffered.finish(), { size: 0, sha1: createHash('sha1').digest('hex') });
   t.is(await readFile(path.join(dir, 'a'), 'utf8'), 'hello');
 });
 
