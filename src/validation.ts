@@ -43,3 +43,15 @@ export function parseWith<S extends z.ZodType>(
     details: { problems },
   });
 }
+
+/**
+ * True when text holds a C0 control character or DEL. Names, IDs and command lines end up in
+ * tables, logs and XML documents, and PostgreSQL refuses a NUL byte outright.
+ */
+export function hasControlChars(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}

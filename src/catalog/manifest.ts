@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseWith } from '../validation.js';
+import { hasControlChars, parseWith } from '../validation.js';
 
 /**
  * The publish manifest of DESIGN.md §8: one revision of an update, as a release pipeline writes
@@ -37,7 +37,7 @@ const text = (max: number) =>
     .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
     // Titles and names end up in logs, XML documents and file names.
-    .refine((s) => !hasControlCharacter(s), 'must not contain control characters');
+    .refine((s) => !hasControlChars(s), 'must not contain control characters');
 
 /**
  * Command lines and paths: one line, possibly empty. A control character (a NUL above all) would
@@ -47,7 +47,7 @@ const line = (max: number) =>
   z
     .string()
     .max(max, `must be at most ${max} characters`)
-    .refine((s) => !hasControlCharacter(s), 'must not contain control characters');
+    .refine((s) => !hasControlChars(s), 'must not contain control characters');
 
 /** Free text: tabs and line breaks are kept, other control characters refused (as for `line`). */
 const freeText = (max: number) =>
@@ -55,17 +55,9 @@ const freeText = (max: number) =>
     .string()
     .max(max, `must be at most ${max} characters`)
     .refine(
-      (s) => !hasControlCharacter(s.replace(/[\t\n\r]/g, '')),
+      (s) => !hasControlChars(s.replace(/[\t\n\r]/g, '')),
       'must not contain control characters other than tabs and line breaks',
     );
-
-function hasControlCharacter(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
 
 const returnCode = z
   .object({

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { Rule } from '../rules/index.js';
-import { describeIssues } from '../validation.js';
+import { describeIssues, hasControlChars } from '../validation.js';
 import { invalidInput } from '../errors.js';
 import { CLASSIFICATIONS, guid, handlerSchema, VERSION_PATTERN, type Handler } from './manifest.js';
 
@@ -72,24 +72,13 @@ export function hasNonXmlChar(value: string): boolean {
   return false;
 }
 
-function hasControlCharacter(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
-
 /** One-line text (titles, names): element text keeps it exactly, but not if it is all spaces. */
 const line = (max: number) =>
   z
     .string()
     .max(max, `must be at most ${max} characters`)
     .refine((s) => s.trim() !== '', 'must not be empty or only spaces')
-    .refine(
-      (s) => !hasControlCharacter(s) && !hasNonXmlChar(s),
-      'must not contain control characters',
-    );
+    .refine((s) => !hasControlChars(s) && !hasNonXmlChar(s), 'must not contain control characters');
 
 /** Free text; white space alone carries nothing (and XML readers drop it), so it becomes ''. */
 const freeText = z

@@ -125,12 +125,3 @@ export async function lockKey(trx: Knex.Transaction, key: string): Promise<void>
       .update({ version: trx.raw('version') });
   }
 }
-
-/** True when text holds a C0 control character or DEL (names and IDs are shown in tables and logs). */
-export function hasControlChars(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}

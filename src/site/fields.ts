@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UpcatError } from '../errors.js';
-import { hasControlChars } from './client-repo.js';
+import { hasControlChars } from '../validation.js';
 
 /**
  * Field rules shared by every client and admin request that reaches the database ("never a

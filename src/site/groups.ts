@@ -3,15 +3,8 @@ import { z } from 'zod';
 import { UpcatError, conflict, notFound } from '../errors.js';
 import { audit, now } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
-import { parseWith } from '../validation.js';
-import {
-  ALL_COMPUTERS,
-  UNASSIGNED,
-  bumpEpoch,
-  findClient,
-  groupIdByName,
-  hasControlChars,
-} from './client-repo.js';
+import { hasControlChars, parseWith } from '../validation.js';
+import { ALL_COMPUTERS, UNASSIGNED, bumpEpoch, findClient, groupIdByName } from './client-repo.js';
 import { checkPathId } from './fields.js';
 
 export interface GroupView {
