@@ -1,0 +1,83 @@
+/**
+ * Resolves a CabInputFile to what the writer needs before it writes a byte: the stored name,
+ * the exact size (the file table precedes the data), the DOS date, and a way to read the bytes
+ * as a stream of Buffers.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { errnoCode, invalidInput, notFound } from '../../errors.js';
+import { ATTR_ARCH, ATTR_NAME_IS_UTF, toDosDateTime } from './file-entry.js';
+import { encodeName } from './names.js';
+import type { CabInputFile } from './types.js';
+
+const READ_BYTES = 1 << 20;
+
+export interface ResolvedInput {
+  /** The caller's name, for messages. */
+  label: string;
+  nameBytes: Buffer;
+  size: number;
+  date: number;
+  time: number;
+  attribs: number;
+  open: () => AsyncIterable<unknown> | Iterable<unknown>;
+}
+
+export async function resolveInput(
+  file: CabInputFile,
+  defaultMtime: Date | undefined,
+): Promise<ResolvedInput> {
+  const { bytes, utf8 } = encodeName(file.name);
+  const { size, mtime, open } = await describeSource(file);
+  if (file.size !== undefined && file.size !== size) {
+    throw invalidInput(
+      `cabinet input ${file.name}: size ${file.size} given, the source has ${size} bytes`,
+    );
+  }
+  const attributes = file.attributes ?? ATTR_ARCH;
+  if (!Number.isInteger(attributes) || attributes < 0 || attributes > 0x7f) {
+    throw invalidInput(`cabinet input ${file.name}: attributes must be an integer in 0..0x7f`);
+  }
+  const { date, time } = toDosDateTime(file.mtime ?? defaultMtime ?? mtime ?? new Date());
+  return {
+    label: file.name,
+    nameBytes: bytes,
+    size,
+    date,
+    time,
+    attribs: attributes | (utf8 ? ATTR_NAME_IS_UTF : 0),
+    open,
+  };
+}
+
+async function describeSource(
+  file: CabInputFile,
+): Promise<{ size: number; mtime?: Date; open: () => AsyncIterable<unknown> | Iterable<unknown> }> {
+  const { source } = file;
+  if (typeof source === 'string') {
+    const info = await stat(source).catch((err: unknown) => {
+      if (errnoCode(err) === 'ENOENT')
+        throw notFound(`cabinet input file ${source} does not exist`);
+      throw err;
+    });
+    if (!info.isFile()) throw invalidInput(`cabinet input ${source} is not a regular file`);
+    return {
+      size: info.size,
+      mtime: info.mtime,
+      open: () => createReadStream(source, { highWaterMark: READ_BYTES }),
+    };
+  }
+  if (Buffer.isBuffer(source)) {
+    return { size: source.length, open: () => bufferPieces(source) };
+  }
+  if (file.size === undefined || !Number.isSafeInteger(file.size) || file.size < 0) {
+    throw invalidInput(`cabinet input ${file.name}: a stream source needs its exact size`);
+  }
+  const open = source as () => Readable;
+  return { size: file.size, open };
+}
+
+function* bufferPieces(buf: Buffer): Generator<Buffer> {
+  for (let off = 0; off < buf.length; off += READ_BYTES) yield buf.subarray(off, off + READ_BYTES);
+}
