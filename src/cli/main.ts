@@ -31,6 +31,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['promote', async () => (await import('./commands/promote.js')).registerPromote],
   ['audit', async () => (await import('./commands/audit.js')).registerAudit],
   ['agent', async () => (await import('./commands/agent.js')).registerAgent],
+  ['export', async () => (await import('./commands/export.js')).registerExport],
 ];
 
 /** Global options that take a value: their value is not the command name. */

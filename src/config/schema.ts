@@ -76,6 +76,16 @@ export const configSchema = z
          * `open` (anyone), or `token` (a bearer token of scope `admin`).
          */
         metricsAccess: z.enum(['loopback', 'open', 'token']).default('loopback'),
+        /**
+         * The URL that catalog consumers (ConfigMgr, WSUS Package Publisher) reach this site at,
+         * such as https://upcat.example.com:8531; exported SDPs and catalogs name payloads under
+         * it (OriginFile/@OriginUri = <publicUrl>/content/<sha256>). Absent: no OriginUri.
+         */
+        publicUrl: z
+          .string()
+          .regex(/^https?:\/\/[^\s"<>]+$/, 'must be an http:// or https:// URL')
+          .max(1024)
+          .optional(),
       })
       .strict()
       .prefault({}),
