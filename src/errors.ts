@@ -23,12 +23,16 @@ export type ErrorCode =
   | 'forbidden'
   /** The client is blocked by an administrator. */
   | 'client_blocked'
+  /** The client's record was replaced by a newer registration of its machine: register again. */
+  | 'client_replaced'
   /** Native mode: this client route takes a site-issued client certificate, not a secret. */
   | 'certificate_required'
   /** The client or protocol version is not compatible with this site. */
   | 'incompatible_site'
   /** Too many requests from one source. */
   | 'rate_limited'
+  /** The request (its body) did not arrive in time. */
+  | 'request_timeout'
   /** A stored file or record is not what the catalog says it is. */
   | 'integrity'
   /** A bug or an environment failure; never caused by the caller's input. */

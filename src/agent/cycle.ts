@@ -18,7 +18,15 @@ import {
   type Route,
 } from './reporting.js';
 import { resolveProperties } from './properties.js';
-import { checkSite, ensureRegistered, pinPolicyKey, syncPolicy, type Facts } from './session.js';
+import {
+  checkSite,
+  ensureRegistered,
+  forget,
+  pinPolicyKey,
+  syncPolicy,
+  type Facts,
+} from './session.js';
+import { rememberIdentityFlags } from './identity-flags.js';
 import type { SiteClient, SiteInfo } from './site-client.js';
 import { loadState, saveState, type AgentState } from './state.js';
 import { ensurePrivateDir } from './state-dir.js';
@@ -91,10 +99,11 @@ export async function runCycle(opts: AgentOptions): Promise<CycleReport> {
   }
 }
 
-async function cycle(opts: AgentOptions, opened: SiteClient[]): Promise<CycleReport> {
-  await ensurePrivateDir(opts.stateDir);
-  const config = await loadAgentConfig(opts.stateDir);
-  const state = await loadState(opts.stateDir);
+async function cycle(given: AgentOptions, opened: SiteClient[]): Promise<CycleReport> {
+  await ensurePrivateDir(given.stateDir);
+  const config = await loadAgentConfig(given.stateDir);
+  const state = await loadState(given.stateDir);
+  const opts = rememberIdentityFlags(state, given);
   const outbox = new Outbox(opts.stateDir);
   await outbox.load();
   const caCert = opts.caCert ?? config.caCert;
@@ -223,14 +232,25 @@ async function cycle(opts: AgentOptions, opened: SiteClient[]): Promise<CycleRep
       try {
         report.sync = await syncPolicy(site, state, key, info.siteCode);
       } catch (err) {
-        // A revoked certificate: if an unblock issued a new one since, take it and sync again.
-        const renewed =
-          native !== undefined && isUpcatError(err) && err.code === 'client_blocked'
-            ? await renewedAfterRefusal(site, native.session, state, opts.stateDir)
-            : undefined;
-        if (renewed === undefined) throw err;
-        site = route.site = use(renewed);
-        report.sync = await syncPolicy(site, state, key, info.siteCode);
+        if (native === undefined && isUpcatError(err) && err.code === 'client_replaced') {
+          // Another registration of this hardware ID replaced the record (issue 13 item 4): say
+          // so, register again at once and sync under the new record.
+          report.warnings.push(`${err.message} (client_replaced): registered again`);
+          forget(state, site);
+          await ensureRegistered(site, state, facts);
+          report.clientId = state.clientId;
+          await save();
+          report.sync = await syncPolicy(site, state, key, info.siteCode);
+        } else {
+          // A revoked certificate: if an unblock issued a new one since, take it and sync again.
+          const renewed =
+            native !== undefined && isUpcatError(err) && err.code === 'client_blocked'
+              ? await renewedAfterRefusal(site, native.session, state, opts.stateDir)
+              : undefined;
+          if (renewed === undefined) throw err;
+          site = route.site = use(renewed);
+          report.sync = await syncPolicy(site, state, key, info.siteCode);
+        }
       }
       state.lastSync = new Date().toISOString();
     }

@@ -86,8 +86,9 @@ export async function ensureRegistered(
   try {
     answer = await site.register(body);
   } catch (err) {
-    if (!(isUpcatError(err) && err.code === 'unauthorized' && state.secret !== undefined))
-      throw err;
+    const stale =
+      isUpcatError(err) && (err.code === 'unauthorized' || err.code === 'client_replaced');
+    if (!(stale && state.secret !== undefined)) throw err;
     forget(state, site);
     answer = await site.register(body);
   }

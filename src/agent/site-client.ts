@@ -32,9 +32,11 @@ const KNOWN_CODES = new Set<ErrorCode>([
   'unauthorized',
   'forbidden',
   'client_blocked',
+  'client_replaced',
   'certificate_required',
   'incompatible_site',
   'rate_limited',
+  'request_timeout',
   'integrity',
   'internal',
 ]);

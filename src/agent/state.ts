@@ -102,6 +102,18 @@ export const agentStateSchema = z.object({
    * cycles start so that nothing (the secret included) goes over plain HTTP again.
    */
   nativeServer: z.string().optional(),
+  /**
+   * The identity flags (--hardware-id, --group, --name) as first given and last changed: a later
+   * run that forgets one keeps the machine's identity instead of registering a new one
+   * (identity-flags.ts).
+   */
+  identity: z
+    .object({
+      hardwareId: z.string().optional(),
+      group: z.string().optional(),
+      name: z.string().optional(),
+    })
+    .default({}),
 });
 export type AgentState = z.infer<typeof agentStateSchema>;
 export type HistoryEntry = z.infer<typeof historySchema>;

@@ -86,7 +86,10 @@ function fromZod(schema: z.ZodType): JsonSchema {
 
 const ERRORS: Record<string, string> = {
   '400': 'invalid_input: the message names the field',
-  '401': 'unauthorized: no credentials, or unknown, expired or revoked ones',
+  '401':
+    'unauthorized: no credentials, or unknown, expired or revoked ones; client_replaced: a newer registration of the machine replaced this record (register again)',
+  '408':
+    'request_timeout: the body did not arrive in time (server.bodyTimeoutMs, server.minBodyBytesPerSecond)',
   '403':
     'forbidden (wrong token scope), client_blocked, or certificate_required (native mode: a secret on sync or status)',
   '404': 'not_found',

@@ -54,8 +54,9 @@ function usable(row: ClientRow): ClientRow {
     );
   }
   if (row.record_state === 'obsolete') {
+    // A code of its own (issue 13 item 4): the agent re-registers by itself on this refusal.
     throw new UpcatError(
-      'unauthorized',
+      'client_replaced',
       `client ${row.client_id} was replaced by ${row.replaced_by ?? 'a newer registration'}; register again`,
     );
   }

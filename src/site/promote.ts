@@ -5,7 +5,14 @@ import { conflict, notFound } from '../errors.js';
 import * as repo from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
 import { parseWith } from '../validation.js';
-import { ALL_COMPUTERS, UNASSIGNED, groupIdByName } from './client-repo.js';
+import { text } from './fields.js';
+import { groupIdByName } from './client-repo.js';
+import {
+  countedClients,
+  sameInstallRevisions,
+  targets,
+  type TargetingDeployment,
+} from './evidence.js';
 import type { DeploymentAction, DeploymentService, DeploymentView } from './deployments.js';
 import { writeCatalog } from '../storage/catalog-writer.js';
 
@@ -14,8 +21,9 @@ export const DEFAULT_MIN_SUCCESS = 95;
 /** `upcat promote` and `POST /v1/promotions` (issue 7); unknown fields are errors. */
 export const promotionSchema = z.strictObject({
   updateId: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be an update ID (GUID)'),
-  from: z.string().min(1).max(128),
-  to: z.string().min(1).max(128),
+  // text(): a NUL or other control character is a 400 here, not a 500 from PostgreSQL.
+  from: text(128),
+  to: text(128),
   /** Installed / (installed + failed) in `from`, as a percentage, at or above which to promote. */
   minSuccess: z.number().min(0).max(100).default(DEFAULT_MIN_SUCCESS),
   /** Rollout percentage in `to`; the source's percentage is not copied (a new ring starts whole). */
@@ -42,6 +50,7 @@ export interface PromotionView extends DeploymentView {
 interface SourceDeployment {
   action: DeploymentAction;
   deadline: string | null;
+  percent: number;
 }
 
 /**
@@ -74,10 +83,15 @@ export class PromotionService {
       if (fromId === undefined) throw notFound(`from: group "${p.from}" does not exist`);
       const source = (await trx('deployments')
         .where({ update_id: updateId, group_id: fromId })
-        .first('action', 'deadline')) as SourceDeployment | undefined;
+        .first('action', 'deadline', 'percent')) as SourceDeployment | undefined;
       if (source === undefined)
         throw conflict(`from: update ${updateId} is not deployed to "${p.from}"`);
-      const evidence = await evidenceIn(trx, updateId, update.latest_revision, p.from, fromId);
+      const evidence = await evidenceIn(trx, updateId, update.latest_revision, {
+        update_id: updateId,
+        group: p.from,
+        group_id: fromId,
+        percent: Number(source.percent),
+      });
       const figures = `${p.from}: ${percentShown(evidence.successRate, p.minSuccess)}% installed (${evidence.installed} of ${evidence.reporting} reporting)`;
       if (evidence.reporting === 0)
         throw conflict(
@@ -131,31 +145,31 @@ const FINAL: Readonly<Record<string, 'installed' | 'failed' | 'notApplicable'>> 
   not_applicable: 'notApplicable',
 };
 
+/**
+ * The latest final state, for the update's latest revision (or an earlier one that installs the
+ * same thing), of each counted client the source deployment targets (evidence.ts): approved,
+ * active, unblocked, in the group and inside its rollout. Messages from anyone else are stored
+ * but are not evidence (issue 13 item 4).
+ */
 async function evidenceIn(
   trx: Knex.Transaction,
   updateId: string,
   revision: number,
-  group: string,
-  groupId: number,
+  deployment: TargetingDeployment,
 ): Promise<Omit<PromotionEvidence, 'minSuccess'>> {
+  const counted = await countedClients(trx);
+  const revisions = await sameInstallRevisions(trx, updateId, revision);
   const rows = (await trx('state_messages as m')
-    .join('clients as c', 'c.client_id', 'm.client_id')
-    .whereNot('c.record_state', 'obsolete')
-    .where({ 'm.update_id': updateId, 'm.revision_number': revision, 'm.authenticated': true })
+    .where({ 'm.update_id': updateId, 'm.authenticated': true })
+    .whereIn('m.revision_number', revisions)
     .whereIn('m.state', Object.keys(FINAL))
-    .modify((q) => {
-      const members = trx('client_groups').select('client_id');
-      if (group === UNASSIGNED) q.whereNotIn('m.client_id', members);
-      else if (group !== ALL_COMPUTERS)
-        q.whereIn('m.client_id', members.where({ group_id: groupId }));
-    })
     .orderBy('m.received_at')
     .orderBy('m.sent_at')
     .select('m.client_id', 'm.state')) as Array<{ client_id: string; state: string }>;
   const latest = new Map<string, 'installed' | 'failed' | 'notApplicable'>();
   for (const r of rows) {
     const s = FINAL[r.state];
-    if (s !== undefined) latest.set(r.client_id, s);
+    if (s !== undefined && targets(counted, r.client_id, deployment)) latest.set(r.client_id, s);
   }
   const counts = { installed: 0, failed: 0, notApplicable: 0 };
   for (const s of latest.values()) counts[s] += 1;

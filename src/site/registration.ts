@@ -184,14 +184,13 @@ export class RegistrationService {
         );
       }
       const clientId = randomUUID();
-      const active = current.filter((c) => c.record_state === 'active');
-      const conflictWith = duplicateHardwareId === 'manual' ? active[0]?.client_id : undefined;
-      if (duplicateHardwareId === 'auto' && current.length > 0) {
+      const { conflictWith, replaced } = duplicateOutcome(duplicateHardwareId, current, trusted);
+      if (replaced.length > 0) {
         // The newest registration of a machine wins; the old records stay, linked, for history.
         await trx('clients')
           .whereIn(
             'client_id',
-            current.map((c) => c.client_id),
+            replaced.map((c) => c.client_id),
           )
           .update({ record_state: 'obsolete', replaced_by: clientId });
         noteChange(trx);
@@ -237,7 +236,7 @@ export class RegistrationService {
         detail: {
           hardwareId: input.hardwareId,
           status: statusOf(row),
-          replaced: duplicateHardwareId === 'auto' ? current.map((c) => c.client_id) : [],
+          replaced: replaced.map((c) => c.client_id),
           conflictWith,
           clonedFrom,
         },
@@ -257,6 +256,26 @@ export class RegistrationService {
       };
     });
   }
+}
+
+/**
+ * What a new registration of a hardware ID that live records (`current`) already have does to
+ * them (issue 13 item 4). `manual`: it waits as a conflict with the active record. `auto`: it
+ * replaces them, unless one of them is an approved machine in use and the registration does not
+ * prove it is that machine (an enrollment token or a site-issued certificate; its own secret is a
+ * re-registration, not this path). Then it waits as a conflict and the machine keeps working: an
+ * anonymous registration that knows a hardware ID must not knock an approved machine off policy.
+ */
+export function duplicateOutcome(
+  policy: 'auto' | 'manual',
+  current: readonly ClientRow[],
+  proven: boolean,
+): { conflictWith: string | undefined; replaced: readonly ClientRow[] } {
+  const active = current.filter((c) => c.record_state === 'active');
+  if (policy === 'manual') return { conflictWith: active[0]?.client_id, replaced: [] };
+  const inUse = active.find(receivesPolicy);
+  if (inUse !== undefined && !proven) return { conflictWith: inUse.client_id, replaced: [] };
+  return { conflictWith: undefined, replaced: current };
 }
 
 /**

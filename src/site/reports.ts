@@ -1,8 +1,7 @@
 import type { Db } from '../storage/db.js';
 import { notFound } from '../errors.js';
-import { ALL_COMPUTERS, UNASSIGNED } from './client-repo.js';
 import type { DeploymentAction } from './deployments.js';
-import { inRollout } from './rollout.js';
+import { countedClients, sameInstallRevisions, targetedBy } from './evidence.js';
 
 /**
  * Where a deployed revision stands: `active` while clients receive it, otherwise why it left the
@@ -14,6 +13,8 @@ export type RevisionStatus = 'active' | 'superseded' | 'expired' | 'declined';
 export interface RevisionReport {
   updateId: string;
   revision: number;
+  /** The group of the deployment this row counts (one row per update and group). */
+  group: string;
   title: string;
   status: RevisionStatus;
   /** Installed by the agent (its installer ran and succeeded). */
@@ -85,20 +86,25 @@ export class ReportService {
   constructor(private readonly deps: { db: Db }) {}
 
   /**
-   * Per latest revision of every deployed update: how many clients installed it, found it
-   * installed already, uninstalled it, failed, are pending, or found it not applicable.
+   * Per deployment (an update's latest revision in one group): how many of the clients it
+   * targets installed it, found it installed already, uninstalled it, failed, are pending, or
+   * found it not applicable. Only counted clients (evidence.ts: approved, active, unblocked, in
+   * the group and the rollout) appear; a revision that changes only metadata keeps the counts
+   * of the one it revises (issue 13 item 4).
    */
   async revisions(): Promise<RevisionReport[]> {
     const deployments = await this.deployments();
-    const targeted = await this.targeting();
+    const counted = await countedClients(this.deps.db);
+    const finalsOf = new Map<string, Map<string, FinalCount>>();
     const out: RevisionReport[] = [];
-    for (const updateId of [...new Set(deployments.map((d) => d.update_id))]) {
-      const mine = deployments.filter((d) => d.update_id === updateId);
-      const first = mine[0];
-      if (first === undefined) continue;
-      const revision = Number(first.revision_number);
-      const status = statusOf(first);
-      const finals = await this.finalStates(updateId, revision);
+    for (const d of deployments) {
+      const revision = Number(d.revision_number);
+      const status = statusOf(d);
+      let finals = finalsOf.get(d.update_id);
+      if (finals === undefined) {
+        finals = await this.finalStates(d.update_id, revision);
+        finalsOf.set(d.update_id, finals);
+      }
       const counts: Record<FinalCount, number> = {
         installed: 0,
         alreadyInstalled: 0,
@@ -106,15 +112,24 @@ export class ReportService {
         failed: 0,
         notApplicable: 0,
       };
-      for (const state of finals.values()) counts[state] += 1;
-      const required = mine.filter((d) => d.action !== 'optional');
+      const targeted = targetedBy(counted, d);
+      for (const id of targeted) {
+        const state = finals.get(id);
+        if (state !== undefined) counts[state] += 1;
+      }
       const pending =
-        status !== 'active'
+        status !== 'active' || d.action === 'optional'
           ? 0
-          : targeted.clients.filter(
-              (id) => !finals.has(id) && required.some((d) => targeted.by(id, d)),
-            ).length;
-      out.push({ updateId, revision, title: first.title, status, ...counts, pending });
+          : targeted.filter((id) => !finals.has(id)).length;
+      out.push({
+        updateId: d.update_id,
+        revision,
+        group: d.group,
+        title: d.title,
+        status,
+        ...counts,
+        pending,
+      });
     }
     return out;
   }
@@ -133,6 +148,7 @@ export class ReportService {
         );
       })
       .orderBy('d.update_id')
+      .orderBy('g.name')
       .select(
         'd.update_id',
         'd.action',
@@ -144,38 +160,6 @@ export class ReportService {
         'u.state',
         'u.superseded_by',
       )) as DeploymentRow[];
-  }
-
-  /** The clients that receive policy, and whether a deployment targets one of them. */
-  private async targeting(): Promise<{
-    clients: string[];
-    by: (clientId: string, d: DeploymentRow) => boolean;
-  }> {
-    const db = this.deps.db;
-    const clients = (await db('clients')
-      .where({ approval: 'approved', record_state: 'active' })
-      .whereNot('blocked', true)
-      .select('client_id')) as Array<{ client_id: string }>;
-    const memberships = (await db('client_groups').select('client_id', 'group_id')) as Array<{
-      client_id: string;
-      group_id: number;
-    }>;
-    const groupsOf = new Map<string, Set<number>>();
-    for (const m of memberships) {
-      const set = groupsOf.get(m.client_id) ?? new Set<number>();
-      set.add(Number(m.group_id));
-      groupsOf.set(m.client_id, set);
-    }
-    return {
-      clients: clients.map((c) => c.client_id),
-      by: (id, d) => {
-        const named = groupsOf.get(id);
-        const inGroup =
-          d.group === ALL_COMPUTERS ||
-          (d.group === UNASSIGNED ? named === undefined : named?.has(Number(d.group_id)) === true);
-        return inGroup && inRollout(id, d.update_id, Number(d.percent));
-      },
-    };
   }
 
   async clientHistory(clientId: string, limit = 1000): Promise<HistoryEntry[]> {
@@ -202,12 +186,12 @@ export class ReportService {
     }));
   }
 
-  /** Clients (not obsolete) not seen for `days` days. */
+  /** Active client records (not conflicts, not replaced) not seen for `days` days. */
   async stale(days: number, nowMs: number = Date.now()): Promise<StaleClient[]> {
     const cutoff = new Date(nowMs - days * 24 * 60 * 60 * 1000).toISOString();
     const rows = (await this.deps
       .db('clients')
-      .whereNot('record_state', 'obsolete')
+      .where('record_state', 'active')
       .where((w) => w.whereNull('last_contact').orWhere('last_contact', '<', cutoff))
       .orderBy('last_contact')
       .select('client_id', 'name', 'hardware_id', 'last_contact')) as Array<{
@@ -259,11 +243,16 @@ export class ReportService {
     return [...byEndpoint.values()];
   }
 
-  /** The latest final state of each client for one revision (authenticated messages only). */
+  /**
+   * The latest final state of each client for one revision, or an earlier one that installs
+   * the same thing (authenticated messages only).
+   */
   private async finalStates(updateId: string, revision: number): Promise<Map<string, FinalCount>> {
+    const revisions = await sameInstallRevisions(this.deps.db, updateId, revision);
     const rows = (await this.deps
       .db('state_messages')
-      .where({ update_id: updateId, revision_number: revision, authenticated: true })
+      .where({ update_id: updateId, authenticated: true })
+      .whereIn('revision_number', revisions)
       .whereIn('state', Object.keys(FINAL))
       .orderBy('received_at')
       .orderBy('sent_at')

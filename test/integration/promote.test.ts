@@ -34,7 +34,7 @@ async function fixture(site: Site): Promise<Fixture> {
       group: 'ring1',
       action: 'install',
       deadline: '2030-01-02T03:04:05Z',
-      percent: 50,
+      percent: 100, // every ring1 member is targeted (only targeted clients are evidence)
     },
     'test',
   );

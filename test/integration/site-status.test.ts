@@ -163,6 +163,7 @@ dbTest(
     t.deepEqual(report0, {
       updateId: a.updateId,
       revision: 1,
+      group: 'All Computers',
       title: 'Contoso Tool 1.0',
       status: 'active',
       installed: 1,

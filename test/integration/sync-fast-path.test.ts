@@ -1,5 +1,6 @@
 import { openSite, type Site } from '../../src/app.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { createEnrollmentToken } from '../../src/site/enrollment.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { registration } from '../helpers/clients.js';
 import { dbTest, type SiteContext } from '../helpers/site.js';
@@ -154,12 +155,17 @@ dbTest('fast path: a change made by another process is seen within a poll', asyn
       (r) => r.status === 304 || r.status === 200,
     );
     t.true(fresh.status === 304 || fresh.status === 200);
-    await other.registration.register(registration({ hardwareId: 'hw-x1' }), {});
+    // (An approved machine is replaced only by a registration that proves it: an enrollment token.)
+    const { token } = await createEnrollmentToken(other.db, { name: 'lab', actor: 'test' });
+    await other.registration.register(
+      registration({ hardwareId: 'hw-x1', enrollmentToken: token }),
+      {},
+    );
     const replaced = await eventually(
       () => sync(url, secret, delivered.anchor),
-      (r) => r.code === 'unauthorized',
+      (r) => r.code === 'client_replaced',
     );
-    t.is(replaced.code, 'unauthorized');
+    t.is(replaced.code, 'client_replaced');
   } finally {
     await other.close();
     await server.close();

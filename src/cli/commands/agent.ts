@@ -12,7 +12,7 @@ import {
   systemdUnit,
 } from '../../agent/service-unit.js';
 import { agentStatus, type AgentStatus } from '../../agent/status.js';
-import { UpcatError } from '../../errors.js';
+import { UpcatError, isUpcatError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { SITE_VERSION } from '../../version.js';
 import { globalOptions, output } from '../context.js';
@@ -129,7 +129,9 @@ export function registerAgent(program: Command): void {
         createLogger(g.verbose === true ? 'debug' : 'warn'),
       );
       if (intervalSeconds === undefined) {
-        const report = await runCycle(options);
+        const report = await runCycle(options).catch((err: unknown) => {
+          throw coded(err);
+        });
         printReport(opts.json, report);
         const failed = report.results.filter((r) => r.state === 'failed');
         if (failed.length > 0)
@@ -279,7 +281,7 @@ async function loop(
       try {
         printReport(json, await runCycle(options));
       } catch (err) {
-        process.stderr.write(`upcat: agent cycle failed: ${(err as Error).message}\n`);
+        process.stderr.write(`upcat: agent cycle failed: ${(coded(err) as Error).message}\n`);
       }
       if (!stopping && (await newer().catch(() => undefined)) !== undefined) return true;
       // Jitter (±10%) keeps a fleet started together from syncing in lock step.
@@ -347,4 +349,17 @@ export function humanStatus(s: AgentStatus): string {
     `last error: ${s.lastError ?? 'none'}`,
     `queued messages: ${s.queuedMessages}`,
   ].join('\n');
+}
+
+/**
+ * Every refusal names its code on the agent's one line (issue 13 item 7), whether the site sent
+ * it (site-client.ts already adds it) or the agent decided (an incompatible site, a pinned key
+ * that changed): a script or an operator can tell `incompatible_site` from `client_blocked`.
+ */
+export function coded(err: unknown): unknown {
+  if (!isUpcatError(err) || err.message.endsWith(`(${err.code})`)) return err;
+  return new UpcatError(err.code, `${err.message} (${err.code})`, {
+    cause: err,
+    ...(err.details === undefined ? {} : { details: { ...err.details } }),
+  });
 }

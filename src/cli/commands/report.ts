@@ -23,7 +23,7 @@ export function registerReport(program: Command): void {
     report
       .command('revisions')
       .description(
-        'per deployed revision: whether it is still in policy; clients installed, already installed, uninstalled, failed, pending, not applicable',
+        'per deployment (latest revision, group): whether it is still in policy; of the approved, active clients it targets, how many installed, already installed, uninstalled, failed, are pending, not applicable',
       )
       .option('--json', 'print JSON'),
   ).action(async (opts: Opts, cmd: Command) => {
@@ -39,6 +39,7 @@ export function registerReport(program: Command): void {
         [
           'UPDATE',
           'REV',
+          'GROUP',
           'TITLE',
           'STATUS',
           'INSTALLED',
@@ -51,6 +52,7 @@ export function registerReport(program: Command): void {
         rows.map((r) => [
           r.updateId,
           r.revision,
+          r.group,
           r.title,
           r.status,
           r.installed,

@@ -9,6 +9,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   unauthorized: 401,
   forbidden: 403,
   client_blocked: 403,
+  client_replaced: 401,
   certificate_required: 403,
   not_found: 404,
   conflict: 409,
@@ -17,6 +18,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   in_progress: 409,
   idempotency_mismatch: 422,
   rate_limited: 429,
+  request_timeout: 408,
   integrity: 500,
   internal: 500,
 };
