@@ -31,7 +31,11 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['promote', async () => (await import('./commands/promote.js')).registerPromote],
   ['audit', async () => (await import('./commands/audit.js')).registerAudit],
   ['agent', async () => (await import('./commands/agent.js')).registerAgent],
+  ['content', async () => (await import('./commands/content.js')).registerContent],
+  ['backup', async () => (await import('./commands/backup.js')).registerBackup],
+  ['restore', async () => (await import('./commands/restore.js')).registerRestore],
   ['export', async () => (await import('./commands/export.js')).registerExport],
+  ['gpo', async () => (await import('./commands/gpo.js')).registerGpo],
 ];
 
 /** Global options that take a value: their value is not the command name. */

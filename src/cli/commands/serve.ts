@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { openSite, type Site } from '../../app.js';
 import { invalidInput } from '../../errors.js';
 import { startServer } from '../../server/serve.js';
+import { plainHttpWarning } from '../../windows/gpo/transport.js';
 import { globalOptions } from '../context.js';
 
 export interface ServeOptions {
@@ -41,6 +42,9 @@ export async function serveUntilSignal(site: Site, opts: ServeOptions): Promise<
   });
   const urls = [running.url, ...(running.https === undefined ? [] : [running.https.url])];
   site.log.info({ urls, site: site.config.site.code }, 'serving');
+  // Issue 12 item 6: Windows Update Agents over plain HTTP only (WSUSpect).
+  const plainHttp = plainHttpWarning(site.config);
+  if (plainHttp !== undefined) site.log.warn({ security: 'wsuspect' }, plainHttp);
   process.stderr.write(
     `upcat: serving site ${site.config.site.code} on ${urls.join(' and ')} (Ctrl-C to stop)\n`,
   );
