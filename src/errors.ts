@@ -33,6 +33,14 @@ export type ErrorCode =
   | 'rate_limited'
   /** The request (its body) did not arrive in time. */
   | 'request_timeout'
+  /** Authenticode: the file carries no signature. */
+  | 'unsigned'
+  /** Authenticode: the file's digest differs from the one its signature covers. */
+  | 'tampered'
+  /** Authenticode: the signer's chain does not reach a trusted certificate, or the signer may not sign code. */
+  | 'untrusted_publisher'
+  /** Authenticode: the signature block or its offsets are not well-formed. */
+  | 'malformed_signature'
   /** A stored file or record is not what the catalog says it is. */
   | 'integrity'
   /** A bug or an environment failure; never caused by the caller's input. */

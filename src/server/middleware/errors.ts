@@ -19,6 +19,10 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   idempotency_mismatch: 422,
   rate_limited: 429,
   request_timeout: 408,
+  unsigned: 422,
+  tampered: 422,
+  untrusted_publisher: 422,
+  malformed_signature: 422,
   integrity: 500,
   internal: 500,
 };
