@@ -55,6 +55,11 @@ export interface RevisionDocument {
   supersedes: string[];
   bundles: string[];
   files: RevisionFile[];
+  /**
+   * The vendor's InstallationBehavior RebootBehavior, when an imported package states it
+   * (issue 11); otherwise it is derived from the handler's return codes.
+   */
+  rebootBehavior?: 'NeverReboots' | 'AlwaysRequiresReboot' | 'CanRequestReboot';
 }
 
 /** Characters outside the XML 1.0 Char production, or a lone surrogate: XML cannot carry them. */
@@ -154,9 +159,11 @@ export const revisionDocumentSchema = z
     prerequisites: z
       .array(z.array(guid).min(1, 'an OR-group must name at least one update').max(64))
       .max(64),
-    supersedes: z.array(guid).max(256),
+    // Vendors list a package's whole history (BIOS packages ~400); the XSDs set no bound.
+    supersedes: z.array(guid).max(10_000),
     bundles: z.array(guid).max(256),
     files: z.array(fileSchema).max(1024),
+    rebootBehavior: z.enum(['NeverReboots', 'AlwaysRequiresReboot', 'CanRequestReboot']).optional(),
   })
   .strict();
 

@@ -69,7 +69,8 @@ export function revisionToXml(revision: RevisionDocument): string {
  */
 function properties(doc: RevisionDocument): Record<string, unknown> {
   const reboots = doc.handler.returnCodes.some((c) => c.reboot);
-  const behavior = { $: { RebootBehavior: reboots ? 'CanRequestReboot' : 'NeverReboots' } };
+  const derived = reboots ? 'CanRequestReboot' : 'NeverReboots';
+  const behavior = { $: { RebootBehavior: doc.rebootBehavior ?? derived } };
   const canUninstall = doc.handler.type === 'msi' || doc.handler.uninstall !== undefined;
   const props: Record<string, unknown> = {
     $: {

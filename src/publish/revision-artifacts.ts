@@ -17,6 +17,8 @@ export interface RevisionFacts {
   manifest: Manifest;
   rules: NormalizedRules;
   payload: { name: string; sha256: string; sha1: string; size: number; kind: PayloadKind };
+  /** An imported vendor package's own RebootBehavior (issue 11), else derived from the handler. */
+  rebootBehavior?: RevisionDocument['rebootBehavior'];
 }
 
 /**
@@ -43,7 +45,8 @@ export async function writeRevisionArtifacts(
   return staged;
 }
 
-function documentOf(facts: RevisionFacts): RevisionDocument {
+/** The revision's update document (exported so an import's dry run validates it too). */
+export function documentOf(facts: RevisionFacts): RevisionDocument {
   const { manifest, rules } = facts;
   const doc: RevisionDocument = {
     updateId: facts.updateId,
@@ -60,6 +63,7 @@ function documentOf(facts: RevisionFacts): RevisionDocument {
     bundles: [],
     files: [facts.payload],
   };
+  if (facts.rebootBehavior !== undefined) doc.rebootBehavior = facts.rebootBehavior;
   if (rules.isInstalled !== null)
     doc.isInstalled = parseRuleJson(JSON.parse(rules.isInstalled), 'isInstalled');
   if (rules.isInstallable !== null) {

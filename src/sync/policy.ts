@@ -25,7 +25,8 @@ export function receivesPolicy(client: ClientRow): boolean {
 /**
  * The effective policy of one client: the deployments of its groups (its named groups, All
  * Computers, and Unassigned when it has no named group), for updates that are active and not
- * superseded, at their latest revision, within the rollout percentage. Sorted by update ID.
+ * superseded, at their latest revision when it has its payload (not awaiting content), within
+ * the rollout percentage. Sorted by update ID.
  */
 export async function computePolicy(q: Q, client: ClientRow): Promise<PolicyEntry[]> {
   if (!receivesPolicy(client)) return [];
@@ -46,6 +47,8 @@ export async function computePolicy(q: Q, client: ClientRow): Promise<PolicyEntr
     })
     .where('u.state', 'active')
     .whereNull('u.superseded_by')
+    // A vendor package imported without its payload is never offered (issue 11 item 3).
+    .where('r.awaiting_content', false)
     .where((w) => {
       w.whereIn(
         'd.group_id',

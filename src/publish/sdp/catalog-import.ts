@@ -1,32 +1,64 @@
 /**
- * `upcat import-catalog` as a service: map every package of a vendor catalog, check each
- * manifest as publish would (schema and rule vocabulary; relationships are checked by publish
- * itself), and, unless it is a dry run, publish those whose payload file is at hand. A vendor
- * catalog carries metadata only: payloads are looked up by their OriginFile name in a folder.
+ * `upcat import-catalog` as a service (issue 11 items 1-4): map every package of a vendor
+ * catalog, check it as publish would, then store the packages in batches.
  *
- * The catalog is read as a stream, one package at a time, twice when publishing: the first pass
- * maps and checks every package, so that a catalog that cannot be read (not well formed, a
- * DOCTYPE) is refused before anything is published, as when it was parsed whole; the second
- * maps the planned packages again and publishes them. Holding their manifests between the
- * passes instead would make memory grow with the catalog again.
+ * 1. The catalog is read once, as a stream, one package at a time. Each package is mapped and
+ *    checked; those that can be stored are spooled as JSON lines to a temporary file, so memory
+ *    stays bounded by the largest package and a catalog that cannot be read (not well formed, a
+ *    DOCTYPE) is refused before anything is stored.
+ * 2. The spool is read back in batches. For each batch the payloads are staged and checked
+ *    against the vendor's digests (payloads.ts), then one transaction stores the batch under one
+ *    new catalog version, each package in a savepoint of its own: a failing package rolls back
+ *    alone, and a crash before the commit leaves none of the batch. The TUF repository then
+ *    follows the new catalog version.
+ *
+ * `--dry-run` runs the very same steps inside one transaction that is rolled back at the end
+ * (and writes no pool file, document or signature), so its per-package outcome is what a real
+ * run on the same site would give, failures included.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { errnoCode, invalidInput, isUpcatError, UpcatError } from '../../errors.js';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { parseManifest } from '../../catalog/manifest.js';
-import type { PublishService } from '../publish-service.js';
-import { normalizeRules } from '../rules-check.js';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { errnoCode, invalidInput, isUpcatError, UpcatError } from '../../errors.js';
+import type { SiteSigning } from '../../signing/site-signing.js';
+import type { TargetChanges } from '../../signing/tuf-targets.js';
+import type { BlobPool } from '../../storage/blobs/pool.js';
+import * as repo from '../../storage/catalog-repo.js';
+import { writeCatalog } from '../../storage/catalog-writer.js';
+import type { Db } from '../../storage/db.js';
+import { revisionTargets } from '../catalog-targets.js';
+import type { PayloadLimits } from '../payload-check.js';
+import type { TufPublisher } from '../tuf-publisher.js';
+import type { FetchOptions } from './fetch.js';
+import { preparePayload, type PreparedPayload } from './payloads.js';
 import { CATALOG_LIMITS, readCatalog } from './read.js';
 import { sdpReportJson, type SdpReportJson } from './report.js';
 import type { SdpImport } from './to-manifest.js';
+import { toVendorPackage, type VendorPackage } from './vendor-package.js';
+import { checkSelfReferences, decide, writeVendorRevision, type Written } from './vendor-writer.js';
 
 export type PackageStatus =
-  'planned' | 'invalid' | 'published' | 'unchanged' | 'skipped' | 'failed';
+  /** Mapped and checked; only a check without a site stops here. */
+  | 'planned'
+  /** Cannot be mapped or fails the manifest's checks. */
+  | 'invalid'
+  /** Stored with its payload. */
+  | 'published'
+  /** Stored without its payload (`--metadata-only`): not offered until the payload arrives. */
+  | 'awaiting_content'
+  /** Already stored as it is. */
+  | 'unchanged'
+  /** Could not be stored: a conflict with the site, a missing or mismatching payload. */
+  | 'failed';
 
 export interface PackageOutcome extends SdpReportJson {
   status: PackageStatus;
-  /** Why a package is invalid, skipped or failed. */
+  /** Why a package is invalid or failed. */
   message?: string;
   updateId?: string;
   revision?: number;
@@ -37,8 +69,8 @@ export interface CatalogImportSummary {
   mapped: number;
   invalid: number;
   published: number;
+  awaitingContent: number;
   unchanged: number;
-  skipped: number;
   failed: number;
   /** Elements and attributes not mapped, by name, over all packages. */
   unmappedByName: Record<string, number>;
@@ -51,18 +83,36 @@ export interface CatalogImportResult {
   packages: PackageOutcome[];
 }
 
-export interface CatalogImportOptions {
-  /** Publish nothing: only map and check. */
-  dryRun: boolean;
-  /** Where payload files are, by OriginFile name (needed unless dry run). */
-  payloadDir?: string;
-  /** Only `publish` is used: any object that has it will do. */
-  publisher?: Pick<PublishService, 'publish'>;
-  actor?: string;
+/** What storing needs from the site. */
+export interface ImportDeps {
+  db: Db;
+  pool: BlobPool;
+  signing: SiteSigning | undefined;
+  tuf: TufPublisher | undefined;
+  limits: PayloadLimits;
+  log?: Logger;
 }
 
-/** Something that can be read from the start as many times as needed. */
+export interface CatalogImportOptions {
+  /** Store nothing: run every step in a transaction that is rolled back. */
+  dryRun: boolean;
+  /** Packages whose payload is not at hand are stored awaiting content instead of failing. */
+  metadataOnly?: boolean;
+  /** Where payload files are, by OriginFile name. */
+  payloadDir?: string;
+  /** Fetch payloads from their OriginUri. */
+  fetch?: FetchOptions;
+  /** The site; without one, packages are only mapped and checked (status `planned`). */
+  site?: ImportDeps;
+  actor?: string;
+  /** Packages per transaction. */
+  batchSize?: number;
+}
+
+/** Something that can be read from the start. */
 export type CatalogSource = () => AsyncIterable<string> | Iterable<string>;
+
+const DEFAULT_BATCH = 200;
 
 /** A catalog already held as text. */
 export function importCatalogXml(
@@ -90,34 +140,35 @@ export async function importCatalogFrom(
   options: CatalogImportOptions,
   label = 'catalog',
 ): Promise<CatalogImportResult> {
-  const packages: PackageOutcome[] = [];
-  for await (const sdp of readCatalog(source(), label)) packages.push(check(sdp));
-  if (!options.dryRun && packages.some((p) => p.status === 'planned')) {
-    await publishPlanned(source, packages, options, label);
+  await checkOptions(options);
+  const spool = await Spool.create();
+  try {
+    const packages: PackageOutcome[] = [];
+    for await (const sdp of readCatalog(source(), label)) {
+      const { outcome, pkg } = check(sdp);
+      if (pkg !== undefined) await spool.write(packages.length, pkg);
+      packages.push(outcome);
+    }
+    await spool.close();
+    if (options.site !== undefined && packages.some((p) => p.status === 'planned')) {
+      await store(spool, packages, options, options.site);
+    }
+    return { dryRun: options.dryRun, summary: summarize(packages), packages };
+  } finally {
+    await spool.remove();
   }
-  return { dryRun: options.dryRun, summary: summarize(packages), packages };
 }
 
-/** The second pass: each package must be the one the first pass checked, in the same place. */
-async function publishPlanned(
-  source: CatalogSource,
-  packages: PackageOutcome[],
-  options: CatalogImportOptions,
-  label: string,
-): Promise<void> {
-  let index = 0;
-  for await (const sdp of readCatalog(source(), label)) {
-    const outcome = packages[index];
-    index += 1;
-    if (outcome === undefined) break;
-    if (outcome.status !== 'planned') continue;
-    if (outcome.packageId !== (sdp.packageId ?? null)) break;
-    await publish(sdp, outcome, options);
-  }
-  for (const outcome of packages) {
-    if (outcome.status !== 'planned') continue;
-    outcome.status = 'failed';
-    outcome.message = `${label} changed while it was being imported; not published`;
+async function checkOptions(options: CatalogImportOptions): Promise<void> {
+  const dir = options.payloadDir;
+  if (dir === undefined) return;
+  try {
+    if (!(await stat(dir)).isDirectory())
+      throw invalidInput(`payload folder ${dir} is not a folder`);
+  } catch (err) {
+    if (isUpcatError(err)) throw err;
+    if (errnoCode(err) === 'ENOENT') throw invalidInput(`payload folder ${dir} does not exist`);
+    throw invalidInput(`cannot read payload folder ${dir}: ${(err as Error).message}`);
   }
 }
 
@@ -141,58 +192,201 @@ async function checkCatalogFile(file: string): Promise<void> {
   }
 }
 
-/** What publish would say of the manifest, before any payload is involved. */
-function check(sdp: SdpImport): PackageOutcome {
+/** What publish would say of the package, before the site or any payload is involved. */
+function check(sdp: SdpImport): { outcome: PackageOutcome; pkg?: VendorPackage } {
   // A copy: strings taken from the XML can be slices that keep the whole package's text alive,
   // and the outcomes are held until the end, so they must not hold any package.
-  return structuredClone({ ...sdpReportJson(sdp), ...verdict(sdp) });
-}
-
-function verdict(sdp: SdpImport): Pick<PackageOutcome, 'status' | 'message'> {
-  if (sdp.manifest === undefined) return { status: 'invalid', message: sdp.errors.join('; ') };
+  const report = structuredClone(sdpReportJson(sdp));
+  if (sdp.manifest === undefined) {
+    return { outcome: { ...report, status: 'invalid', message: sdp.errors.join('; ') } };
+  }
   try {
-    normalizeRules(parseManifest(sdp.manifest));
-    return { status: 'planned' };
+    const pkg = toVendorPackage(sdp.manifest, sdp.vendor);
+    checkSelfReferences(pkg);
+    return { outcome: { ...report, status: 'planned', updateId: pkg.updateId }, pkg };
   } catch (err) {
     if (!isUpcatError(err)) throw err;
-    return { status: 'invalid', message: err.message };
+    return { outcome: { ...report, status: 'invalid', message: err.message } };
   }
 }
 
-async function publish(
-  sdp: SdpImport,
-  outcome: PackageOutcome,
+interface Item {
+  index: number;
+  pkg: VendorPackage;
+  payload?: PreparedPayload;
+  /** Why no payload is at hand (missing file, failed fetch, wrong digest). */
+  payloadProblem?: UpcatError;
+}
+
+/** Step 2: the batches, stored for real or in one transaction rolled back (dry run). */
+async function store(
+  spool: Spool,
+  packages: PackageOutcome[],
   options: CatalogImportOptions,
+  site: ImportDeps,
 ): Promise<void> {
-  const { publisher, payloadDir } = options;
-  const fileName = sdp.fileName;
-  if (publisher === undefined || payloadDir === undefined || fileName === undefined) {
-    outcome.status = 'skipped';
-    outcome.message = 'no payload folder or no file name';
-    return;
+  if (!options.dryRun && (site.signing === undefined || site.tuf === undefined)) {
+    throw new UpcatError('conflict', 'this site has no signing keys yet: run "upcat init" first');
   }
-  const file = path.join(payloadDir, path.basename(fileName));
-  try {
-    if (!(await stat(file)).isFile()) throw new Error('not a file');
-  } catch {
-    outcome.status = 'skipped';
-    outcome.message = `payload ${fileName} is not in ${payloadDir}`;
-    return;
-  }
-  try {
-    const result = await publisher.publish({
-      source: createReadStream(file),
-      fileName: path.basename(fileName),
-      manifest: sdp.manifest,
-      actor: options.actor ?? 'import-catalog',
+  const size = options.batchSize ?? DEFAULT_BATCH;
+  if (options.dryRun) {
+    await rolledBack(site.db, async (trx) => {
+      for await (const batch of spool.batches(size)) {
+        await withPayloads(batch, options, site, () =>
+          storeBatch(trx, batch, packages, options, site),
+        );
+      }
     });
-    outcome.status = result.created ? 'published' : 'unchanged';
-    outcome.updateId = result.updateId;
-    outcome.revision = result.revision;
+    return;
+  }
+  for await (const batch of spool.batches(size)) {
+    const stored = await withPayloads(batch, options, site, () =>
+      writeCatalog(site.db, (trx) => storeBatch(trx, batch, packages, options, site)),
+    );
+    if (stored.version !== undefined) await advance(site, stored.version, stored.written);
+  }
+}
+
+/** Stages the batch's payloads (outside the transaction in a real run), always discarding them after. */
+async function withPayloads<T>(
+  batch: Item[],
+  options: CatalogImportOptions,
+  site: ImportDeps,
+  work: () => Promise<T>,
+): Promise<T> {
+  const sources = {
+    ...(options.payloadDir === undefined ? {} : { dir: options.payloadDir }),
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+  };
+  try {
+    if (sources.dir !== undefined || sources.fetch !== undefined) {
+      for (const item of batch) {
+        try {
+          const payload = await preparePayload(site, item.pkg, sources);
+          if (payload !== undefined) item.payload = payload;
+        } catch (err) {
+          if (!isUpcatError(err)) throw err;
+          item.payloadProblem = err;
+        }
+      }
+    }
+    return await work();
+  } finally {
+    // After a commit the staged files are already renamed into the pool: a no-op then.
+    for (const item of batch) await item.payload?.staged.discard();
+  }
+}
+
+/** One transaction: the catalog lock, one catalog version, a savepoint per package. */
+async function storeBatch(
+  trx: Knex.Transaction,
+  batch: Item[],
+  packages: PackageOutcome[],
+  options: CatalogImportOptions,
+  site: ImportDeps,
+): Promise<{ version: number | undefined; written: Written[] }> {
+  await repo.lockCatalog(trx);
+  const actor = options.actor ?? 'import-catalog';
+  const ctx = { pool: site.pool, signing: site.signing, dryRun: options.dryRun, actor };
+  let version: number | undefined;
+  const written: Written[] = [];
+  for (const item of batch) {
+    const outcome = packages[item.index];
+    if (outcome === undefined) continue;
+    try {
+      if (item.payloadProblem !== undefined) throw item.payloadProblem;
+      const decision = await decide(trx, item.pkg, item.payload !== undefined);
+      if (decision.kind === 'unchanged') {
+        setOutcome(
+          outcome,
+          decision.awaiting ? 'awaiting_content' : 'unchanged',
+          item,
+          decision.revision,
+        );
+        if (decision.awaiting) outcome.message = 'unchanged; still awaiting content';
+        continue;
+      }
+      if (
+        item.payload === undefined &&
+        decision.pooled === undefined &&
+        options.metadataOnly !== true
+      ) {
+        throw missingPayload(item.pkg, options);
+      }
+      version ??= await repo.nextCatalogVersion(trx, { reason: 'import', actor });
+      const at = version;
+      const done = await trx.transaction((sp) =>
+        writeVendorRevision(sp, item.pkg, decision, item.payload, at, ctx),
+      );
+      written.push(done);
+      setOutcome(outcome, done.awaiting ? 'awaiting_content' : 'published', item, done.revision);
+    } catch (err) {
+      if (!isUpcatError(err)) throw err;
+      outcome.status = 'failed';
+      outcome.message = err.message;
+    }
+  }
+  return { version, written };
+}
+
+function setOutcome(outcome: PackageOutcome, status: PackageStatus, item: Item, revision: number) {
+  outcome.status = status;
+  outcome.updateId = item.pkg.updateId;
+  outcome.revision = revision;
+}
+
+function missingPayload(pkg: VendorPackage, options: CatalogImportOptions): UpcatError {
+  const origin = pkg.vendor.originFile;
+  if (origin === undefined) {
+    return invalidInput(
+      'the catalog gives no sdp:OriginFile for this package: no payload to publish',
+    );
+  }
+  const where = [
+    options.payloadDir === undefined ? undefined : `not in ${options.payloadDir}`,
+    options.fetch === undefined
+      ? undefined
+      : origin.uri === undefined
+        ? 'no OriginUri to fetch'
+        : undefined,
+  ].filter((w) => w !== undefined);
+  return invalidInput(
+    `payload ${origin.fileName}: ${where.join(', ') || 'no payload source given'}`,
+  );
+}
+
+/** The TUF repository follows the batch's catalog version: new payload targets in, old ones out. */
+export async function advance(
+  site: ImportDeps,
+  version: number,
+  written: readonly Written[],
+): Promise<void> {
+  const add = [];
+  const remove: string[] = [];
+  for (const w of written) {
+    const mine = w.awaiting ? [] : await revisionTargets(site.db, w.updateId, w.revision);
+    add.push(...mine);
+    if (w.previousWithContent !== undefined) {
+      const names = new Set(mine.map((t) => t.name));
+      const old = await revisionTargets(site.db, w.updateId, w.previousWithContent);
+      remove.push(...old.map((t) => t.name).filter((n) => !names.has(n)));
+    }
+  }
+  const changes: TargetChanges = { add, remove };
+  await site.tuf?.advance(version, changes);
+}
+
+const ROLLBACK = Symbol('dry run');
+
+/** Runs `work` in a catalog transaction that is always rolled back. */
+async function rolledBack(db: Db, work: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
+  try {
+    await writeCatalog(db, async (trx) => {
+      await work(trx);
+      throw ROLLBACK;
+    });
   } catch (err) {
-    if (!isUpcatError(err)) throw err;
-    outcome.status = 'failed';
-    outcome.message = err.message;
+    if (err !== ROLLBACK) throw err;
   }
 }
 
@@ -208,10 +402,53 @@ function summarize(packages: readonly PackageOutcome[]): CatalogImportSummary {
     mapped: packages.filter((p) => p.mapped).length,
     invalid: count('invalid'),
     published: count('published'),
+    awaitingContent: count('awaiting_content'),
     unchanged: count('unchanged'),
-    skipped: count('skipped'),
     failed: count('failed'),
     unmappedByName: tally(packages.flatMap((p) => p.unmapped.map((u) => u.name))),
     unsupportedRulesByName: tally(packages.flatMap((p) => p.unsupportedRules.map((u) => u.name))),
   };
+}
+
+/** Checked packages as JSON lines in a temporary file, read back in batches. */
+class Spool {
+  private out: ReturnType<typeof createWriteStream> | undefined;
+  private constructor(private readonly dir: string) {}
+
+  static async create(): Promise<Spool> {
+    return new Spool(await mkdtemp(path.join(os.tmpdir(), 'upcat-import-')));
+  }
+
+  private get file(): string {
+    return path.join(this.dir, 'packages.jsonl');
+  }
+
+  async write(index: number, pkg: VendorPackage): Promise<void> {
+    this.out ??= createWriteStream(this.file);
+    if (!this.out.write(`${JSON.stringify({ index, pkg })}\n`)) await once(this.out, 'drain');
+  }
+
+  async close(): Promise<void> {
+    if (this.out === undefined) return;
+    this.out.end();
+    await once(this.out, 'close');
+  }
+
+  async *batches(size: number): AsyncGenerator<Item[]> {
+    if (this.out === undefined) return;
+    const lines = createInterface({ input: createReadStream(this.file), crlfDelay: Infinity });
+    let batch: Item[] = [];
+    for await (const line of lines) {
+      batch.push(JSON.parse(line) as Item);
+      if (batch.length >= size) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
 }

@@ -19,6 +19,9 @@ export {
   type CatalogSource,
   type CatalogImportResult,
   type CatalogImportSummary,
+  type ImportDeps,
   type PackageOutcome,
   type PackageStatus,
 } from './catalog-import.js';
+export type { VendorMetadata, OriginFile, InstallProperties } from './vendor-metadata.js';
+export { DEFAULT_FETCH, type FetchOptions } from './fetch.js';

@@ -13,6 +13,8 @@ export interface InstallerMapping {
   /** The file the installer runs (Program or MsiFile), to check against the payload. */
   program?: string;
   unmapped: Unmapped[];
+  /** Return codes listed more than once (the first entry is used). */
+  duplicateReturnCodes?: number[];
 }
 
 export function mapInstaller(element: XmlElement, path: string): InstallerMapping {
@@ -40,7 +42,9 @@ function commandLine(element: XmlElement, at: string): InstallerMapping {
     program,
     arguments: attr(element, 'Arguments') ?? '',
   };
-  const codes = children(element, NS.cmd, 'ReturnCode').map((rc, i) => {
+  const codes: Array<{ code: number; result: string; reboot: boolean }> = [];
+  const duplicates: number[] = [];
+  children(element, NS.cmd, 'ReturnCode').forEach((rc, i) => {
     if (children(rc, NS.cmd, 'LocalizedDescription').length > 0) {
       unmapped.push({
         name: 'cmd:LocalizedDescription',
@@ -48,11 +52,23 @@ function commandLine(element: XmlElement, at: string): InstallerMapping {
         reason: 'return code descriptions are not kept',
       });
     }
-    return {
-      code: Number(attr(rc, 'Code')),
+    const code = Number(attr(rc, 'Code'));
+    // Vendors list a code twice (even with two results): the first entry wins, as a lookup
+    // from the top of the list does, and the repeat is reported.
+    if (codes.some((c) => c.code === code)) {
+      duplicates.push(code);
+      unmapped.push({
+        name: 'cmd:ReturnCode',
+        path: `${at}.ReturnCode[${i}]`,
+        reason: `code ${code} is listed again (Result ${attr(rc, 'Result') ?? '?'}); the first entry is used`,
+      });
+      return;
+    }
+    codes.push({
+      code,
       result: attr(rc, 'Result') ?? 'Failed',
       reboot: attr(rc, 'Reboot') === 'true' || attr(rc, 'Reboot') === '1',
-    };
+    });
   });
   if (codes.length > 0) handler.returnCodes = codes;
   const defaultResult = attr(element, 'DefaultResult');
@@ -78,7 +94,7 @@ function commandLine(element: XmlElement, at: string): InstallerMapping {
       unmapped.push({ name: qualifiedName(c), path: at, reason: 'not modelled' });
     }
   }
-  return { handler, program, unmapped };
+  return { handler, program, unmapped, duplicateReturnCodes: duplicates };
 }
 
 function msi(element: XmlElement): InstallerMapping {

@@ -8,6 +8,8 @@ export interface SdpReportJson {
   mapped: boolean;
   version: string | null;
   versionSource: string | null;
+  /** True when the SDP states no version and it was taken from the title or the date. */
+  versionGuessed: boolean;
   fileName: string | null;
   errors: string[];
   unsupportedRules: Unmapped[];
@@ -22,6 +24,7 @@ export function sdpReportJson(sdp: SdpImport): SdpReportJson {
     mapped: sdp.manifest !== undefined,
     version: typeof version === 'string' ? version : null,
     versionSource: sdp.versionSource ?? null,
+    versionGuessed: sdp.versionGuessed === true,
     fileName: sdp.fileName ?? null,
     errors: sdp.errors,
     unsupportedRules: sdp.unsupportedRules,

@@ -11,6 +11,8 @@ import { ruleFromXmlElement, ruleToJson, type Rule } from '../../rules/index.js'
 import type { XmlElement } from '../../rules/safe-xml.js';
 import { CLASSIFICATIONS } from '../../catalog/manifest.js';
 import { mapInstaller } from './installer.js';
+import { readVendorMetadata, type VendorMetadata } from './vendor-metadata.js';
+import { chooseVersion } from './version.js';
 import { attr, child, children, NS, qualifiedName, text, type Unmapped } from './xml-nodes.js';
 
 export interface SdpImport {
@@ -26,13 +28,23 @@ export interface SdpImport {
   unmapped: Unmapped[];
   /** Where the version came from (SDP has no version field). */
   versionSource?: string;
+  /** True when the version was not stated by the SDP (taken from the title or the date). */
+  versionGuessed?: boolean;
   /** The file the installer runs: the payload to publish. */
   fileName?: string;
+  /** What the vendor says beyond the manifest (vendor-metadata.ts). */
+  vendor: VendorMetadata;
 }
 
 /** Maps one sdp:SoftwareDistributionPackage (or smc:SoftwareDistributionPackage) element. */
 export function sdpToManifest(root: XmlElement, path = 'SoftwareDistributionPackage'): SdpImport {
-  const out: SdpImport = { errors: [], unsupportedRules: [], unmapped: [] };
+  const read = readVendorMetadata(root, path);
+  const out: SdpImport = {
+    errors: [...read.errors],
+    unsupportedRules: [],
+    unmapped: [],
+    vendor: read.metadata,
+  };
   const manifest: Record<string, unknown> = {};
   const note = (name: string, at: string, reason: string) =>
     out.unmapped.push({ name, path: at, reason });
@@ -66,7 +78,8 @@ export function sdpToManifest(root: XmlElement, path = 'SoftwareDistributionPack
   if (rules.isInstalled !== undefined) manifest.isInstalled = ruleToJson(rules.isInstalled);
   if (rules.isInstallable !== undefined) manifest.isInstallable = ruleToJson(rules.isInstallable);
 
-  const supersedes = guidsIn(child(root, NS.sdp, 'SupersededPackages'));
+  // No cap: the XSD's SupersededPackages is unbounded, and BIOS packages list ~400 ancestors.
+  const supersedes = [...new Set(guidsIn(child(root, NS.sdp, 'SupersededPackages')))];
   if (supersedes.length > 0) manifest.supersedes = supersedes;
   const prerequisites = children(root, NS.sdp, 'Prerequisites').flatMap((p) =>
     children(p, NS.sdp, 'AtLeastOne').map((group) => guidsIn(group)),
@@ -77,8 +90,11 @@ export function sdpToManifest(root: XmlElement, path = 'SoftwareDistributionPack
   }
 
   mapItem(root, path, manifest, out, note);
-  const created = (properties && attr(properties, 'CreationDate')) ?? '';
-  manifest.version = version(rules.isInstalled, out, created);
+  const choice = chooseVersion(rules.isInstalled, out.title, out.vendor.creationDate);
+  manifest.version = choice.version;
+  out.versionSource = choice.source;
+  out.versionGuessed = choice.guessed;
+  if (choice.vendorText !== undefined) out.vendor.vendorVersion = choice.vendorText;
   for (const c of root.children) {
     if (c.uri !== NS.sdp || !KNOWN.has(c.local)) {
       note(qualifiedName(c), `${path}.${c.local}`, 'not part of the SDP schema; ignored');
@@ -115,26 +131,17 @@ function mapProperties(
     manifest.updateId = packageId;
     out.packageId = packageId;
   }
-  const products = children(properties, NS.sdp, 'ProductName');
-  const vendor = attr(properties, 'VendorName');
-  const product = text(products[0]) ?? vendor;
-  if (product === undefined) out.errors.push(`${at}: no sdp:ProductName and no VendorName`);
-  else manifest.product = product;
-  products
-    .slice(1)
-    .forEach((_, i) =>
-      note('sdp:ProductName', `${at}.ProductName[${i + 1}]`, 'one product per update; first kept'),
-    );
-  for (const name of ['VendorName', 'CreationDate', 'PublicationState', 'UpdateType']) {
-    const value = attr(properties, name);
-    if (value === undefined) continue;
-    if (name === 'PublicationState' && value === 'Published') continue;
-    note(name, at, `"${value}" has no manifest field`);
-  }
-  for (const name of ['MoreInfoUrl', 'SupportUrl']) {
-    for (const element of children(properties, NS.sdp, name)) {
-      note(`sdp:${name}`, at, `"${text(element) ?? ''}" has no manifest field`);
-    }
+  // Vendor product names are categories ("Driver", "Software"): kept as given. The update's
+  // identity is its PackageID, so unrelated packages of one product never collide.
+  const product = text(children(properties, NS.sdp, 'ProductName')[0]);
+  if (product === undefined) {
+    // BUM: ProductName defaults to "Locally Published Updates".
+    manifest.product = 'Locally Published Updates';
+    note('sdp:ProductName', at, 'none given; "Locally Published Updates" used, as WSUS does');
+  } else manifest.product = product;
+  const state = attr(properties, 'PublicationState');
+  if (state !== undefined && state !== 'Published') {
+    note('PublicationState', at, `"${state}": imported as an active update`);
   }
 }
 
@@ -147,12 +154,12 @@ function classification(root: XmlElement, path: string, out: SdpImport, note: No
     return 'Updates';
   }
   const at = `${path}.UpdateSpecificData`;
-  for (const name of ['MsrcSeverity']) {
-    const value = attr(data, name);
-    if (value !== undefined) note(name, at, `"${value}" has no manifest field`);
+  // MsrcSeverity, SecurityBulletinID, CveID and KBArticleID are carried as vendor metadata.
+  const carried = new Set(['SecurityBulletinID', 'CveID', 'KBArticleID']);
+  for (const c of data.children) {
+    if (c.uri === NS.sdp && carried.has(c.local)) continue;
+    note(qualifiedName(c), at, `"${text(c) ?? ''}" is not part of the schema; ignored`);
   }
-  for (const c of data.children)
-    note(qualifiedName(c), at, `"${text(c) ?? ''}" has no manifest field`);
   const value = attr(data, 'UpdateClassification') ?? 'Updates';
   if ((CLASSIFICATIONS as readonly string[]).includes(value)) return value;
   note('UpdateClassification', at, `"${value}" is not an upcat classification; Updates is used`);
@@ -221,7 +228,13 @@ function mapItem(
     return;
   }
   const at = `${path}.InstallableItem[0]`;
-  const skip = new Set(['ApplicabilityRules', 'OriginFile']);
+  // Install/uninstall properties and the OriginFile are carried as vendor metadata.
+  const skip = new Set([
+    'ApplicabilityRules',
+    'OriginFile',
+    'InstallProperties',
+    'UninstallProperties',
+  ]);
   for (const c of item.children) {
     if (c.uri === NS.sdp && skip.has(c.local)) continue;
     if (c.uri === NS.sdp) {
@@ -231,6 +244,7 @@ function mapItem(
     }
     const installer = mapInstaller(c, at);
     out.unmapped.push(...installer.unmapped);
+    out.vendor.duplicateReturnCodes.push(...(installer.duplicateReturnCodes ?? []));
     if (installer.handler !== undefined) {
       manifest.handler = installer.handler;
       if (installer.program !== undefined) out.fileName = installer.program;
@@ -246,39 +260,6 @@ function guidsIn(element: XmlElement | undefined): string[] {
   return (element?.children ?? [])
     .filter((c) => c.uri === NS.sdp && c.local === 'PackageID')
     .map((c) => text(c) ?? '');
-}
-
-const VERSION = /(?<![\d.])(\d{1,9}(?:\.\d{1,9}){1,3})(?![\d.]*\d)/;
-
-/**
- * An SDP has no version field, and the manifest needs one: the MSI version that IsInstalled
- * detects, else a version in the title, else in the installer's file name, else the date.
- */
-function version(isInstalled: Rule | undefined, out: SdpImport, created: string): string {
-  const msiRules =
-    isInstalled?.kind === 'And' ? isInstalled.rules : isInstalled ? [isInstalled] : [];
-  const msi = msiRules.find((r) => r.kind === 'MsiProductInstalled');
-  const candidates: [string | undefined, string][] = [
-    [
-      msi?.kind === 'MsiProductInstalled' ? msi.VersionMin : undefined,
-      'IsInstalled MsiProductInstalled VersionMin',
-    ],
-    [VERSION.exec(out.title ?? '')?.[1], 'title'],
-    [VERSION.exec(out.fileName ?? '')?.[1], 'installer file name'],
-  ];
-  for (const [value, source] of candidates) {
-    if (value !== undefined && /^\d{1,9}(\.\d{1,9}){0,3}$/.test(value)) {
-      out.versionSource = source;
-      return value;
-    }
-  }
-  const date = /^(\d{4})-(\d{2})-(\d{2})/.exec(created);
-  if (date === null) {
-    out.versionSource = 'none found; 0.0 used';
-    return '0.0';
-  }
-  out.versionSource = 'CreationDate';
-  return `${Number(date[1])}.${Number(date[2])}.${Number(date[3])}`;
 }
 
 /** Refuses a document whose root is not an SDP, naming what it is. */

@@ -7,6 +7,8 @@ import * as m005 from './005-idempotency.js';
 import * as m007 from './007-change-counters.js';
 import * as m008 from './008-audit-token.js';
 import * as m009 from './009-token-name-unique.js';
+import * as m010 from './010-vendor-packages.js';
+import * as m011 from './011-wusp.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -23,6 +25,8 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['007-change-counters', m007],
   ['008-audit-token', m008],
   ['009-token-name-unique', m009],
+  ['010-vendor-packages', m010],
+  ['011-wusp', m011],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

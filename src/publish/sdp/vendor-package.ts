@@ -1,0 +1,55 @@
+/**
+ * One vendor package, checked and ready to store: the manifest as imported (validated as publish
+ * validates it), its rules in normal form, the vendor metadata, and the key that tells an
+ * unchanged re-import from a new revision. Import (catalog-import.ts) and `content add`
+ * (content-service.ts) both write through this shape, so both store the same thing.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../catalog/canonical-json.js';
+import { parseManifest, type Manifest } from '../../catalog/manifest.js';
+import { invalidInput } from '../../errors.js';
+import { normalizeRules, type NormalizedRules } from '../rules-check.js';
+import type { VendorMetadata } from './vendor-metadata.js';
+
+export interface VendorPackage {
+  updateId: string;
+  /** The validated manifest; `supersedes` holds every ID the vendor listed, uncapped. */
+  manifest: Manifest;
+  rules: NormalizedRules;
+  vendor: VendorMetadata;
+  /** SHA-256 of the canonical manifest and vendor metadata: equal means an unchanged re-import. */
+  metadataKey: string;
+}
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/**
+ * Validates an imported manifest. The publish manifest caps `supersedes` at 256 entries, a limit
+ * of upcat's authoring format that SoftwareDistributionPackage.xsd does not have
+ * (SupersededPackages is unbounded), so the list is checked here and validated apart.
+ */
+export function toVendorPackage(
+  raw: Record<string, unknown>,
+  vendor: VendorMetadata,
+): VendorPackage {
+  const supersedes = Array.isArray(raw['supersedes']) ? (raw['supersedes'] as unknown[]) : [];
+  const bad = supersedes.find((id) => typeof id !== 'string' || !GUID.test(id));
+  if (bad !== undefined) {
+    throw invalidInput(`manifest: supersedes: "${String(bad)}" is not a GUID`);
+  }
+  const manifest = parseManifest({ ...raw, supersedes: [] });
+  manifest.supersedes = [...new Set(supersedes.map((id) => (id as string).toLowerCase()))];
+  if (manifest.updateId === undefined) {
+    throw invalidInput('sdp:Properties: no PackageID (the update ID of a vendor package)');
+  }
+  const rules = normalizeRules(manifest);
+  const metadataKey = createHash('sha256')
+    .update(canonicalJson({ manifest, vendor }))
+    .digest('hex');
+  return { updateId: manifest.updateId, manifest, rules, vendor, metadataKey };
+}
+
+/** The payload a vendor package expects (its OriginFile), if the SDP names one. */
+export function expectedPayload(pkg: VendorPackage): VendorMetadata['originFile'] {
+  return pkg.vendor.originFile;
+}

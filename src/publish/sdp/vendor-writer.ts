@@ -1,0 +1,292 @@
+/**
+ * Writes one vendor package as a revision, inside a transaction the caller holds (a savepoint
+ * per package within a batch: catalog-import.ts). The identity of a vendor package is its
+ * PackageID: unlike `upcat publish`, no product + version rule applies, because vendor product
+ * names are categories ("Driver") under which versions repeat across unrelated packages.
+ *
+ * A revision without a payload is `awaiting_content`: no files row, no document, no TUF target,
+ * never in a client's policy. When its payload arrives and matches, the next revision carries it
+ * (revisions are immutable). References to updates the site does not have are kept in
+ * `pending_references` and become relationships when those updates arrive (references.ts).
+ */
+import type { Knex } from 'knex';
+import { conflict, invalidInput, UpcatError } from '../../errors.js';
+import type { SiteSigning } from '../../signing/site-signing.js';
+import type { BlobPool } from '../../storage/blobs/pool.js';
+import * as repo from '../../storage/catalog-repo.js';
+import { revisionToXml } from '../../catalog/update-xml.js';
+import { documentOf, writeRevisionArtifacts, type RevisionFacts } from '../revision-artifacts.js';
+import type { PayloadKind } from '../payload-check.js';
+import type { PreparedPayload } from './payloads.js';
+import { resolvePendingFor, storeReferences } from './references.js';
+import type { RebootBehavior } from './vendor-metadata.js';
+import type { VendorPackage } from './vendor-package.js';
+
+type Trx = Knex.Transaction;
+
+/** A payload already in the pool with the digest the catalog expects (a re-import, a shared file). */
+export interface PooledFile {
+  sha256: string;
+  sha1: string;
+  size: number;
+  fileName: string;
+  kind: PayloadKind;
+}
+
+export type Decision =
+  | { kind: 'unchanged'; revision: number; awaiting: boolean }
+  | {
+      kind: 'write';
+      existing: boolean;
+      /** The latest revision, when the update exists. */
+      latest: { number: number; hasContent: boolean } | undefined;
+      pooled: PooledFile | undefined;
+    };
+
+export interface WriterContext {
+  pool: BlobPool;
+  signing: SiteSigning | undefined;
+  /** A dry run writes rows (rolled back later) but no pool files or signatures. */
+  dryRun: boolean;
+  actor: string;
+}
+
+export interface Written {
+  updateId: string;
+  revision: number;
+  awaiting: boolean;
+  /** The previous revision, when it had content (its targets leave the TUF repository). */
+  previousWithContent: number | undefined;
+}
+
+/** Read-only: what storing this package would do, or why it cannot be stored. */
+export async function decide(q: Trx, pkg: VendorPackage, hasPayload: boolean): Promise<Decision> {
+  const update = await repo.findUpdate(q, pkg.updateId);
+  if (update !== undefined && update.state !== 'active') {
+    throw conflict(`update ${pkg.updateId} is ${update.state}; it takes no new revisions`, {
+      updateId: pkg.updateId,
+    });
+  }
+  if (update !== undefined && update.product !== pkg.manifest.product) {
+    throw conflict(
+      `update ${pkg.updateId} is for product "${update.product}", not "${pkg.manifest.product}"`,
+      { updateId: pkg.updateId },
+    );
+  }
+  const latest = update === undefined ? undefined : await latestOf(q, pkg.updateId);
+  const pooled = hasPayload ? undefined : await pooledFile(q, pkg);
+  if (latest !== undefined && latest.content_key === pkg.metadataKey) {
+    const awaiting = Boolean(latest.awaiting_content);
+    // Same metadata: unchanged, unless this run brings the content a waiting revision lacks.
+    if (!awaiting || (!hasPayload && pooled === undefined)) {
+      return { kind: 'unchanged', revision: latest.revision_number, awaiting };
+    }
+  }
+  return {
+    kind: 'write',
+    existing: update !== undefined,
+    latest:
+      latest === undefined
+        ? undefined
+        : { number: latest.revision_number, hasContent: !latest.awaiting_content },
+    pooled,
+  };
+}
+
+export async function writeVendorRevision(
+  trx: Trx,
+  pkg: VendorPackage,
+  decision: Extract<Decision, { kind: 'write' }>,
+  payload: PreparedPayload | undefined,
+  catalogVersion: number,
+  ctx: WriterContext,
+): Promise<Written> {
+  const { manifest, updateId } = pkg;
+  const revision = (decision.latest?.number ?? 0) + 1;
+  const file = fileOf(payload, decision.pooled);
+  const created = repo.now();
+  if (decision.existing) {
+    await trx('updates')
+      .where({ update_id: updateId })
+      .update({ latest_revision: revision, classification: manifest.classification });
+  } else {
+    await trx('updates').insert({
+      update_id: updateId,
+      product: manifest.product,
+      classification: manifest.classification,
+      state: 'active',
+      created_at: created,
+      latest_revision: revision,
+    });
+  }
+  const [inserted] = (await trx('revisions')
+    .insert({
+      update_id: updateId,
+      revision_number: revision,
+      title: manifest.title,
+      description: manifest.description,
+      product: manifest.product,
+      classification: manifest.classification,
+      version: manifest.version,
+      handler: JSON.stringify(manifest.handler),
+      is_installed: pkg.rules.isInstalled,
+      is_installable: pkg.rules.isInstallable,
+      content_key: pkg.metadataKey,
+      catalog_version: catalogVersion,
+      created_at: created,
+      awaiting_content: file === undefined,
+    })
+    .returning('id')) as Array<{ id: number } | number>;
+  const revisionId = typeof inserted === 'object' ? inserted.id : inserted;
+  if (revisionId === undefined) throw new UpcatError('internal', 'revision insert returned no id');
+
+  if (file !== undefined) {
+    await repo.insertBlob(trx, file);
+    await trx('files').insert({
+      revision_id: revisionId,
+      name: file.fileName,
+      sha256: file.sha256,
+      sha1: file.sha1,
+      size: file.size,
+      kind: file.kind,
+    });
+  }
+  await storeReferences(trx, pkg, revisionId);
+  if (!decision.existing) await resolvePendingFor(trx, updateId);
+  await insertVendorRow(trx, pkg, revisionId);
+  await repo.audit(trx, {
+    actor: ctx.actor,
+    action: file === undefined ? 'import-metadata' : 'import',
+    target: `${updateId}/${revision}`,
+    detail: { title: manifest.title, version: manifest.version, sha1: pkg.vendor.originFile?.sha1 },
+  });
+  if (file !== undefined) await writeArtifacts(trx, pkg, revision, created, file, payload, ctx);
+  return {
+    updateId,
+    revision,
+    awaiting: file === undefined,
+    previousWithContent: decision.latest?.hasContent === true ? decision.latest.number : undefined,
+  };
+}
+
+/**
+ * The document and CMS signature; the staged payload and document enter the pool last. A dry
+ * run builds (and so validates) the document but writes no file.
+ */
+async function writeArtifacts(
+  trx: Trx,
+  pkg: VendorPackage,
+  revision: number,
+  created: string,
+  file: PooledFile,
+  payload: PreparedPayload | undefined,
+  ctx: WriterContext,
+): Promise<void> {
+  const facts: RevisionFacts = {
+    updateId: pkg.updateId,
+    revision,
+    created,
+    manifest: pkg.manifest,
+    rules: pkg.rules,
+    payload: {
+      name: file.fileName,
+      sha256: file.sha256,
+      sha1: file.sha1,
+      size: file.size,
+      kind: file.kind,
+    },
+    ...rebootOf(pkg),
+  };
+  if (ctx.dryRun) {
+    revisionToXml(documentOf(facts));
+    return;
+  }
+  if (ctx.signing === undefined) {
+    throw new UpcatError('conflict', 'this site has no signing keys yet: run "upcat init" first');
+  }
+  const document = await writeRevisionArtifacts(trx, ctx.pool, ctx.signing, facts);
+  if (payload !== undefined) await payload.staged.commit();
+  await document.commit();
+}
+
+/** The vendor's RebootBehavior when it is one the update document can carry. */
+function rebootOf(pkg: VendorPackage): { rebootBehavior?: RebootBehavior } {
+  const value = pkg.vendor.installProperties?.rebootBehavior;
+  return value === 'NeverReboots' ||
+    value === 'AlwaysRequiresReboot' ||
+    value === 'CanRequestReboot'
+    ? { rebootBehavior: value }
+    : {};
+}
+
+function fileOf(
+  payload: PreparedPayload | undefined,
+  pooled: PooledFile | undefined,
+): PooledFile | undefined {
+  if (payload === undefined) return pooled;
+  const { staged } = payload;
+  return {
+    sha256: staged.sha256,
+    sha1: staged.sha1,
+    size: staged.size,
+    fileName: payload.fileName,
+    kind: payload.kind,
+  };
+}
+
+async function latestOf(
+  q: Trx,
+  updateId: string,
+): Promise<(repo.RevisionRow & { awaiting_content: boolean | number }) | undefined> {
+  return (await q('revisions')
+    .where({ update_id: updateId })
+    .orderBy('revision_number', 'desc')
+    .first()) as (repo.RevisionRow & { awaiting_content: boolean | number }) | undefined;
+}
+
+/**
+ * A blob the pool already holds with the SHA-1 and size the catalog expects, and a files row that
+ * says what kind it is: the content of an earlier revision, carried into the new one.
+ */
+async function pooledFile(q: Trx, pkg: VendorPackage): Promise<PooledFile | undefined> {
+  const origin = pkg.vendor.originFile;
+  if (origin === undefined) return undefined;
+  const row = (await q('files as f')
+    .join('blobs as b', 'b.sha256', 'f.sha256')
+    .where({ 'b.sha1': origin.sha1, 'b.size': origin.size, 'f.name': origin.fileName })
+    .first('f.sha256', 'f.kind')) as { sha256: string; kind: PayloadKind } | undefined;
+  if (row === undefined) return undefined;
+  if (origin.sha256 !== undefined && origin.sha256 !== row.sha256) return undefined;
+  return {
+    sha256: row.sha256,
+    sha1: origin.sha1,
+    size: origin.size,
+    fileName: origin.fileName,
+    kind: row.kind,
+  };
+}
+
+async function insertVendorRow(trx: Trx, pkg: VendorPackage, revisionId: number): Promise<void> {
+  const origin = pkg.vendor.originFile;
+  await trx('vendor_revisions').insert({
+    revision_id: revisionId,
+    vendor: pkg.vendor.vendor ?? null,
+    manifest: JSON.stringify(pkg.manifest),
+    metadata: JSON.stringify(pkg.vendor),
+    expected_sha1: origin?.sha1 ?? null,
+    expected_size: origin?.size ?? null,
+    expected_sha256: origin?.sha256 ?? null,
+    origin_file_name: origin?.fileName ?? null,
+    origin_uri: origin?.uri ?? null,
+  });
+}
+
+/** Refuses references a package cannot make whatever the site holds. */
+export function checkSelfReferences(pkg: VendorPackage): void {
+  if (pkg.manifest.supersedes.includes(pkg.updateId)) {
+    throw invalidInput(`supersedes: update ${pkg.updateId} cannot supersede itself`);
+  }
+  if (pkg.manifest.prerequisites.flat().includes(pkg.updateId)) {
+    throw invalidInput(`prerequisites: update ${pkg.updateId} cannot be its own prerequisite`);
+  }
+}
