@@ -12,6 +12,11 @@ export const agentConfigSchema = z
   .object({
     /** The site's base URL, e.g. http://upcat.example.com:8530 */
     server: z.string().url().optional(),
+    /** Site assignment: the agent refuses a site whose code differs (also Group Policy SiteCode). */
+    siteCode: z
+      .string()
+      .regex(/^[A-Z0-9]{3}$/)
+      .optional(),
     /**
      * The fallback status point's base URL (`POST <url>/fsp/v1/status`), when it is not the
      * site: used when the site's own client routes cannot be used (unreachable, refusing).

@@ -19,6 +19,12 @@ import {
 } from './reporting.js';
 import { resolveProperties } from './properties.js';
 import {
+  checkAssignment,
+  machinePolicy,
+  withWindowsPolicy,
+  type WindowsPolicy,
+} from './windows-policy.js';
+import {
   checkSite,
   ensureRegistered,
   forget,
@@ -63,6 +69,8 @@ export interface AgentOptions {
   random?: () => number;
   /** The clock for deadlines and retry backoff (tests move it). */
   now?: () => Date;
+  /** Reads upcat's Group Policy (default: the registry on Windows, nothing elsewhere). */
+  readPolicy?: () => Promise<WindowsPolicy>;
 }
 
 export interface CycleReport {
@@ -101,7 +109,10 @@ export async function runCycle(opts: AgentOptions): Promise<CycleReport> {
 
 async function cycle(given: AgentOptions, opened: SiteClient[]): Promise<CycleReport> {
   await ensurePrivateDir(given.stateDir);
-  const config = await loadAgentConfig(given.stateDir);
+  // Group Policy (Windows) beats agent.json; the command line (opts) beats both.
+  const policy = await (given.readPolicy ?? machinePolicy)();
+  for (const w of policy.warnings) given.log.warn({ policy: 'windows' }, w);
+  const config = withWindowsPolicy(await loadAgentConfig(given.stateDir), policy);
   const state = await loadState(given.stateDir);
   const opts = rememberIdentityFlags(state, given);
   const outbox = new Outbox(opts.stateDir);
@@ -191,6 +202,7 @@ async function cycle(given: AgentOptions, opened: SiteClient[]): Promise<CycleRe
   let waiting: boolean;
   try {
     checkSite(info, opts.agentVersion);
+    checkAssignment(info, config.siteCode);
     if (state.siteCode !== undefined && state.siteCode !== info.siteCode) {
       resetForNewSite(state);
       await dropCertificate(opts.stateDir);
