@@ -135,10 +135,15 @@ function checkFolderData(
         },
       );
     }
+    const limit = i + 1 < folders.length ? (folders[i + 1] as CabFolderInfo).dataOffset : cabEnd;
+    if (limit < f.dataOffset || (limit === f.dataOffset && f.blockCount > 0)) {
+      throw cabError('bad_offset', `folder ${i + 1} data does not start after folder ${i}'s`, {
+        folder: i + 1,
+      });
+    }
     // Each block takes its header plus at least one payload byte.
     const minEnd = f.dataOffset + f.blockCount * (blockHeader + 1);
-    const limit = i + 1 < folders.length ? (folders[i + 1] as CabFolderInfo).dataOffset : cabEnd;
-    if (minEnd > Math.max(limit, f.dataOffset) || minEnd > cabEnd) {
+    if (minEnd > limit) {
       throw cabError(
         'bad_count',
         `folder ${i} cannot hold ${f.blockCount} blocks before offset ${limit}`,

@@ -36,8 +36,8 @@ const DEFAULT_LIMITS: CabWriterLimits = { maxBlocksPerFolder: MAX_BLOCKS_PER_FOL
 const MAX_CABINET_BYTES = 0xffffffff;
 /** Blocks being compressed at once (on zlib's thread pool); bounds memory to a few MiB. */
 const BLOCKS_IN_FLIGHT = 16;
-/** Output is written in batches of this size. */
-const WRITE_BATCH_BYTES = 4 << 20;
+/** Output is written in batches of this size (larger batches only raised the peak RSS). */
+const WRITE_BATCH_BYTES = 1 << 20;
 
 interface PlannedFolder {
   inputs: ResolvedInput[];
