@@ -15,6 +15,8 @@ import { adminRoutes } from './routes/reports.js';
 import { openApiRoutes } from './openapi.js';
 import { updatesRoutes } from './routes/updates.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { wuspRoutes } from './routes/wusp.js';
+import { wuspContentRoutes } from './routes/wusp-content.js';
 import { ServerMetrics } from './metrics.js';
 
 /**
@@ -46,6 +48,8 @@ export function createApp(
   openApiRoutes(router);
   updatesRoutes(router, site);
   metricsRoutes(router, site, metrics);
+  wuspRoutes(router, site); // MS-WUSP for the Windows Update Agent (issue 12)
+  wuspContentRoutes(router, site);
   app.use(router);
 
   app.use(notFoundRoute);

@@ -1,0 +1,68 @@
+/**
+ * The MS-WUSP server for the Windows Update Agent (issue 12), built from a site: one instance
+ * per site object, made on first use by the routes (so the composition root stays as it is).
+ */
+import type { Site } from '../../app.js';
+import { DEFAULT_SETTINGS, type WuspSettings } from './config.js';
+import { SignedCabWrapper, WuspContent, type PayloadWrapper } from './content.js';
+import { WuspService } from './operations.js';
+
+export { WuspService } from './operations.js';
+export { DEFAULT_SETTINGS, type WuspSettings } from './config.js';
+export { SignedCabWrapper, WuspContent, type PayloadWrapper } from './content.js';
+
+/** The publisher certificate signs the cabinets; its issuer (the site CA) completes the chain. */
+export function siteWrapper(site: Pick<Site, 'signing'>): PayloadWrapper {
+  const signing = site.signing;
+  if (signing === undefined) {
+    return {
+      id: 'unavailable',
+      fileName: (s) => s.name,
+      wrap: () =>
+        Promise.reject(new Error('the site has no publisher certificate: run upcat init')),
+    };
+  }
+  return new SignedCabWrapper({ ...signing.publisher, chainPems: [signing.caCertificatePem] });
+}
+
+export function createWuspService(
+  site: Site,
+  siteKey: Buffer,
+  options: { settings?: Partial<WuspSettings>; wrapper?: PayloadWrapper } = {},
+): WuspService {
+  const content = new WuspContent({
+    db: site.db,
+    packagesDir: site.config.dirs.packages,
+    wrapper: options.wrapper ?? siteWrapper(site),
+  });
+  return new WuspService({
+    db: site.db,
+    log: site.log,
+    config: site.config,
+    registration: site.registration,
+    status: site.status,
+    contacts: site.contacts,
+    content,
+    poolPathOf: (sha256) => site.pool.pathOf(sha256),
+    siteKey,
+    settings: { ...DEFAULT_SETTINGS, ...options.settings },
+  });
+}
+
+const services = new WeakMap<Site, Promise<WuspService>>();
+
+/** The site's WUSP service, made once. */
+export function wuspServiceOf(site: Site, loadKey: () => Promise<Buffer>): Promise<WuspService> {
+  let held = services.get(site);
+  if (held === undefined) {
+    held = loadKey().then((key) => createWuspService(site, key));
+    held.catch(() => services.delete(site));
+    services.set(site, held);
+  }
+  return held;
+}
+
+/** Tests and benchmarks: use this service for the site (another page size, another wrapper). */
+export function setWuspService(site: Site, service: WuspService): void {
+  services.set(site, Promise.resolve(service));
+}
