@@ -1,0 +1,226 @@
+/**
+ * `upcat gpo export` through the built CLI (issue 12 item 7), and the WSUSpect warning of
+ * `upcat serve` (item 6): files written and read back by Samba, refusals as one line on stderr
+ * with nothing written.
+ */
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { collect, runCli, spawnCli } from '../helpers/cli.js';
+import { sharedSigningDir } from '../helpers/site.js';
+import { sambaReadPol } from '../unit/windows/gpo/tools.js';
+
+/** A site home with the shared signing material and this config (no database is needed). */
+async function siteHome(config: Record<string, unknown>, signing = true): Promise<string> {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'upcat-gpo-cli-'));
+  if (signing) await cp(await sharedSigningDir(), path.join(home, 'signing'), { recursive: true });
+  await writeFile(path.join(home, 'upcat.config.json'), JSON.stringify(config));
+  return home;
+}
+
+const envFor = (home: string): NodeJS.ProcessEnv => ({
+  PATH: process.env['PATH'],
+  HOME: process.env['HOME'],
+  UPCAT_HOME: home,
+});
+
+const WU = 'Software\\Policies\\Microsoft\\Windows\\WindowsUpdate';
+
+test('gpo export --help describes the command and its options', async (t) => {
+  const help = await runCli(['gpo', 'export', '--help'], process.env);
+  t.is(help.code, 0);
+  t.regex(help.stdout, /Usage: upcat gpo export/);
+  for (const option of [
+    '--out',
+    '--format',
+    '--force',
+    '--host',
+    '--url',
+    '--target-group',
+    '--au-options',
+    '--install-day',
+    '--install-time',
+    '--detection-frequency',
+    '--no-agent-policy',
+    '--fallback-status-point',
+    '--property',
+    '--json',
+  ])
+    t.regex(help.stdout, new RegExp(option));
+  const gpo = await runCli(['gpo', '--help'], process.env);
+  t.is(gpo.code, 0);
+  t.regex(gpo.stdout, /export/);
+});
+
+test('a native-mode site: HTTPS policy, every format, JSON summary', async (t) => {
+  const home = await siteHome({
+    site: { code: 'GPO', mode: 'native' },
+    server: { tlsNames: ['upcat.example.com'] },
+  });
+  const out = path.join(home, 'gpo');
+  try {
+    const res = await runCli(
+      ['gpo', 'export', '--out', out, '--target-group', 'Ring 1', '--au-options', '3', '--json'],
+      envFor(home),
+    );
+    t.is(res.code, 0, res.stderr);
+    t.is(res.stderr, '');
+    const summary = JSON.parse(res.stdout) as {
+      windowsUpdateUrl: string;
+      https: boolean;
+      files: Array<{ path: string }>;
+      certificates: Array<{ store: string; thumbprint: string }>;
+    };
+    t.is(summary.windowsUpdateUrl, 'https://upcat.example.com:8531');
+    t.true(summary.https);
+    t.deepEqual(summary.files.map((f) => f.path).sort(), [
+      'Machine/Registry.pol',
+      'PolicyDefinitions/en-US/upcat.adml',
+      'PolicyDefinitions/upcat.admx',
+      'certificates/add-certificates.cmd',
+      'certificates/upcat-publisher.cer',
+      'certificates/upcat-site-ca.cer',
+      'upcat-policy.ps1',
+      'upcat-policy.reg',
+    ]);
+    t.deepEqual(
+      summary.certificates.map((c) => c.store),
+      ['TrustedPublisher', 'Root'],
+    );
+    const pol = await sambaReadPol(path.join(out, 'Machine', 'Registry.pol'));
+    const get = (key: string, value: string): unknown =>
+      pol.entries.find((e) => e.key === key && e.value === value)?.data;
+    t.is(get(WU, 'WUServer'), 'https://upcat.example.com:8531');
+    t.is(get(WU, 'TargetGroup'), 'Ring 1');
+    t.is(get(`${WU}\\AU`, 'AUOptions'), 3);
+    t.is(get('Software\\Policies\\upcat', 'SiteCode'), 'GPO');
+    for (const c of summary.certificates)
+      t.truthy(
+        get(
+          `Software\\Policies\\Microsoft\\SystemCertificates\\${c.store}\\Certificates\\${c.thumbprint}`,
+          'Blob',
+        ),
+      );
+
+    // The directory is no longer empty: refused, then --force writes over it.
+    const again = await runCli(['gpo', 'export', '--out', out, '--format', 'reg'], envFor(home));
+    t.is(again.code, 2);
+    t.regex(again.stderr, /^upcat: --out: .* is not empty \(give --force to write into it\)\n$/);
+    const forced = await runCli(
+      ['gpo', 'export', '--out', out, '--format', 'pol', '--no-agent-policy', '--force'],
+      envFor(home),
+    );
+    t.is(forced.code, 0, forced.stderr);
+    const after = await sambaReadPol(path.join(out, 'Machine', 'Registry.pol'));
+    t.false(after.entries.some((e) => e.key.startsWith('Software\\Policies\\upcat')));
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+test('a plain-HTTP site: HTTP policy and one warning line', async (t) => {
+  const home = await siteHome({ site: { code: 'GPO' } });
+  const out = path.join(home, 'gpo');
+  try {
+    const res = await runCli(
+      ['gpo', 'export', '--out', out, '--host', 'wsus.example.com', '--format', 'reg,cer'],
+      envFor(home),
+    );
+    t.is(res.code, 0, res.stderr);
+    t.regex(
+      res.stderr,
+      /^upcat: warning: the site serves Windows Update Agents over plain HTTP only.*WSUSpect.*\n$/,
+    );
+    t.regex(res.stdout, /Windows Update at http:\/\/wsus\.example\.com:8530/);
+    const reg = (await readFile(path.join(out, 'upcat-policy.reg')))
+      .subarray(2)
+      .toString('utf16le');
+    t.regex(reg, /"WUServer"="http:\/\/wsus\.example\.com:8530"\r\n/);
+    t.deepEqual((await readdir(out)).sort(), ['certificates', 'upcat-policy.reg']);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+test('bad input: one line on stderr, exit 2, nothing written', async (t) => {
+  const home = await siteHome({});
+  const file = path.join(home, 'a-file');
+  await writeFile(file, 'x');
+  try {
+    const cases: Array<[string[], RegExp]> = [
+      [['--format', 'reg,zip'], /--format: "zip" is not a list of admx, reg, pol, ps1, cer/],
+      [['--au-options', '9'], /--au-options: "9" is not a whole number from 2 to 5/],
+      [
+        ['--detection-frequency', '0'],
+        /--detection-frequency: "0" is not a whole number from 1 to 22/,
+      ],
+      [['--install-time', '24'], /--install-time: "24" is not a whole number from 0 to 23/],
+      [['--target-group', 'a;;b'], /--target-group: "a;;b" is not group names/],
+      [['--url', 'ftp://x'], /--url: "ftp:\/\/x" is not an http or https base URL/],
+      [['--host', 'a/b'], /--host: "a\/b" is not a host name or address/],
+      [['--property', 'novalue'], /--property: "novalue" is not name=value/],
+    ];
+    for (const [args, message] of cases) {
+      const out = path.join(home, 'never');
+      const res = await runCli(['gpo', 'export', '--out', out, ...args], envFor(home));
+      t.is(res.code, 2, args.join(' '));
+      t.regex(res.stderr, message);
+      t.is(res.stderr.split('\n').length, 2, res.stderr);
+      await t.throwsAsync(readdir(out), { code: 'ENOENT' });
+    }
+    const onFile = await runCli(['gpo', 'export', '--out', file], envFor(home));
+    t.is(onFile.code, 2);
+    t.regex(onFile.stderr, /^upcat: --out: .*a-file exists and is not a directory\n$/);
+    const missing = await runCli(['gpo', 'export'], envFor(home));
+    t.not(missing.code, 0);
+    t.regex(missing.stderr, /required option '--out <dir>'/);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+  const bare = await siteHome({}, false);
+  try {
+    const res = await runCli(['gpo', 'export', '--out', path.join(bare, 'o')], envFor(bare));
+    t.is(res.code, 2);
+    t.regex(res.stderr, /^upcat: site .* has no signing material yet: run upcat init\n$/);
+  } finally {
+    await rm(bare, { recursive: true, force: true });
+  }
+});
+
+/** Starts `upcat serve`, waits until it serves, stops it; returns what it wrote on stderr. */
+async function serveStderr(home: string): Promise<string> {
+  const child = spawnCli(
+    ['serve', '--port', '0', '--host', '127.0.0.1', '--https-port', '0'],
+    envFor(home),
+  );
+  const done = collect(child);
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${seen}`)), 60_000);
+    child.stderr?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (/serving site/.test(seen)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.kill('SIGTERM');
+  return (await done).stderr;
+}
+
+test('upcat serve warns once when Windows Update Agents get plain HTTP only', async (t) => {
+  const plain = await siteHome({});
+  const secure = await siteHome({ server: { https: true } });
+  try {
+    const warned = (await serveStderr(plain)).split('\n').filter((l) => /WSUSpect/.test(l));
+    t.is(warned.length, 1);
+    t.like(JSON.parse(warned[0] as string), { level: 40, security: 'wsuspect' });
+    t.regex(warned[0] as string, /plain HTTP only.*command-line arguments.*native/);
+    t.notRegex(await serveStderr(secure), /WSUSpect/);
+  } finally {
+    await rm(plain, { recursive: true, force: true });
+    await rm(secure, { recursive: true, force: true });
+  }
+});
