@@ -46,7 +46,7 @@ export async function signFile(
 /** The CMS signature of content whose SHA-256 is `sha256` (for callers that already hashed it). */
 export function signDigest(
   sha256: Uint8Array,
-  publisher: KeyPairPem,
+  publisher: KeyPairPem & { chainPems?: readonly string[] },
   options: { signingTime?: Date } = {},
 ): Buffer {
   if (sha256.length !== 32) throw new UpcatError('invalid_input', 'a SHA-256 digest is 32 bytes');
@@ -70,7 +70,8 @@ export function signDigest(
     set([algorithm(OID.sha256)]),
     // Detached: encapContentInfo names the content type and carries no content (§5.2).
     seq([oid(OID.data)]),
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [certAsn1]),
+    // The signer's certificate, then its intermediates (an imported organization publisher).
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [certAsn1, ...chainAsn1(publisher)]),
     set([signerInfo]),
   ]);
   const contentInfo = seq([
@@ -82,6 +83,16 @@ export function signDigest(
 
 type Asn1 = forge.asn1.Asn1;
 const asn1 = forge.asn1;
+
+function chainAsn1(publisher: KeyPairPem & { chainPems?: readonly string[] }): Asn1[] {
+  return (publisher.chainPems ?? []).map((pem) =>
+    forge.asn1.fromDer(
+      forge.util.createBuffer(
+        Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64').toString('binary'),
+      ),
+    ),
+  );
+}
 
 /** contentType, signingTime, messageDigest, sorted by their DER as a SET OF requires (X.690 §11.6). */
 function signedAttributes(sha256: Uint8Array, signingTime: Date): Asn1[] {

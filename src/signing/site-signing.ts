@@ -1,7 +1,8 @@
 import type { SiteConfig } from '../config/schema.js';
 import { errnoCode } from '../errors.js';
-import { initCertificates, loadCa, loadPublisher, type KeyPairPem } from './ca.js';
+import { initCertificates, loadCa } from './ca.js';
 import { initKeys, loadKeyring } from './key-store.js';
+import { loadActivePublisher, type PublisherPem } from './publisher-import.js';
 import type { Keyring } from './roles.js';
 import type { RepoOptions } from './tuf-metadata.js';
 import { tufRepoDir } from './tuf-repo.js';
@@ -9,7 +10,8 @@ import { tufRepoDir } from './tuf-repo.js';
 /** Everything a site signs with, loaded once at start-up (DESIGN.md §3). */
 export interface SiteSigning {
   ring: Keyring;
-  publisher: KeyPairPem;
+  /** The site CA's publisher, or the organization's one after `upcat keys import-publisher`. */
+  publisher: PublisherPem;
   caCertificatePem: string;
   signingDir: string;
   repoDir: string;
@@ -37,7 +39,7 @@ export async function loadSiteSigning(config: SiteConfig): Promise<SiteSigning |
     if (isMissing(err)) return undefined;
     throw err;
   }
-  const publisher = await loadPublisher(config.dirs.signing);
+  const publisher = await loadActivePublisher(config.dirs.signing);
   const ca = await loadCa(config.dirs.signing);
   return {
     ring,

@@ -69,6 +69,7 @@ dbTest(
     t.is(list.code, 0, list.stderr);
     const keys = JSON.parse(list.stdout) as Array<{ role: string; keyid: string }>;
     t.deepEqual([...new Set(keys.map((k) => k.role))].sort(), [
+      'publisher',
       'root',
       'snapshot',
       'targets',

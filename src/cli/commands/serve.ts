@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { openSite, type Site } from '../../app.js';
 import { invalidInput } from '../../errors.js';
 import { startServer } from '../../server/serve.js';
+import { activePublisherInfo } from '../../signing/publisher-import.js';
 import { plainHttpWarning } from '../../windows/gpo/transport.js';
 import { globalOptions } from '../context.js';
 
@@ -45,6 +46,12 @@ export async function serveUntilSignal(site: Site, opts: ServeOptions): Promise<
   // Issue 12 item 6: Windows Update Agents over plain HTTP only (WSUSpect).
   const plainHttp = plainHttpWarning(site.config);
   if (plainHttp !== undefined) site.log.warn({ security: 'wsuspect' }, plainHttp);
+  // Issue 11 item 7: a publisher certificate close to expiry (or past it) is said at start.
+  const publisher = await activePublisherInfo(site.config.dirs.signing).catch(() => undefined);
+  if (publisher?.warning !== undefined) {
+    site.log.warn({ publisher: publisher.thumbprintSha1 }, publisher.warning);
+    process.stderr.write(`upcat: warning: ${publisher.warning}\n`);
+  }
   process.stderr.write(
     `upcat: serving site ${site.config.site.code} on ${urls.join(' and ')} (Ctrl-C to stop)\n`,
   );
