@@ -35,7 +35,7 @@ export function registerGpo(program: Command): void {
     .option('--force', 'write into a directory that is not empty (replacing same-named files)')
     .option(
       '--host <name>',
-      'the name Windows machines reach the site by (default: the first server.tlsNames entry other than localhost, else this host name)',
+      'the name Windows machines reach the site by (default: the host of server.publicUrl, else the first server.tlsNames entry other than localhost, else this host name)',
     )
     .option(
       '--url <url>',

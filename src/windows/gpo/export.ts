@@ -28,7 +28,7 @@ export type GpoFormat = (typeof GPO_FORMATS)[number];
 
 export interface GpoExportOptions {
   formats: readonly GpoFormat[];
-  /** The name Windows machines reach the site by (default: a server.tlsNames entry, else this host's name). */
+  /** The name Windows machines reach the site by (default: server.publicUrl's host, a server.tlsNames entry, else this host's name). */
   host?: string;
   /** The Windows Update server URL, replacing the one made from host and ports (a proxy in front). */
   url?: string;
@@ -185,8 +185,13 @@ function storeCertificates(
   return out;
 }
 
-/** A name Windows machines can reach: the first non-loopback TLS name, else this host's name. */
+/**
+ * A name Windows machines can reach: the host of server.publicUrl (the site's URL as consumers
+ * see it), else the first non-loopback TLS name, else this host's name.
+ */
 function defaultHost(config: SiteConfig): string {
+  const publicUrl = config.server.publicUrl;
+  if (publicUrl !== undefined) return new URL(publicUrl).hostname.replace(/^\[(.*)\]$/, '$1');
   return (
     config.server.tlsNames.find((n) => n !== 'localhost' && n !== '127.0.0.1') ?? os.hostname()
   );

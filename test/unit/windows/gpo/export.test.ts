@@ -196,6 +196,14 @@ test('HTTPS when the site has an HTTPS listener, with the site CA for the server
   );
   t.is(mixedHttps.windowsUpdateUrl, 'https://b.example:9443');
   t.regex(mixedHttps.warnings.join('\n'), /names a\.example, not b\.example/);
+  const published = buildGpoExport(
+    siteConfig({
+      server: { publicUrl: 'https://updates.example.org:8531', tlsNames: ['x.example'] },
+    }),
+    SIGNING,
+    { ...OPTIONS, host: undefined } as GpoExportOptions,
+  );
+  t.is(published.windowsUpdateUrl, 'http://updates.example.org:8530');
   const plain = buildGpoExport(siteConfig(), SIGNING, OPTIONS);
   t.is(plain.windowsUpdateUrl, 'http://upcat.example.com:8530');
   t.false(plain.https);
