@@ -150,22 +150,35 @@ test('rules eval: bad input is one line on stderr and exit 2, naming the path', 
 });
 
 test('import-catalog --dry-run --json reports every package', async (t) => {
-  const catalog = path.join(dir, 'catalog.xml');
-  await writeFile(catalog, buildCatalog(10));
-  const r = await upcat(['import-catalog', catalog, '--dry-run', '--json']);
-  t.is(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as {
-    summary: Record<string, unknown>;
-    packages: { status: string }[];
-  };
-  t.like(out.summary, { packages: 10, mapped: 10, invalid: 0, published: 0 });
-  t.true(out.packages.every((p) => p.status === 'planned'));
-  const human = await upcat(['import-catalog', catalog, '--dry-run']);
-  t.regex(human.stdout, /10 package\(s\): 10 mapped, 0 invalid \(dry run: nothing published\)/);
-  t.regex(human.stdout, /not mapped: .*VendorName x10/);
-  const refused = await upcat(['import-catalog', catalog]);
-  t.is(refused.code, 2);
-  t.regex(refused.stderr, /--payloads <dir>.*--dry-run/);
+  const home = await mkdtemp(path.join(os.tmpdir(), 'upcat-catalog-home-'));
+  try {
+    const catalog = path.join(dir, 'catalog.xml');
+    await writeFile(catalog, buildCatalog(10));
+    const r = await upcat(['--home', home, 'import-catalog', catalog, '--dry-run', '--json']);
+    t.is(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as {
+      summary: Record<string, unknown>;
+      packages: { status: string }[];
+    };
+    t.like(out.summary, {
+      packages: 10,
+      mapped: 10,
+      invalid: 0,
+      published: 0,
+      awaitingContent: 10,
+    });
+    t.true(out.packages.every((p) => p.status === 'awaiting_content'));
+    const human = await upcat(['--home', home, 'import-catalog', catalog, '--dry-run']);
+    t.regex(
+      human.stdout,
+      /10 package\(s\): 10 mapped, 0 invalid, 0 published, 10 awaiting content.*\(dry run: nothing stored\)/,
+    );
+    const refused = await upcat(['--home', home, 'import-catalog', catalog]);
+    t.is(refused.code, 2);
+    t.regex(refused.stderr, /--payloads <dir>, --fetch or --metadata-only/);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 });
 
 test('publish --manifest package.sdp publishes and reports what did not map', async (t) => {
