@@ -11,6 +11,7 @@ import { CatalogReader } from './publish/catalog-reader.js';
 import { TufPublisher } from './publish/tuf-publisher.js';
 import { initSiteSigning, loadSiteSigning, type SiteSigning } from './signing/site-signing.js';
 import { createSiteServices, type SiteServices } from './site/index.js';
+import { keepSitePrivate } from './site/private-files.js';
 
 /** Everything a command or the server needs, built once from config (the composition root). */
 export interface Site extends SiteServices {
@@ -35,6 +36,7 @@ export interface OpenOptions extends LoadOptions {
 export async function openSite(options: OpenOptions = {}): Promise<Site> {
   const config = loadConfig(options);
   const log = createLogger(options.logLevel ?? config.log.level);
+  await keepSitePrivate(config);
   const db = openDb(config);
   try {
     await migrate(db);
@@ -77,6 +79,7 @@ export async function initSite(
   options: OpenOptions = {},
 ): Promise<{ config: SiteConfig; createdConfig: boolean }> {
   const config = loadConfig(options);
+  await keepSitePrivate(config);
   for (const dir of Object.values(config.dirs)) await mkdir(dir, { recursive: true });
   const file = path.join(config.home, CONFIG_FILE);
   let createdConfig = false;

@@ -77,6 +77,17 @@ export const configSchema = z
          */
         metricsAccess: z.enum(['loopback', 'open', 'token']).default('loopback'),
         /**
+         * Reverse proxies (IP addresses) whose forwarding headers (Forwarded, X-Forwarded-For,
+         * X-Real-IP) are believed; from any other caller those headers are ignored.
+         */
+        trustedProxies: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),
+        /**
+         * Request bodies: after this long a body must have averaged `minBodyBytesPerSecond`
+         * since, or the request is answered 408 and closed (a slow or stalled sender).
+         */
+        bodyTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+        minBodyBytesPerSecond: z.number().int().min(1).max(1_073_741_824).default(1024),
+        /**
          * The URL that catalog consumers (ConfigMgr, WSUS Package Publisher) reach this site at,
          * such as https://upcat.example.com:8531; exported SDPs and catalogs name payloads under
          * it (OriginFile/@OriginUri = <publicUrl>/content/<sha256>). Absent: no OriginUri.
