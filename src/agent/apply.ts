@@ -9,7 +9,7 @@ import { applicability, type Tri } from '../rules/index.js';
 import { requestFor, type InventoryProvider } from './inventory/index.js';
 import { checkAgreement } from './agreement.js';
 import { verifyPayloadSignature } from './ca.js';
-import { downloadPayload } from './download.js';
+import { TamperedResponseError, downloadPayload, isTampered } from './download.js';
 import { runHandler } from './handler.js';
 import type { Outbox } from './outbox.js';
 import { orderByPrerequisites } from './plan.js';
@@ -101,7 +101,11 @@ export async function applyPolicy(ctx: ApplyContext): Promise<UpdateResult[]> {
       works.push({ entry, doc, updateId: entry.updateId, prerequisites: doc.prerequisites });
     } catch (err) {
       if (isUnreachable(err)) throw err;
-      results.push(await fail(ctx, entry, err, undefined, now));
+      results.push(
+        isTampered(err)
+          ? await rejected(ctx, entry, err)
+          : await fail(ctx, entry, err, undefined, now),
+      );
     }
   }
   const inventory = await ctx.provider.collect(
@@ -172,7 +176,11 @@ export async function applyPolicy(ctx: ApplyContext): Promise<UpdateResult[]> {
         results.push(result(w.entry, 'interrupted', (err as Error).message));
         throw err;
       }
-      results.push(await fail(ctx, w.entry, err, w.doc, now));
+      results.push(
+        isTampered(err)
+          ? await rejected(ctx, w.entry, err, w.doc)
+          : await fail(ctx, w.entry, err, w.doc, now),
+      );
     }
     await ctx.save();
   }
@@ -198,7 +206,17 @@ async function carryOut(ctx: ApplyContext, w: Work, now: Date): Promise<UpdateRe
     { sha256: file.sha256, length: file.size },
     downloads,
   );
-  await verifyPayloadSignature(ctx.site, ctx.stateDir, ctx.caCert, file.sha256);
+  await verifyPayloadSignature(ctx.site, ctx.stateDir, ctx.caCert, file.sha256).catch(
+    (err: unknown) => {
+      // The payload matched the signed catalog; its detached signature did not: the signature
+      // response is what was wrong (or forged), so it is retried, not backed off.
+      if (isUnreachable(err)) throw err;
+      throw new TamperedResponseError(
+        `payload ${file.sha256}: signature refused: ${(err as Error).message}`,
+        { cause: err },
+      );
+    },
+  );
   await message(
     ctx,
     w,
@@ -354,6 +372,24 @@ function recordOutcome(
     at: same ? prior.at : new Date().toISOString(),
     ...(detail === undefined ? {} : { detail: detail.slice(0, 1024) }),
   };
+}
+
+/**
+ * A response that was not what the signed catalog says (download.ts TamperedResponseError): the
+ * update is not at fault, so no failure is recorded and nothing backs off; the next cycle tries
+ * again. It is reported (`download_rejected`, not a final state: no report or promotion counts
+ * it as a failure of the update) and logged, so an operator sees who is being tampered with.
+ */
+async function rejected(
+  ctx: ApplyContext,
+  entry: AgentPolicyEntry,
+  err: unknown,
+  doc?: RevisionDocument,
+): Promise<UpdateResult> {
+  const detail = err instanceof Error ? err.message : String(err);
+  ctx.log.warn({ updateId: entry.updateId, code: 'integrity' }, detail);
+  await message(ctx, { updateId: entry.updateId, entry }, 'download_rejected', undefined, detail);
+  return result(entry, 'download_rejected', detail, doc?.title);
 }
 
 async function fail(

@@ -1,5 +1,6 @@
 import { promises as dns, type SrvRecord } from 'node:dns';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { UpcatError } from '../errors.js';
 
 /** How the agent found its site, for `upcat agent status` and messages. */
@@ -28,6 +29,8 @@ export interface DiscoveryInputs {
   /** DNS servers to ask (`--dns-server`, else `UPCAT_DNS_SERVERS`), else the system's. */
   dnsServers?: readonly string[];
   resolveSrv?: (name: string) => Promise<SrvRecord[]>;
+  /** The address of an SRV target host (tests inject it); with named DNS servers, through them. */
+  resolveAddress?: (host: string) => Promise<string | undefined>;
   readResolvConf?: () => Promise<string>;
   /** In [0, 1): the weighted choice among SRV records of one priority (tests fix it). */
   random?: () => number;
@@ -52,8 +55,10 @@ export async function discoverSite(inputs: DiscoveryInputs): Promise<Discovered>
     inputs.domain ?? (await searchDomain(inputs.readResolvConf ?? readSystemResolvConf));
   let none = false;
   if (domain !== undefined) {
-    const resolve = inputs.resolveSrv ?? systemResolver(dnsServersOf(inputs));
-    const urls = await fromSrv(domain, resolve, inputs.random ?? Math.random);
+    const servers = dnsServersOf(inputs);
+    const resolve = inputs.resolveSrv ?? systemResolver(servers);
+    const address = inputs.resolveAddress ?? namedAddressResolver(servers);
+    const urls = await fromSrv(domain, resolve, inputs.random ?? Math.random, address);
     if (urls === 'none') none = true;
     else if (urls[0] !== undefined) return { url: urls[0], source: 'dns srv', candidates: urls };
   }
@@ -98,6 +103,28 @@ export function systemResolver(servers: readonly string[]): (name: string) => Pr
   return (name) => resolver.resolveSrv(name);
 }
 
+/**
+ * With named DNS servers, the SRV targets' addresses come from them too (issue 13 item 7): a
+ * site known only to that DNS (its SRV record and its host's A record) must be found, and the
+ * system resolver does not know the host. IPv4 first, then IPv6; undefined when they do not
+ * know it either (the host name is kept and the system resolver tried). Without named servers
+ * the system resolver answers both, so nothing is looked up here.
+ */
+function namedAddressResolver(
+  servers: readonly string[],
+): ((host: string) => Promise<string | undefined>) | undefined {
+  if (servers.length === 0) return undefined;
+  const resolver = new dns.Resolver({ timeout: 3000, tries: 2 });
+  resolver.setServers([...servers]);
+  return async (host) => {
+    for (const family of [resolver.resolve4.bind(resolver), resolver.resolve6.bind(resolver)]) {
+      const found = await family(host).catch(() => [] as string[]);
+      if (found[0] !== undefined) return found[0];
+    }
+    return undefined;
+  };
+}
+
 function normalize(raw: string, what: string): string {
   let url: URL;
   try {
@@ -117,6 +144,7 @@ async function fromSrv(
   domain: string,
   resolveSrv: (name: string) => Promise<SrvRecord[]>,
   random: () => number,
+  resolveAddress?: (host: string) => Promise<string | undefined>,
 ): Promise<string[] | 'none'> {
   let records: SrvRecord[];
   try {
@@ -126,14 +154,18 @@ async function fromSrv(
   }
   // RFC 2782: a single record whose target is "." says the service is decidedly not there.
   if (records.length === 1 && ['.', ''].includes(records[0]?.name ?? '')) return 'none';
-  return orderSrv(records, random)
-    .filter((r) => r.name !== '.' && r.name !== '')
-    .map((r) => {
-      const host = r.name.replace(/\.$/, '');
-      // Port 8531 is the site's TLS port by convention (as WSUS uses); anything else is plain HTTP.
-      const scheme = r.port === 8531 || r.port === 443 ? 'https' : 'http';
-      return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${r.port}`;
-    });
+  const urls: string[] = [];
+  for (const r of orderSrv(records, random).filter((x) => x.name !== '.' && x.name !== '')) {
+    const name = r.name.replace(/\.$/, '');
+    // Port 8531 is the site's TLS port by convention (as WSUS uses); anything else is plain HTTP.
+    const scheme = r.port === 8531 || r.port === 443 ? 'https' : 'http';
+    // Over HTTPS the name stays: the server certificate is checked against it.
+    const address =
+      scheme === 'http' && isIP(name) === 0 ? await resolveAddress?.(name) : undefined;
+    const host = address ?? name;
+    urls.push(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${r.port}`);
+  }
+  return urls;
 }
 
 /**

@@ -12,6 +12,23 @@ export interface DownloadTarget {
   length: number;
 }
 
+/**
+ * A response that is not what the signed catalog says (too long, other bytes, a refused
+ * signature, an unexpected status): someone on the path, a broken mirror or cache. Not a fault
+ * of the update, so no backoff: the agent reports it and tries again at the next cycle (issue 13
+ * item 5), where one forged answer would otherwise delay the update by hours.
+ */
+export class TamperedResponseError extends UpcatError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('integrity', message, options);
+    this.name = 'TamperedResponseError';
+  }
+}
+
+export function isTampered(err: unknown): err is TamperedResponseError {
+  return err instanceof TamperedResponseError;
+}
+
 export interface DownloadResult {
   file: string;
   /** Bytes already on disk from an earlier, interrupted attempt. */
@@ -24,7 +41,8 @@ export interface DownloadResult {
  * an interrupted download keeps it, and the next attempt asks for the rest with `Range` (and
  * `If-Range` on the digest, so a changed file restarts from zero). Never more than the TUF
  * length is written; the whole file's SHA-256 must match before it is renamed to `<sha256>`.
- * A part that fails the hash is deleted, so a corrupt prefix cannot poison later attempts.
+ * A part that fails the hash is deleted, so a corrupt prefix cannot poison later attempts; so
+ * is a part of any other failure, except a non-empty prefix that the network cut short.
  */
 export async function downloadPayload(
   site: SiteClient,
@@ -49,15 +67,16 @@ export async function downloadPayload(
     if (res.status === 200 && offset > 0) {
       offset = 0; // the server ignored the range: start over
     } else if (res.status !== 200 && res.status !== 206) {
-      throw new UpcatError('integrity', `payload ${target.sha256}: unexpected HTTP ${res.status}`);
+      await res.body?.cancel().catch(() => undefined);
+      throw new TamperedResponseError(`payload ${target.sha256}: unexpected HTTP ${res.status}`);
     }
     const handle = await open(partial, offset === 0 ? 'w' : 'a', FILE_MODE);
+    let failure: unknown;
     try {
       if (res.body !== null) {
         for await (const chunk of res.body) {
           if (offset + chunk.length > target.length) {
-            throw new UpcatError(
-              'integrity',
+            throw new TamperedResponseError(
               `payload ${target.sha256}: the site sent more than the ${target.length} bytes the signed catalog states`,
             );
           }
@@ -69,12 +88,19 @@ export async function downloadPayload(
       }
       await handle.sync();
     } catch (err) {
-      if (err instanceof UpcatError) throw err;
-      throw new SiteUnreachableError(site.baseUrl, err);
+      failure = err instanceof UpcatError ? err : new SiteUnreachableError(site.baseUrl, err);
     } finally {
       await handle.close();
     }
+    if (failure !== undefined) {
+      // Only a prefix cut short by the network is kept, for the next attempt's Range request;
+      // bytes the site should not have sent, or an empty file, are never left behind.
+      if (!(failure instanceof SiteUnreachableError) || offset === 0)
+        await rm(partial, { force: true });
+      throw failure;
+    }
     if (offset < target.length) {
+      if (offset === 0) await rm(partial, { force: true });
       throw new SiteUnreachableError(
         site.baseUrl,
         new Error(
@@ -85,8 +111,7 @@ export async function downloadPayload(
   }
   if (!(await hasDigest(partial, target))) {
     await rm(partial, { force: true });
-    throw new UpcatError(
-      'integrity',
+    throw new TamperedResponseError(
       `payload ${target.sha256}: downloaded bytes do not match the SHA-256 of the signed catalog`,
     );
   }

@@ -5,6 +5,7 @@ import { BaseFetcher, Updater, type UpdaterOptions } from 'tuf-js';
 // Not re-exported by the package index; tuf-js tells "no newer root" by this class (403/404).
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { errnoCode, isUpcatError, UpcatError } from '../errors.js';
+import { TamperedResponseError } from './download.js';
 import { isUnreachable, type SiteClient } from './site-client.js';
 import { ensurePrivateDir, readJsonFile, writePrivateFile, writePrivateJson } from './state-dir.js';
 
@@ -195,10 +196,27 @@ class SiteUpdater extends Updater {
 
 /** Downloads a small target (an update document) through tuf-js, which checks length and hash. */
 export async function readTarget(updater: Updater, name: string): Promise<Buffer | undefined> {
-  const info = await updater.getTargetInfo(name);
-  if (info === undefined) return undefined;
-  const cached = await updater.findCachedTarget(info);
-  return readFile(cached ?? (await updater.downloadTarget(info)));
+  try {
+    const info = await updater.getTargetInfo(name);
+    if (info === undefined) return undefined;
+    const cached = await updater.findCachedTarget(info);
+    return await readFile(cached ?? (await updater.downloadTarget(info)));
+  } catch (err) {
+    // tuf-js refused what the site (or someone on the path) sent: a response problem, retried
+    // at the next cycle, not a failure of the update (issue 13 item 5).
+    if (isTufResponseError(err))
+      throw new TamperedResponseError(`${name}: ${(err as Error).message}`, { cause: err });
+    throw err;
+  }
+}
+
+/** tuf-js's (and @tufjs/models') errors about what was downloaded: repository and download errors. */
+function isTufResponseError(err: unknown): boolean {
+  for (let p: unknown = err; p !== null && typeof p === 'object'; p = Object.getPrototypeOf(p)) {
+    const name = (p as { constructor?: { name?: string } }).constructor?.name;
+    if (name === 'RepositoryError' || name === 'DownloadError') return true;
+  }
+  return false;
 }
 
 async function exists(file: string): Promise<boolean> {

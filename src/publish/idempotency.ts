@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Db } from '../storage/db.js';
+import { liveness, ownerId } from '../storage/owner.js';
 
 /** What a completed request answered, replayed to a retry with the same key. */
 export interface StoredAnswer {
@@ -62,7 +62,8 @@ export class IdempotencyStore {
     // A lease left by a crashed request is taken over once it has expired; two attempts
     // suffice: the second insert loses only to a live request.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const owner = randomBytes(16).toString('hex');
+      // Names this process (storage/owner.ts), so that a retry after a crash can see the holder is dead.
+      const owner = ownerId(32);
       const started = new Date();
       await this.db('idempotency_keys')
         .insert({
@@ -80,8 +81,10 @@ export class IdempotencyStore {
       if (row === undefined) continue; // pruned between insert and read: try again
       if (row.owner === owner) return { kind: 'claimed', lease: this.lease(actor, key, owner) };
       if (row.expires_at > new Date().toISOString()) {
-        if (row.state === 'in_progress') return { kind: 'in_progress' };
-        return { kind: 'done', answer: answerOf(row) };
+        if (row.state === 'done') return { kind: 'done', answer: answerOf(row) };
+        // A lease whose holder is known dead (it crashed on this machine) is taken over now:
+        // waiting out its lease would only delay the client's retry (issue 13 item 7).
+        if (liveness(row.owner) !== 'dead') return { kind: 'in_progress' };
       }
       await this.db('idempotency_keys')
         .where({ actor, key, owner: row.owner, expires_at: row.expires_at })

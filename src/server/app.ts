@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Site } from '../app.js';
 import { errorHandler, notFoundRoute } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
+import { bodyDeadline } from './middleware/body.js';
 import { auditSourceOfRequest } from './middleware/audit-source.js';
 import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
@@ -17,7 +18,9 @@ import { updatesRoutes } from './routes/updates.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { wuspRoutes } from './routes/wusp.js';
 import { wuspContentRoutes } from './routes/wusp-content.js';
+import { catalogCabRoutes } from './routes/catalog-cab.js';
 import { ServerMetrics } from './metrics.js';
+import { blobExists } from '../storage/catalog-repo.js';
 
 /**
  * Builds the HTTP API from a site; every route module is a function of (router, site).
@@ -34,12 +37,18 @@ export function createApp(
   app.use(metrics.express());
   app.use(requestLog(site.log));
   app.use(auditSourceOfRequest);
+  app.use(
+    bodyDeadline({
+      graceMs: site.config.server.bodyTimeoutMs,
+      minBytesPerSecond: site.config.server.minBodyBytesPerSecond,
+    }),
+  );
 
   const router = express.Router();
   healthRoutes(router, site);
   siteRoutes(router, site);
   contentRoutes(router, site);
-  tufRoutes(router, site);
+  tufRoutes(router, site, (sha256) => blobExists(site.db, sha256));
   pkiRoutes(router, site);
   clientRoutes(router, site);
   syncRoutes(router, site);
@@ -50,6 +59,7 @@ export function createApp(
   metricsRoutes(router, site, metrics);
   wuspRoutes(router, site); // MS-WUSP for the Windows Update Agent (issue 12)
   wuspContentRoutes(router, site);
+  catalogCabRoutes(router, site); // the signed catalog CAB for ConfigMgr and WSUS Package Publisher (issue 11)
   app.use(router);
 
   app.use(notFoundRoute);

@@ -14,6 +14,8 @@ export const STATES = [
   /** Final: the update was found installed already (IsInstalled true), so nothing ran. */
   'already_installed',
   'failed',
+  /** Not final: a response was not what the signed catalog says (tampered); retried next cycle. */
+  'download_rejected',
   'reboot_pending',
   'not_applicable',
   'uninstalled',

@@ -1,12 +1,12 @@
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { verifyDetachedCms } from '../../src/agent/cms-verify.js';
-import { downloadPayload } from '../../src/agent/download.js';
+import { downloadPayload, isTampered } from '../../src/agent/download.js';
 import { Outbox } from '../../src/agent/outbox.js';
 import { mergePolicy, verifyPolicy } from '../../src/agent/policy.js';
 import { SiteClient, SiteUnreachableError } from '../../src/agent/site-client.js';
@@ -94,9 +94,13 @@ test('bytes that do not match the signed hash, or run past the signed length, ar
     undefined,
     'a bad part is deleted',
   );
-  await t.throwsAsync(downloadPayload(site, { sha256: sha(payload), length: 1000 }, dir), {
-    message: /more than the 1000 bytes/,
-  });
+  const long = await t.throwsAsync(
+    downloadPayload(site, { sha256: sha(payload), length: 1000 }, dir),
+    { message: /more than the 1000 bytes/ },
+  );
+  // Issue 13 item 5: a tampered response, and no part (not even an empty one) is left behind.
+  t.true(isTampered(long));
+  t.deepEqual(await readdir(dir), []);
 });
 
 test('offline: state messages queue on disk and go out, once each, when the site is back', async (t) => {

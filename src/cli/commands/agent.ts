@@ -68,7 +68,7 @@ export function registerAgent(program: Command): void {
     .option('--interval <seconds>', 'run a cycle every so many seconds until stopped')
     .option(
       '--inventory <snapshot.json>',
-      'an inventory snapshot (DESIGN.md §8) instead of this machine',
+      'an inventory snapshot (docs/RULES.md §2.1) instead of this machine',
     )
     .option('--group <name>', 'the targeting hint: the group to join')
     .option('--hardware-id <id>', 'override the computed hardware ID')

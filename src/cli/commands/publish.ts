@@ -35,7 +35,7 @@ export function registerPublish(program: Command): void {
     )
     .requiredOption(
       '--manifest <manifest.json|package.sdp>',
-      'the publish manifest (DESIGN.md §8), or a SoftwareDistributionPackage (SDP) to import',
+      'the publish manifest (docs/MANIFEST.md), or a SoftwareDistributionPackage (SDP) to import',
     )
     .option('--json', 'print {"updateId","revision","catalogVersion","sha256","sha1","size"}')
     .option(

@@ -39,7 +39,7 @@ export function registerRules(program: Command): void {
     )
     .requiredOption(
       '--inventory <snapshot.json|local>',
-      'an inventory snapshot (DESIGN.md §8), or "local" to inspect this machine',
+      'an inventory snapshot (docs/RULES.md §2.1), or "local" to inspect this machine',
     )
     .option('--json', 'print {"isInstalled","isInstallable","applicable","why"}')
     .action(async (opts: EvalOptions) => {

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { isUpcatError, type ErrorCode } from '../../errors.js';
+import { errnoCode, isUpcatError, type ErrorCode } from '../../errors.js';
 
 /** The one place where domain error codes become HTTP statuses. */
 export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
@@ -44,6 +44,14 @@ export const notFoundRoute: RequestHandler = (req, res) => {
  */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
+    const gone = clientGone(err);
+    if (gone !== undefined) {
+      // The client went away or broke its own framing (a reset, a bad chunk): nothing to
+      // answer and nothing wrong here, so one line without a stack (issue 13 item 7).
+      log.warn({ path: req.path, code: gone }, 'request aborted by the client');
+      res.destroy();
+      return;
+    }
     if (res.headersSent) {
       res.destroy();
       return;
@@ -64,6 +72,14 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     log.error({ err, path: req.path }, 'unexpected error');
     res.status(500).json(errorBody('internal', 'internal error; see the server log'));
   };
+}
+
+/** Error codes that mean the connection to the client ended under the request. */
+const CLIENT_GONE = new Set(['ECONNABORTED', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+function clientGone(err: unknown): string | undefined {
+  const code = errnoCode(err);
+  return code !== undefined && CLIENT_GONE.has(code) ? code : undefined;
 }
 
 function httpStatusOf(err: unknown): number | undefined {

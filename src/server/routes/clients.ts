@@ -1,10 +1,11 @@
-import express, { type Router } from 'express';
+import type { Router } from 'express';
 import type { Site } from '../../app.js';
 import { UpcatError, isUpcatError, notFound } from '../../errors.js';
 import type { ClientRow } from '../../site/client-repo.js';
 import { checkPathId } from '../../site/fields.js';
 import { authenticateCertificate } from '../../site/identity.js';
 import { bearerOf } from '../../site/secrets.js';
+import { jsonBody } from '../middleware/body.js';
 import { clientAuth, clientOf, verifiedCertificateSerial } from '../middleware/client-auth.js';
 
 /**
@@ -28,7 +29,7 @@ export function clientRoutes(
     next();
   });
 
-  router.post('/v1/clients', express.json({ limit: '16kb' }), async (req, res) => {
+  router.post('/v1/clients', jsonBody(16 * 1024), async (req, res) => {
     const secret = bearerOf(req.get('authorization'));
     const certificateClient = await presentedClient(site, verifiedCertificateSerial(req.socket));
     const result = await site.registration.register(req.body, {

@@ -32,7 +32,8 @@ function metricsAccess(site: Pick<Site, 'config' | 'tokens'>): RequestHandler {
       return requireScope(site, 'admin');
     case 'loopback':
       return (req, _res, next) => {
-        if (!isLocalCaller(req.socket.remoteAddress, req.headers))
+        const proxies = site.config.server.trustedProxies;
+        if (!isLocalCaller(req.socket.remoteAddress, req.headers, proxies))
           throw new UpcatError(
             'forbidden',
             'GET /metrics answers callers on this host only (server.metricsAccess is loopback)',
@@ -42,14 +43,53 @@ function metricsAccess(site: Pick<Site, 'config' | 'tokens'>): RequestHandler {
   }
 }
 
+/** Headers by which a proxy says on whose behalf it connects. */
+const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-real-ip'] as const;
+
 /**
- * A caller on this host: a loopback socket address and no forwarding header. A reverse proxy on
- * the same host connects from loopback on behalf of anyone; the headers it adds give it away, so
- * its callers are refused rather than taken for local ones.
+ * A caller on this host (issue 13 item 7). From a socket that is not a configured proxy
+ * (`server.trustedProxies`), forwarding headers are never believed: a loopback socket that
+ * carries one is a proxy on this host connecting on behalf of someone else, so it is refused
+ * rather than taken for a local caller. From a configured proxy, the caller is the address the
+ * proxy names (the last hop it appended), and that must be a loopback address.
  */
-export function isLocalCaller(address: string | undefined, headers: IncomingHttpHeaders): boolean {
-  if (headers['x-forwarded-for'] !== undefined || headers['forwarded'] !== undefined) return false;
+export function isLocalCaller(
+  address: string | undefined,
+  headers: IncomingHttpHeaders,
+  trustedProxies: readonly string[] = [],
+): boolean {
   if (address === undefined) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
-  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+  const socket = unmapped(address);
+  const proxied = FORWARDING.some((h) => headers[h] !== undefined);
+  if (!proxied) return isLoopback(socket);
+  if (!trustedProxies.map(unmapped).includes(socket)) return false;
+  const named = forwardedFor(headers);
+  return named !== undefined && isLoopback(unmapped(named));
+}
+
+/** The address the proxy appended last: X-Forwarded-For's last entry, else X-Real-IP, else Forwarded's last for=. */
+function forwardedFor(headers: IncomingHttpHeaders): string | undefined {
+  const last = (v: string | string[] | undefined): string | undefined => {
+    const joined = Array.isArray(v) ? v.join(',') : v;
+    const parts = joined
+      ?.split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
+    return parts?.[parts.length - 1];
+  };
+  const xff = last(headers['x-forwarded-for']);
+  if (xff !== undefined) return xff;
+  const real = last(headers['x-real-ip']);
+  if (real !== undefined) return real;
+  const fwd = last(headers['forwarded']);
+  const m = fwd === undefined ? null : /for="?\[?([^\]";]+)\]?"?/i.exec(fwd);
+  return m?.[1];
+}
+
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
 }

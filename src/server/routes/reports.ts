@@ -1,8 +1,9 @@
-import express, { type Router } from 'express';
+import type { Router } from 'express';
 import type { Site } from '../../app.js';
 import { UpcatError } from '../../errors.js';
 import { parseSince } from '../../site/duration.js';
 import { checkPathId } from '../../site/fields.js';
+import { jsonBody } from '../middleware/body.js';
 import { actorOf, requireScope } from '../middleware/token-auth.js';
 
 type AdminSite = Pick<
@@ -20,7 +21,7 @@ export function adminRoutes(router: Router, site: AdminSite): void {
   const approve = requireScope(site, 'approve');
   const admin = requireScope(site, 'admin');
   const publish = requireScope(site, 'publish');
-  const json = express.json({ limit: '16kb' });
+  const json = jsonBody(16 * 1024);
   // An update ID that cannot name one (a NUL byte, which PostgreSQL refuses) is a 400 before
   // any query; client IDs get the same check in routes/clients.ts.
   router.param('updateId', (_req, _res, next, value: string) => {

@@ -1,5 +1,6 @@
-import express, { type Router } from 'express';
+import type { Router } from 'express';
 import type { Site } from '../../app.js';
+import { jsonBody } from '../middleware/body.js';
 import { clientAuth, clientOf } from '../middleware/client-auth.js';
 import { rateLimit } from '../middleware/rate-limit.js';
 
@@ -12,25 +13,20 @@ export function statusRoutes(
   router: Router,
   site: Pick<Site, 'db' | 'status' | 'config' | 'contacts' | 'syncFast' | 'log'>,
 ): void {
-  router.post(
-    '/v1/status',
-    clientAuth(site),
-    express.json({ limit: '256kb' }),
-    async (req, res) => {
-      const result = await site.status.fromClient(
-        clientOf(res).client_id,
-        req.body,
-        req.socket.remoteAddress,
-      );
-      res.status(202).json(result);
-    },
-  );
+  router.post('/v1/status', clientAuth(site), jsonBody(256 * 1024), async (req, res) => {
+    const result = await site.status.fromClient(
+      clientOf(res).client_id,
+      req.body,
+      req.socket.remoteAddress,
+    );
+    res.status(202).json(result);
+  });
 
   const fsp = site.config.site.fallbackStatus;
   router.post(
     '/fsp/v1/status',
     rateLimit({ perMinute: fsp.perMinute }),
-    express.json({ limit: fsp.maxBodyBytes }),
+    jsonBody(fsp.maxBodyBytes),
     async (req, res) => {
       const result = await site.status.fromFallback(
         req.body,

@@ -19,14 +19,19 @@ const SEGMENT = /^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]*$/;
  *   If-None-Match; served from memory (server/mutable-metadata.ts). `upcat serve` answers them
  *   before Express routing too (server/serve.ts), since every client check asks for them.
  * - `N.<role>.json`: immutable, cacheable for a year (a mirror or CDN can keep them forever).
- * - `targets/<dir>/<sha256>.<name>`: the target's bytes from the content pool, by digest. The
- *   name cannot make a client accept other bytes: the client checks length and hashes.
+ * - `targets/<dir>/<sha256>.<name>`: the target's bytes from the content pool, by digest, when
+ *   `isPublished` says a committed revision names them. The name cannot make a client accept
+ *   other bytes: the client checks length and hashes.
  */
-export function tufRoutes(router: Router, site: Pick<Site, 'config' | 'pool'>): void {
+export function tufRoutes(
+  router: Router,
+  site: Pick<Site, 'config' | 'pool'>,
+  isPublished: (sha256: string) => Promise<boolean>,
+): void {
   const dir = tufRepoDir(site.config.dirs.catalog);
   const mutable = new MutableMetadata(dir);
 
-  router.get('/tuf/targets/*path', (req, res, next) => {
+  router.get('/tuf/targets/*path', async (req, res, next) => {
     const segments = (req.params as { path?: string[] }).path ?? [];
     const base = segments[segments.length - 1] ?? '';
     const match = HASHED_TARGET.exec(base);
@@ -34,7 +39,14 @@ export function tufRoutes(router: Router, site: Pick<Site, 'config' | 'pool'>): 
       res.status(404).json(errorBody('not_found', 'targets are served by hash-prefixed name'));
       return;
     }
-    sendImmutable(res, next, site.pool.pathOf(match[1] as string), `"${match[1]}"`);
+    const sha256 = match[1] as string;
+    // Only payloads a committed revision names, as /content does (issue 13 item 7): a file left
+    // in the pool by a failed publish, or one no update refers to, is not served.
+    if (!(await isPublished(sha256))) {
+      res.status(404).json(errorBody('not_found', `no target ${base}`));
+      return;
+    }
+    sendImmutable(res, next, site.pool.pathOf(sha256), `"${sha256}"`);
   });
 
   router.get('/tuf/:file', async (req, res, next) => {

@@ -4,6 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UpcatError, errnoCode } from '../../errors.js';
+import { liveness, ownerId } from '../owner.js';
 import { StagingFile } from './staging-file.js';
 
 export interface BlobInfo {
@@ -63,6 +64,8 @@ export class BlobPool {
   async init(): Promise<void> {
     await mkdir(this.poolDir, { recursive: true });
     await mkdir(this.tmpDir, { recursive: true });
+    // A crash mid-upload leaves its staging file: gone at the next start, not an hour later.
+    await this.sweepStale();
   }
 
   pathOf(sha256: string): string {
@@ -114,7 +117,7 @@ export class BlobPool {
   async stage(source: Readable | AsyncIterable<Uint8Array>, maxBytes: number): Promise<StagedBlob> {
     await this.init();
     await this.sweepStale();
-    const tmp = path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
+    const tmp = path.join(this.tmpDir, `${Date.now()}-${ownerId(48)}.part`);
     const file = await StagingFile.create(tmp, {
       direct: this.directIo,
       hashWorker: this.hashWorker,
@@ -164,8 +167,10 @@ export class BlobPool {
   private async sweepStale(): Promise<void> {
     const now = Date.now();
     for (const name of await readdir(this.tmpDir)) {
-      const started = Number(name.split('-')[0]);
-      if (Number.isFinite(started) && now - started > STALE_TMP_MS) {
+      const [time, owner] = name.split('-');
+      const started = Number(time);
+      const dead = owner !== undefined && liveness(owner) === 'dead';
+      if (dead || (Number.isFinite(started) && now - started > STALE_TMP_MS)) {
         await rm(path.join(this.tmpDir, name), { force: true });
       }
     }
