@@ -4,12 +4,19 @@
  * with nothing written.
  */
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { collect, runCli, spawnCli } from '../helpers/cli.js';
 import { sharedSigningDir } from '../helpers/site.js';
+import { createCa } from '../../src/signing/ca.js';
 import { sambaReadPol } from '../unit/windows/gpo/tools.js';
+
+const createCaPem = (): string =>
+  createCa({ subject: { commonName: 'not the site CA' }, modulusLength: 2048 }).certificatePem;
 
 /** A site home with the shared signing material and this config (no database is needed). */
 async function siteHome(config: Record<string, unknown>, signing = true): Promise<string> {
@@ -222,5 +229,85 @@ test('upcat serve warns once when Windows Update Agents get plain HTTP only', as
   } finally {
     await rm(plain, { recursive: true, force: true });
     await rm(secure, { recursive: true, force: true });
+  }
+});
+
+/** A TCP port free right now on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** POSTs MS-WUSP GetConfig to `<base>/ClientWebService/client.asmx`, trusting only `ca` (PEM). */
+function getConfig(base: string, ca: string): Promise<{ status: number; body: string }> {
+  const body =
+    '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
+    '<GetConfig xmlns="http://www.microsoft.com/SoftwareDistribution/Server/ClientWebService"><protocolVersion>1.0</protocolVersion></GetConfig>' +
+    '</soap:Body></soap:Envelope>';
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      `${base}/ClientWebService/client.asmx`,
+      {
+        method: 'POST',
+        ca,
+        family: 4,
+        headers: {
+          'content-type': 'text/xml; charset=utf-8',
+          SOAPAction:
+            '"http://www.microsoft.com/SoftwareDistribution/Server/ClientWebService/GetConfig"',
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('the exported policy reaches the Windows Update service over HTTPS, trusted through the exported root', async (t) => {
+  const [port, httpsPort] = [await freePort(), await freePort()];
+  const home = await siteHome({
+    site: { code: 'GPO' },
+    server: { port, httpsPort, https: true, tlsNames: ['localhost'] },
+  });
+  const out = path.join(home, 'gpo');
+  const child = spawnCli(['serve', '--host', '127.0.0.1'], envFor(home));
+  const done = collect(child);
+  try {
+    const res = await runCli(['gpo', 'export', '--out', out, '--host', 'localhost'], envFor(home));
+    t.is(res.code, 0, res.stderr);
+    const pol = await sambaReadPol(path.join(out, 'Machine', 'Registry.pol'));
+    const wuServer = pol.entries.find((e) => e.value === 'WUServer')?.data as string;
+    t.is(wuServer, `https://localhost:${httpsPort}`);
+    const der = await readFile(path.join(out, 'certificates', 'upcat-site-ca.cer'));
+    const root = new X509Certificate(der).toString();
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${seen}`)), 60_000);
+      child.stderr?.on('data', (d: Buffer) => {
+        seen += d.toString();
+        if (/serving site/.test(seen)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const answer = await getConfig(wuServer, root);
+    t.is(answer.status, 200, answer.body);
+    t.regex(answer.body, /GetConfigResponse/);
+    // Without the exported root, the site-issued server certificate is not trusted.
+    const other = createCaPem();
+    await t.throwsAsync(getConfig(wuServer, other));
+  } finally {
+    child.kill('SIGTERM');
+    await done;
+    await rm(home, { recursive: true, force: true });
   }
 });
