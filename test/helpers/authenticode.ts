@@ -10,6 +10,7 @@ import {
   loadPublisher,
   type CertificateUsage,
 } from '../../src/signing/ca.js';
+import { isUpcatError } from '../../src/errors.js';
 import type { AuthenticodeSigner } from '../../src/windows/authenticode/index.js';
 
 /** A signer with its PEM files, as osslsigncode takes them (-certs chain.pem -key key.pem). */
@@ -147,4 +148,26 @@ export async function osslSign(input: string, output: string, files: SignerFiles
     output,
   ]);
   if (r.code !== 0) throw new Error(`osslsigncode sign failed: ${r.stdout}${r.stderr}`);
+}
+
+/** The code of the UpcatError `fn` throws, or 'accepted'; anything else is rethrown. */
+export function refusalCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (isUpcatError(err)) return err.code;
+    throw err;
+  }
+  return 'accepted';
+}
+
+/** refusalCode for a promise. */
+export async function refusal(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isUpcatError(err)) return err.code;
+    throw err;
+  }
+  return 'accepted';
 }

@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
+import { invalidInput } from '../../errors.js';
 import { writeCab, type CabInputFile, type WriteCabOptions } from '../cab/index.js';
 import { linkNew, partialPath, signCabInPlace, type CabSignResult } from './cab-sign.js';
 import { prepareSigner, type AuthenticodeSigner, type PreparedSigner } from './signer.js';
@@ -23,6 +24,8 @@ export async function writeSignedCab(
   options: WrapOptions = {},
 ): Promise<CabSignResult> {
   const prepared = 'key' in signer ? signer : prepareSigner(signer, options.signingTime);
+  // Refused before gigabytes are compressed; linkNew still guards the race at the end.
+  if (await exists(output)) throw invalidInput(`${output} already exists`);
   const partial = partialPath(output);
   try {
     await writeCab(files, partial, { ...options.cab, signatureReserve: true });
@@ -32,4 +35,11 @@ export async function writeSignedCab(
   } finally {
     await rm(partial, { force: true });
   }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }

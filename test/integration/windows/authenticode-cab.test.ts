@@ -3,7 +3,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { isUpcatError } from '../../../src/errors.js';
 import {
   signCabBytes,
   signCabFile,
@@ -11,7 +10,14 @@ import {
   verifyCab,
   verifyCabBytes,
 } from '../../../src/windows/authenticode/index.js';
-import { makePki, osslSign, osslVerify, tool, type TestPki } from '../../helpers/authenticode.js';
+import {
+  makePki,
+  osslSign,
+  osslVerify,
+  refusal,
+  tool,
+  type TestPki,
+} from '../../helpers/authenticode.js';
 
 /**
  * Issue 11 item 6: Authenticode signatures of cabinets, checked by the independent tools
@@ -42,16 +48,6 @@ async function gcabCab(name: string, files: Record<string, Buffer>): Promise<str
   ]);
   if (r.code !== 0) throw new Error(`gcab -c failed: ${r.stderr}`);
   return cab;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isUpcatError(err)) return err.code;
-    throw err;
-  }
-  return 'accepted';
 }
 
 test('a cab signed by upcat passes osslsigncode verify with identical current and calculated digests', async (t) => {
