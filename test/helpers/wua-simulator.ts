@@ -8,7 +8,10 @@
  * (soapenc array types, xsi:nil), and every answer is read from the XML, never trusted blindly.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Site } from '../../src/app.js';
 import { parseXml, type XmlElement } from '../../src/rules/safe-xml.js';
+import { createApp } from '../../src/server/app.js';
 
 export const NS = {
   client: 'http://www.microsoft.com/SoftwareDistribution/Server/ClientWebService',
@@ -437,4 +440,47 @@ export function filesOf(
       sha256: pick(f, 'AdditionalDigest')?.text ?? '',
     };
   });
+}
+
+/** A Windows client build: a command-line installer with Windows rules (no Platform/Fact). */
+export function windowsManifest(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    title: 'Contoso Client 5.0.1',
+    product: 'Contoso Client',
+    classification: 'Updates',
+    version: '5.0.1',
+    handler: {
+      type: 'commandLine',
+      program: 'setup.exe',
+      arguments: '/quiet /norestart',
+      returnCodes: [
+        { code: 0, result: 'Succeeded' },
+        { code: 3010, result: 'Succeeded', reboot: true },
+      ],
+    },
+    isInstalled: {
+      FileVersion: {
+        Path: 'C:\\Program Files\\Contoso\\client.exe',
+        Comparison: 'GreaterThanOrEqualTo',
+        Version: '5.0.1',
+      },
+    },
+    isInstallable: { WindowsVersion: { Comparison: 'GreaterThanOrEqualTo', MajorVersion: 10 } },
+    ...over,
+  };
+}
+
+export async function serve(site: Site): Promise<{ url: string; close(): Promise<void> }> {
+  const app = createApp(site);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -4,61 +4,24 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 import type { Site } from '../../src/app.js';
-import { createApp } from '../../src/server/app.js';
 import { publishBytes } from '../helpers/publish.js';
 import { dbTest } from '../helpers/site.js';
-import { all, filesOf, pick, WuaFault, WuaSimulator } from '../helpers/wua-simulator.js';
+import {
+  all,
+  filesOf,
+  pick,
+  serve,
+  windowsManifest,
+  WuaFault,
+  WuaSimulator,
+} from '../helpers/wua-simulator.js';
 
 const run = promisify(execFile);
-
-/** A Windows client build: a command-line installer with Windows rules (no Platform/Fact). */
-export function windowsManifest(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    title: 'Contoso Client 5.0.1',
-    product: 'Contoso Client',
-    classification: 'Updates',
-    version: '5.0.1',
-    handler: {
-      type: 'commandLine',
-      program: 'setup.exe',
-      arguments: '/quiet /norestart',
-      returnCodes: [
-        { code: 0, result: 'Succeeded' },
-        { code: 3010, result: 'Succeeded', reboot: true },
-      ],
-    },
-    isInstalled: {
-      FileVersion: {
-        Path: 'C:\\Program Files\\Contoso\\client.exe',
-        Comparison: 'GreaterThanOrEqualTo',
-        Version: '5.0.1',
-      },
-    },
-    isInstallable: { WindowsVersion: { Comparison: 'GreaterThanOrEqualTo', MajorVersion: 10 } },
-    ...over,
-  };
-}
-
-export async function serve(site: Site): Promise<{ url: string; close(): Promise<void> }> {
-  const app = createApp(site);
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 async function publishClient(site: Site, version = '5.0.1', updateId?: string) {
   return publishBytes(

@@ -39,6 +39,11 @@ export const MAX_CACHED_IDS = 20_000;
 export const MAX_EVENTS = 1_000;
 const MAX_COOKIE_BYTES = 4096;
 
+/** Cookie bytes, decoded leniently (and bounded): the cookie layer decides what they are. */
+function looseBase64(text: string): Buffer {
+  return Buffer.from(text.replace(/\s+/g, '').slice(0, MAX_COOKIE_BYTES * 2), 'base64');
+}
+
 export function readCookie(parent: XmlElement, local = 'cookie'): WireCookie | undefined {
   const e = child(parent, local);
   if (e === undefined) return undefined;
@@ -47,10 +52,9 @@ export function readCookie(parent: XmlElement, local = 'cookie'): WireCookie | u
   return {
     expiration:
       expiration === undefined ? undefined : toDateTime(expiration, `${local}/Expiration`),
-    encryptedData:
-      data === undefined || data.trim() === ''
-        ? undefined
-        : toBase64(data, `${local}/EncryptedData`, MAX_COOKIE_BYTES),
+    // Not checked as base64 here: bytes that are no cookie of ours are InvalidCookie (3.1.5.4),
+    // whatever their encoding, and the cookie layer refuses them.
+    encryptedData: data === undefined || data.trim() === '' ? undefined : looseBase64(data),
   };
 }
 
@@ -77,7 +81,8 @@ export function readGetCookie(op: XmlElement): GetCookieRequest {
       const data = optText(c, 'CookieData', MAX_COOKIE_BYTES * 2);
       return {
         plugInId: optText(c, 'PlugInId', 64),
-        cookieData: data === undefined ? undefined : toBase64(data, 'CookieData', MAX_COOKIE_BYTES),
+        // As for EncryptedData: what is not our cookie is InvalidAuthorizationCookie.
+        cookieData: data === undefined ? undefined : looseBase64(data),
       };
     }),
     oldCookie: readCookie(op, 'oldCookie'),
