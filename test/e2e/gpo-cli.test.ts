@@ -12,7 +12,7 @@ import path from 'node:path';
 import test from 'ava';
 import { collect, runCli, spawnCli } from '../helpers/cli.js';
 import { sharedSigningDir } from '../helpers/site.js';
-import { createCa } from '../../src/signing/ca.js';
+import { createCa, issueCertificate, rsaKeyPair } from '../../src/signing/ca.js';
 import { sambaReadPol } from '../unit/windows/gpo/tools.js';
 
 const createCaPem = (): string =>
@@ -308,6 +308,61 @@ test('the exported policy reaches the Windows Update service over HTTPS, trusted
   } finally {
     child.kill('SIGTERM');
     await done;
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+test('an imported publisher (keys import-publisher) is the one exported; its CA is left to the organisation', async (t) => {
+  const home = await siteHome({ site: { code: 'GPO' } });
+  try {
+    const orgCa = createCa({ subject: { commonName: 'Contoso Issuing CA' }, modulusLength: 2048 });
+    const keys = rsaKeyPair(2048);
+    const cert = issueCertificate(orgCa, {
+      subject: { commonName: 'Contoso code signing' },
+      publicKey: { pem: keys.publicKeyPem },
+      usage: 'codeSigning',
+    });
+    await writeFile(path.join(home, 'org.pem'), cert);
+    await writeFile(path.join(home, 'org.key.pem'), keys.privateKeyPem);
+    await writeFile(path.join(home, 'chain.pem'), orgCa.certificatePem);
+    const imported = await runCli(
+      [
+        'keys',
+        'import-publisher',
+        '--cert',
+        path.join(home, 'org.pem'),
+        '--key',
+        path.join(home, 'org.key.pem'),
+        '--chain',
+        path.join(home, 'chain.pem'),
+      ],
+      envFor(home),
+    );
+    t.is(imported.code, 0, imported.stderr);
+    const out = path.join(home, 'gpo');
+    const res = await runCli(
+      ['gpo', 'export', '--out', out, '--format', 'cer', '--json'],
+      envFor(home),
+    );
+    t.is(res.code, 0, res.stderr);
+    t.regex(
+      res.stderr,
+      /publisher certificate is issued by CN=Contoso Issuing CA, not by the site CA/,
+    );
+    const summary = JSON.parse(res.stdout) as {
+      certificates: Array<{ store: string; subject: string }>;
+    };
+    t.deepEqual(summary.certificates, [
+      {
+        store: 'TrustedPublisher',
+        subject: 'CN=Contoso code signing',
+        thumbprint: new X509Certificate(cert).fingerprint.replace(/:/g, ''),
+        file: 'certificates/upcat-publisher.cer',
+      },
+    ]);
+    const der = await readFile(path.join(out, 'certificates', 'upcat-publisher.cer'));
+    t.true(der.equals(new X509Certificate(cert).raw));
+  } finally {
     await rm(home, { recursive: true, force: true });
   }
 });
