@@ -18,6 +18,7 @@ import { updatesRoutes } from './routes/updates.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { wuspRoutes } from './routes/wusp.js';
 import { wuspContentRoutes } from './routes/wusp-content.js';
+import { catalogCabRoutes } from './routes/catalog-cab.js';
 import { ServerMetrics } from './metrics.js';
 import { blobExists } from '../storage/catalog-repo.js';
 
@@ -58,6 +59,7 @@ export function createApp(
   metricsRoutes(router, site, metrics);
   wuspRoutes(router, site); // MS-WUSP for the Windows Update Agent (issue 12)
   wuspContentRoutes(router, site);
+  catalogCabRoutes(router, site); // the signed catalog CAB for ConfigMgr and WSUS Package Publisher (issue 11)
   app.use(router);
 
   app.use(notFoundRoute);

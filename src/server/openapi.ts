@@ -409,6 +409,28 @@ function paths(): Record<string, PathItem> {
         responses: { '200': { description: 'PEM' }, ...errors('404') },
       },
     },
+    '/catalog/v1/upcat.cab': {
+      get: {
+        operationId: 'catalogCab',
+        summary:
+          'the catalog as a signed SystemsManagementCatalog CAB (upcat.xml inside, Authenticode-signed by the publisher), for ConfigMgr third-party catalogs and WSUS Package Publisher; rebuilt when the catalog version changes; strong ETag, If-None-Match answered 304, HEAD',
+        tags: ['catalog'],
+        responses: {
+          '200': { description: 'the CAB (application/vnd.ms-cab-compressed)' },
+          '304': { description: 'the ETag in If-None-Match is current' },
+          ...errors('404', '409'),
+        },
+      },
+    },
+    '/catalog/v1/publisher.cer': {
+      get: {
+        operationId: 'catalogPublisherCertificate',
+        summary:
+          'the certificate that signs the catalog CAB and payloads (DER), to approve or trust',
+        tags: ['catalog'],
+        responses: { '200': { description: 'DER (application/pkix-cert)' }, ...errors('404') },
+      },
+    },
     '/pki/crl': {
       get: {
         operationId: 'crl',

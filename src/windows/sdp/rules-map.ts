@@ -98,8 +98,40 @@ function map(rule: Rule, note: (text: string) => void): Mapped {
     case 'Unsupported':
       return unsupported(rule);
     default:
-      return { rule };
+      return versions(rule);
   }
+}
+
+/**
+ * bt:Version (FileExists and FileVersion Version, RegSzToVersion Data) is exactly four parts of
+ * at most five digits; upcat takes one to four parts, missing ones counting as 0, so they are
+ * padded. mspblob:Version (MSI VersionMin/VersionMax) takes one to four parts of five digits.
+ */
+function versions(rule: Rule): Mapped {
+  const FOUR = ['FileExists', 'FileVersion', 'RegSzToVersion'];
+  const fields: Array<[string, boolean]> =
+    rule.kind === 'MsiProductInstalled'
+      ? [
+          ['VersionMin', false],
+          ['VersionMax', false],
+        ]
+      : FOUR.includes(rule.kind)
+        ? [[rule.kind === 'RegSzToVersion' ? 'Data' : 'Version', true]]
+        : [];
+  const values = rule as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...values };
+  for (const [field, pad] of fields) {
+    const value = values[field];
+    if (typeof value !== 'string') continue;
+    const parts = value.split('.');
+    if (parts.some((p) => p.length > 5)) {
+      return {
+        reason: `${rule.kind} ${field} ${value} has a part over five digits, which the SDP schema's version type cannot hold`,
+      };
+    }
+    if (pad) out[field] = [...parts, '0', '0', '0'].slice(0, 4).join('.');
+  }
+  return { rule: out as unknown as Rule };
 }
 
 function logical(kind: 'And' | 'Or', rules: Rule[], note: (text: string) => void): Mapped {
