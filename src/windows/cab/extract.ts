@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { UpcatError, errnoCode } from '../../errors.js';
 import { cabError } from './errors.js';
-import { folderBlocks } from './folder-stream.js';
+import { FolderCursor } from './folder-stream.js';
 import { nameSegments, sameName } from './names.js';
 import { readCab, readDirectory } from './reader.js';
 import type { CabDirectory, CabFileInfo, CabFolderInfo, ExtractedFile } from './types.js';
@@ -63,7 +63,7 @@ export async function extractCab(
         .filter((e) => e.file.folderIndex === folder.index)
         .sort((a, b) => a.file.folderOffset - b.file.folderOffset);
       if (files.length === 0) continue;
-      await extractFolder(fh, dir, folder.index, files, created);
+      await extractFolder(fh, dir, folder, files, created);
       for (const { file, target } of files)
         results.push({ name: file.name, path: target, size: file.size });
     }
@@ -105,25 +105,15 @@ function planTargets(dir: CabDirectory, root: string): string[] {
 /** One file's slice of its folder's stream. */
 async function* entryBytes(dir: CabDirectory, file: CabFileInfo): AsyncGenerator<Buffer> {
   if (file.size === 0) return;
+  const folder = dir.folders[file.folderIndex];
+  if (folder === undefined)
+    throw cabError('bad_offset', `file ${file.name} names a missing folder`);
   const fh = await open(dir.path, 'r');
+  const cursor = new FolderCursor(fh, dir, folder);
   try {
-    const folder = dir.folders[file.folderIndex];
-    if (folder === undefined)
-      throw cabError('bad_offset', `file ${file.name} names a missing folder`);
-    const start = file.folderOffset;
-    const end = start + file.size;
-    let at = 0;
-    for await (const block of folderBlocks(fh, dir, folder)) {
-      const blockEnd = at + block.length;
-      if (blockEnd > start)
-        yield block.subarray(Math.max(0, start - at), Math.min(block.length, end - at));
-      at = blockEnd;
-      if (at >= end) return;
-    }
-    throw cabError('bad_size', `folder ${folder.index} data ends before file ${file.name} does`, {
-      name: file.name,
-    });
+    yield* cursor.take(file.folderOffset, file.size, file.name);
   } finally {
+    await cursor.close();
     await fh.close();
   }
 }
@@ -137,62 +127,24 @@ interface Target {
 async function extractFolder(
   fh: FileHandle,
   dir: CabDirectory,
-  folderIndex: number,
+  folder: CabFolderInfo,
   files: Target[],
   created: string[],
 ): Promise<void> {
-  const folder = dir.folders[folderIndex];
-  if (folder === undefined) return;
-  let next = 0;
-  let current: OutputFile | undefined;
-  let at = 0;
-  const openNext = async (): Promise<void> => {
-    // Empty files and files that start here are opened in order; a non-empty one becomes current.
-    while (current === undefined && next < files.length) {
-      const { file, target } = files[next] as Target;
-      if (file.folderOffset > at) return;
-      next++;
-      await mkdir(path.dirname(target), { recursive: true });
-      const out = await OutputFile.create(target, file.size, created);
-      if (file.size === 0) await out.close();
-      else current = out;
-    }
-  };
+  const cursor = new FolderCursor(fh, dir, folder);
   try {
-    await walkFolder();
-  } finally {
-    // Only after a failure is a file still open; its partial bytes are removed by the caller.
-    await (current as OutputFile | undefined)?.close().catch(() => undefined);
-  }
-
-  async function walkFolder(): Promise<void> {
-    await openNext();
-    if (current === undefined && next >= files.length) return;
-    for await (const block of folderBlocks(fh, dir, folder as CabFolderInfo)) {
-      let off = 0;
-      while (off < block.length) {
-        await openNext();
-        if (current === undefined) {
-          if (next >= files.length) return;
-          // Skip to the next file's start (bytes between files belong to no file).
-          const skip = Math.min(block.length - off, (files[next] as Target).file.folderOffset - at);
-          off += skip;
-          at += skip;
-          continue;
-        }
-        const take = Math.min(block.length - off, current.remaining);
-        await current.write(block.subarray(off, off + take));
-        off += take;
-        at += take;
-        if (current.remaining === 0) {
-          await current.close();
-          current = undefined;
-        }
+    for (const { file, target } of files) {
+      await mkdir(path.dirname(target), { recursive: true });
+      const out = await OutputFile.create(target, created);
+      try {
+        for await (const piece of cursor.take(file.folderOffset, file.size, file.name))
+          await out.write(piece);
+      } finally {
+        await out.close();
       }
-      await openNext();
-      if (current === undefined && next >= files.length) return;
     }
-    throw cabError('bad_size', `folder ${folderIndex} data ends before its files do`);
+  } finally {
+    await cursor.close();
   }
 }
 
@@ -202,16 +154,13 @@ class OutputFile {
   private partsBytes = 0;
   private position = 0;
 
-  private constructor(
-    private readonly fh: FileHandle,
-    public remaining: number,
-  ) {}
+  private constructor(private readonly fh: FileHandle) {}
 
-  static async create(target: string, size: number, created: string[]): Promise<OutputFile> {
+  static async create(target: string, created: string[]): Promise<OutputFile> {
     try {
       const fh = await open(target, 'wx');
       created.push(target);
-      return new OutputFile(fh, size);
+      return new OutputFile(fh);
     } catch (err) {
       if (errnoCode(err) === 'EEXIST') {
         throw new UpcatError('conflict', `extracting a cabinet: ${target} already exists`, {
@@ -225,7 +174,6 @@ class OutputFile {
   async write(data: Buffer): Promise<void> {
     this.parts.push(data);
     this.partsBytes += data.length;
-    this.remaining -= data.length;
     if (this.partsBytes >= WRITE_BATCH_BYTES) await this.flush();
   }
 

@@ -61,6 +61,63 @@ export async function* folderBlocks(
   }
 }
 
+/**
+ * Walks a folder's stream forwards: skip to an offset, then take a number of bytes. Running out
+ * of blocks before a file ends is 'bad_size' (readCab only bounds files by cCFData x 32 KiB).
+ */
+export class FolderCursor {
+  private block: Buffer = Buffer.alloc(0);
+  private blockStart = 0;
+  private readonly blocks: AsyncGenerator<Buffer>;
+
+  constructor(
+    fh: FileHandle,
+    dir: CabDirectory,
+    private readonly folder: CabFolderInfo,
+  ) {
+    this.blocks = folderBlocks(fh, dir, folder);
+  }
+
+  /** Yields the `length` bytes at folder offset `start` (never before the bytes already passed). */
+  async *take(start: number, length: number, name: string): AsyncGenerator<Buffer> {
+    const end = start + length;
+    let at = start;
+    if (length > 0 && at < this.blockStart) {
+      throw cabError(
+        'bad_offset',
+        `file ${name} starts inside bytes already passed (files overlap)`,
+        { name },
+      );
+    }
+    while (at < end) {
+      const blockEnd = this.blockStart + this.block.length;
+      if (at >= blockEnd) {
+        const next = await this.blocks.next();
+        if (next.done === true) {
+          throw cabError(
+            'bad_size',
+            `folder ${this.folder.index} data ends before file ${name} does`,
+            { name },
+          );
+        }
+        this.blockStart = blockEnd;
+        this.block = next.value;
+        continue;
+      }
+      const slice = this.block.subarray(
+        at - this.blockStart,
+        Math.min(this.block.length, end - this.blockStart),
+      );
+      at += slice.length;
+      yield slice;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.blocks.return(undefined);
+  }
+}
+
 /** The last 32 KiB of the folder's output: MSZIP's window (MS-MCI 2.1). */
 function nextHistory(history: Buffer | undefined, block: Buffer): Buffer {
   if (block.length >= BLOCK_BYTES || history === undefined) return block;

@@ -55,6 +55,8 @@ export async function writeCab(
   const level = options.level ?? 6;
   if (!Number.isInteger(level) || level < 1 || level > 9)
     throw invalidInput('cabinet: level must be 1..9');
+  // An empty cabinet is legal in MS-CAB but libmspack (cabextract) rejects it as invalid.
+  if (files.length === 0) throw invalidInput('cabinet: at least one file is needed');
   if (files.length > MAX_FILES)
     throw tooLarge(`a cabinet holds at most ${MAX_FILES} files, ${files.length} given`);
   const inputs: ResolvedInput[] = [];
@@ -293,7 +295,9 @@ function tooLarge(message: string): UpcatError {
 }
 
 function sizeChanged(input: ResolvedInput, seen: number): UpcatError {
+  // Reading stops at the first byte past the size, so "more" is all that is known then.
+  const gave = seen > input.size ? 'more' : String(seen);
   return invalidInput(
-    `cabinet input ${input.label}: expected ${input.size} bytes, the source gave ${seen === input.size ? 'a different count' : `${seen}${seen > input.size ? ' or more' : ''}`}`,
+    `cabinet input ${input.label}: expected ${input.size} bytes, the source gave ${gave}`,
   );
 }

@@ -183,6 +183,8 @@ test('writer refusals: bad names, a stream of the wrong size, an existing output
     { instanceOf: UpcatError },
   );
   t.is(long?.code, 'invalid_input');
+  const none = await t.throwsAsync(writeCab([], out), { instanceOf: UpcatError });
+  t.is(none?.code, 'invalid_input');
   await writeFile(out, 'keep');
   const exists = await t.throwsAsync(writeCab([{ name: 'x', source: Buffer.from('a') }], out), {
     instanceOf: UpcatError,
