@@ -4,10 +4,14 @@
  * `--metadata-only` then `content add` brings a package's content.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import test from 'ava';
+import { signCabFile } from '../../src/windows/authenticode/index.js';
+import { writeCab } from '../../src/windows/cab/index.js';
 import { packageBody, vendorCatalog } from '../../bench/vendor-catalog-gen.js';
 import { runCli } from '../helpers/cli.js';
 import { sharedSigningDir } from '../helpers/site.js';
@@ -84,6 +88,88 @@ test('import-catalog exits non-zero when a package fails; content add completes 
       created: true,
       sha1: sha1('bad!'),
     });
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+test('import-catalog vendor.cab: verified against --trust, refused when untrusted or tampered', async (t) => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'upcat-import-cab-'));
+  try {
+    const signing = await sharedSigningDir();
+    await cp(signing, path.join(home, 'signing'), { recursive: true });
+    const env = { PATH: process.env['PATH'], HOME: process.env['HOME'], UPCAT_HOME: home };
+    const pki = path.join(signing, 'pki');
+    const read = (name: string) => readFile(path.join(pki, name), 'utf8');
+    const signer = {
+      certificatePem: await read('publisher.pem'),
+      privateKeyPem: await read('publisher.key.pem'),
+      chainPems: [await read('ca.pem')],
+    };
+    const pkg = packageBody({ payload: Buffer.from('cab payload'), title: 'Cab 1.0' });
+    const xml = path.join(home, 'VendorCatalog.xml');
+    await writeFile(xml, vendorCatalog([pkg.xml]));
+    const unsigned = path.join(home, 'unsigned.cab');
+    await writeCab([{ name: 'VendorCatalog.xml', source: xml }], unsigned);
+    const cab = path.join(home, 'vendor.cab');
+    await signCabFile(unsigned, cab, signer);
+
+    // Independent check of the cabinet: cabextract lists the catalog inside.
+    const listed = await promisify(execFile)('cabextract', ['-l', cab]);
+    t.regex(listed.stdout, /VendorCatalog\.xml/);
+
+    const ok = await runCli(
+      ['import-catalog', cab, '--trust', path.join(pki, 'ca.pem'), '--metadata-only', '--json'],
+      env,
+    );
+    t.is(ok.code, 0, ok.stderr);
+    const out = JSON.parse(ok.stdout) as { packages: Outcome[]; signer: { subject: string } };
+    t.deepEqual(
+      out.packages.map((p) => p.status),
+      ['awaiting_content'],
+    );
+    t.regex(out.signer.subject, /CN=/);
+
+    // Another CA: untrusted. One line, nothing stored.
+    const other = path.join(home, 'other-ca.pem');
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      path.join(home, 'other.key'),
+      '-out',
+      other,
+      '-subj',
+      '/CN=Other CA',
+      '-days',
+      '2',
+    ]);
+    const untrusted = await runCli(
+      ['import-catalog', cab, '--trust', other, '--metadata-only'],
+      env,
+    );
+    t.is(untrusted.code, 2);
+    t.is(untrusted.stderr.trim().split('\n').length, 1);
+    t.regex(untrusted.stderr, /vendor\.cab/);
+
+    // One flipped byte inside the signed range: tampered.
+    const bytes = await readFile(cab);
+    const at = bytes.indexOf(Buffer.from('Cab 1.0'));
+    const flipped = Buffer.from(bytes);
+    flipped[at > 0 ? at : 100] ^= 0x01;
+    const tampered = path.join(home, 'tampered.cab');
+    await writeFile(tampered, flipped);
+    const refused = await runCli(
+      ['import-catalog', tampered, '--trust', path.join(pki, 'ca.pem'), '--metadata-only'],
+      env,
+    );
+    t.is(refused.code, 2);
+    t.is(refused.stderr.trim().split('\n').length, 1);
+    const noTrust = await runCli(['import-catalog', cab, '--metadata-only'], env);
+    t.regex(noTrust.stderr, /give --trust CERT/);
   } finally {
     await rm(home, { recursive: true, force: true });
   }

@@ -1,13 +1,16 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import type { Site } from '../../app.js';
 import { invalidInput, UpcatError } from '../../errors.js';
 import {
   DEFAULT_FETCH,
   importCatalogFile,
+  importCatalogFrom,
   type CatalogImportOptions,
   type CatalogImportResult,
   type PackageOutcome,
 } from '../../publish/sdp/index.js';
+import { isCabinet, openCatalogCab } from '../../publish/sdp/catalog-cab.js';
 import { localActor, output, withSite } from '../context.js';
 
 interface ImportOptions {
@@ -18,6 +21,7 @@ interface ImportOptions {
   metadataOnly?: boolean;
   fetchTimeout?: string;
   batchSize?: string;
+  trust?: string[];
 }
 
 /** `upcat import-catalog` (issue 4 item 5, issue 11 items 1-4): a vendor's SystemsManagementCatalog. */
@@ -28,7 +32,15 @@ export function registerImportCatalog(program: Command): void {
       'import a vendor catalog (SystemsManagementCatalog of SDPs) as the vendor wrote it; payloads are ' +
         "published only when their SHA-1 and size equal the catalog's. Exits non-zero when any package fails.",
     )
-    .argument('<catalog.xml>', 'the SystemsManagementCatalog document')
+    .argument(
+      '<catalog>',
+      'the SystemsManagementCatalog document (.xml), or a signed cabinet holding it (.cab)',
+    )
+    .option(
+      '--trust <cert>',
+      'a certificate (PEM or DER) trusted to sign catalog cabinets; repeat for several. A .cab whose Authenticode signature does not chain to one is refused',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option(
       '--dry-run',
       'store nothing: run every step (payload digests included) in a transaction that is rolled back, ' +
@@ -61,7 +73,7 @@ export function registerImportCatalog(program: Command): void {
       }
       const batchSize = positive(opts.batchSize ?? '200', '--batch-size');
       const timeoutMs = positive(opts.fetchTimeout ?? '1800', '--fetch-timeout') * 1000;
-      const result = await withSite(cmd, (site) => {
+      const optionsFor = (site: Site): CatalogImportOptions => {
         const options: CatalogImportOptions = {
           dryRun,
           metadataOnly: opts.metadataOnly === true || !hasSource,
@@ -79,10 +91,29 @@ export function registerImportCatalog(program: Command): void {
               }
             : {}),
         };
-        // Streamed, one package at a time: memory does not grow with the catalog.
-        return importCatalogFile(file, options, `catalog ${file}`);
+        return options;
+      };
+      // A cabinet is verified (Authenticode, --trust) before anything is read or the site opened.
+      const cab = (await isCabinet(file))
+        ? await openCatalogCab(file, opts.trust ?? [])
+        : undefined;
+      const result = await withSite(cmd, (site) => {
+        const options = optionsFor(site);
+        return cab === undefined
+          ? importCatalogFile(file, options, `catalog ${file}`)
+          : importCatalogFrom(cab.source, options, `catalog ${file} (${cab.entry})`);
       });
-      output(opts.json, result, () => human(result));
+      const signed = cab === undefined ? {} : { signer: cab.signer };
+      output(opts.json, { ...result, ...signed }, () =>
+        [
+          ...(cab === undefined
+            ? []
+            : [
+                `catalog cabinet signed by ${cab.signer.subject} (SHA-1 ${cab.signer.thumbprintSha1}), trusted`,
+              ]),
+          human(result),
+        ].join('\n'),
+      );
       const bad = result.summary.failed + result.summary.invalid;
       if (bad > 0) {
         throw new UpcatError(
