@@ -34,6 +34,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['content', async () => (await import('./commands/content.js')).registerContent],
   ['backup', async () => (await import('./commands/backup.js')).registerBackup],
   ['restore', async () => (await import('./commands/restore.js')).registerRestore],
+  ['gc', async () => (await import('./commands/gc.js')).registerGc],
   ['export', async () => (await import('./commands/export.js')).registerExport],
   ['gpo', async () => (await import('./commands/gpo.js')).registerGpo],
 ];

@@ -169,6 +169,31 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Automatic maintenance (`upcat gc`, and on a timer in `upcat serve`; docs/OPERATIONS.md). */
+    maintenance: z
+      .object({
+        /** Hours between maintenance runs in `upcat serve` (one node at a time); 0 turns the timer off. */
+        intervalHours: z.number().min(0).max(500).default(24),
+        /**
+         * Minutes a file must have been superseded or left alone before gc removes it: TUF metadata
+         * replaced by a newer version, an unreferenced pool file, a temporary file.
+         */
+        graceMinutes: z.number().int().min(1).max(10_080).default(60),
+      })
+      .strict()
+      .prefault({}),
+    /** How long maintenance keeps what is no longer current (days). */
+    retention: z
+      .object({
+        /** Payloads of revisions expired or superseded longer than this are removed from the pool. */
+        payloadDays: z.number().min(1).max(36_500).default(30),
+        /** State messages older than this are rolled up into counts (the newest per client and revision stays). */
+        stateMessageDays: z.number().min(1).max(36_500).default(90),
+        /** Obsolete (replaced) client records not heard from for this long are deleted. */
+        obsoleteClientDays: z.number().min(1).max(36_500).default(90),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z

@@ -8,6 +8,7 @@ import { createApp } from './app.js';
 import { ServerMetrics } from './metrics.js';
 import { withMetadataFastPath } from './mutable-metadata.js';
 import { tufRepoDir } from '../signing/tuf-repo.js';
+import { startMaintenance } from '../ops/maintenance.js';
 
 export interface RunningServer {
   server: http.Server;
@@ -26,6 +27,8 @@ export async function startServer(
   // it fresh: an idle site re-signs timestamp/snapshot before they expire (issue 3 item 3).
   await site.tuf?.sync();
   const refresher = startRefresher(site);
+  // Automatic maintenance (issue 13 item 3): one node at a time, under a lease row.
+  const maintenance = startMaintenance(site);
   // The sync fast path trusts only state the watcher has read; start it before taking requests.
   await site.changes.start(site.config.server.changePollMs);
   // In the background: requests are served (through the database) while it loads.
@@ -68,6 +71,7 @@ export async function startServer(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       if (refresher !== undefined) clearInterval(refresher);
+      maintenance.stop();
       site.changes.stop();
       const timeoutMs = site.config.server.shutdownTimeoutMs;
       await Promise.all([

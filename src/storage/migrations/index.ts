@@ -9,6 +9,7 @@ import * as m008 from './008-audit-token.js';
 import * as m009 from './009-token-name-unique.js';
 import * as m010 from './010-vendor-packages.js';
 import * as m011 from './011-wusp.js';
+import * as m012 from './012-maintenance.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['009-token-name-unique', m009],
   ['010-vendor-packages', m010],
   ['011-wusp', m011],
+  ['012-maintenance', m012],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

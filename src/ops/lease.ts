@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Db } from '../storage/db.js';
+
+/**
+ * A lease row (migration 012): one holder at a time across processes and nodes sharing the
+ * database. Taken by a conditional update (free, expired, or already ours), which both engines
+ * execute atomically, so two nodes racing for an expired lease cannot both win. A holder that
+ * dies leaves a lease that expires by itself.
+ */
+export class Lease {
+  readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
+  constructor(
+    private readonly db: Db,
+    readonly name: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** True when this holder now has the lease (taken or renewed). */
+  async acquire(now = new Date()): Promise<boolean> {
+    await this.db('maintenance_leases')
+      .insert({ name: this.name, owner: '', expires_at: new Date(0).toISOString() })
+      .onConflict('name')
+      .ignore();
+    const taken = await this.db('maintenance_leases')
+      .where({ name: this.name })
+      .andWhere((q) => q.where('expires_at', '<', now.toISOString()).orWhere('owner', this.owner))
+      .update({
+        owner: this.owner,
+        expires_at: new Date(now.getTime() + this.ttlMs).toISOString(),
+      });
+    return Number(taken) === 1;
+  }
+
+  /** Who holds the lease and until when (for the message a refused caller prints). */
+  async holder(): Promise<{ owner: string; expiresAt: string } | undefined> {
+    const row = (await this.db('maintenance_leases').where({ name: this.name }).first()) as
+      { owner: string; expires_at: string } | undefined;
+    return row === undefined ? undefined : { owner: row.owner, expiresAt: row.expires_at };
+  }
+
+  async release(): Promise<void> {
+    await this.db('maintenance_leases')
+      .where({ name: this.name, owner: this.owner })
+      .update({ expires_at: new Date(0).toISOString() });
+  }
+}
