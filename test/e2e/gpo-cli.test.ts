@@ -167,6 +167,10 @@ test('bad input: one line on stderr, exit 2, nothing written', async (t) => {
       [['--url', 'ftp://x'], /--url: "ftp:\/\/x" is not an http or https base URL/],
       [['--host', 'a/b'], /--host: "a\/b" is not a host name or address/],
       [['--property', 'novalue'], /--property: "novalue" is not name=value/],
+      [
+        ['--no-agent-policy', '--property', 'a=b'],
+        /--no-agent-policy leaves out upcat's own policy, where --fallback-status-point and --property go/,
+      ],
     ];
     for (const [args, message] of cases) {
       const out = path.join(home, 'never');

@@ -5,6 +5,7 @@
  * certificates as .cer files with certutil lines; and upcat's administrative template.
  */
 import os from 'node:os';
+import { UpcatError } from '../../errors.js';
 import type { SiteConfig } from '../../config/schema.js';
 import { renderAdml, renderAdmx } from './admx.js';
 import {
@@ -81,6 +82,14 @@ export function buildGpoExport(
 ): GpoExport {
   const warnings: string[] = [];
   const host = options.host ?? defaultHost(config);
+  if (
+    options.url === undefined &&
+    (servesHttps(config) ? config.server.httpsPort : config.server.port) === 0
+  )
+    throw new UpcatError(
+      'invalid_config',
+      'the site listens on any free port (port 0 in upcat.config.json): give --url with the port machines reach',
+    );
   const https = options.url === undefined ? servesHttps(config) : options.url.startsWith('https:');
   const wuUrl = options.url ?? windowsUpdateUrl(config, host);
   if (!https)
@@ -96,7 +105,10 @@ export function buildGpoExport(
     warnings.push(
       `the site's server certificate names ${config.server.tlsNames.join(', ')}, not ${host}: add it to server.tlsNames or give --host`,
     );
-  const certificates = storeCertificates(config, signing, https, warnings);
+  // A --url may be a proxy with its own certificate: the site CA is needed for TLS only when
+  // the site's own listener, with a site-issued certificate, is what machines reach.
+  const siteIssuedTls = options.url === undefined && https && config.server.tlsCert === undefined;
+  const certificates = storeCertificates(signing, siteIssuedTls, warnings);
   const agent = options.agentPolicy ? agentUrl(config, host) : undefined;
   const entries = [
     ...windowsUpdateEntries({
@@ -165,9 +177,8 @@ function renderFiles(
  * left to the organisation's own trust of that CA.
  */
 function storeCertificates(
-  config: SiteConfig,
   signing: GpoSigning,
-  https: boolean,
+  siteIssuedTls: boolean,
   warnings: string[],
 ): StoreCertificate[] {
   const publisher = firstCertificate(signing.publisherCertificatePem, 'publisher certificate');
@@ -180,8 +191,7 @@ function storeCertificates(
     warnings.push(
       `the publisher certificate is issued by ${publisher.issuer.replace(/\n/g, ', ')}, not by the site CA: Windows machines must already trust that CA`,
     );
-  if (siteIssued || (https && config.server.tlsCert === undefined))
-    out.push(storeCertificate(ca, 'Root', 'upcat-site-ca.cer'));
+  if (siteIssued || siteIssuedTls) out.push(storeCertificate(ca, 'Root', 'upcat-site-ca.cer'));
   return out;
 }
 

@@ -22,6 +22,13 @@ export interface GpoExportFlags {
 }
 
 export function parseGpoExportFlags(flags: GpoExportFlags): GpoExportOptions {
+  if (
+    !flags.agentPolicy &&
+    (flags.fallbackStatusPoint !== undefined || Object.keys(flags.properties).length > 0)
+  )
+    throw invalidInput(
+      "--no-agent-policy leaves out upcat's own policy, where --fallback-status-point and --property go: give one or the other",
+    );
   return {
     formats: formats(flags.format),
     ...(flags.host === undefined ? {} : { host: hostName(flags.host) }),

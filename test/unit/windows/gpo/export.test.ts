@@ -214,6 +214,9 @@ test('HTTPS when the site has an HTTPS listener, with the site CA for the server
   });
   t.is(proxied.windowsUpdateUrl, 'https://wsus.example.com');
   t.true(proxied.https);
+  t.throws(() => buildGpoExport(siteConfig({ server: { port: 0 } }), SIGNING, OPTIONS), {
+    message: /port 0 in upcat\.config\.json\): give --url/,
+  });
 });
 
 test('the serve warning is given exactly when Windows Update Agents get plain HTTP only', (t) => {
@@ -265,6 +268,16 @@ test('Trusted Root: a self-signed publisher is its own root; another CA is left 
   t.deepEqual(
     foreignHttps.certificates.map((c) => c.store),
     ['TrustedPublisher', 'Root'],
+  );
+  // Behind a --url (a proxy with its own certificate), the site CA is not needed for TLS.
+  const foreignProxied = buildGpoExport(
+    siteConfig({ site: { mode: 'native' } }),
+    { ...SIGNING, publisherCertificatePem: imported },
+    { ...OPTIONS, url: 'https://wsus.example.com' },
+  );
+  t.deepEqual(
+    foreignProxied.certificates.map((c) => c.store),
+    ['TrustedPublisher'],
   );
 });
 
