@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { UpcatError } from '../../errors.js';
 import type { ClientView } from '../../site/client-admin.js';
+import { channelsOf } from '../../site/channels.js';
 import { localActor, output, withSite } from '../context.js';
 import { table } from './table.js';
 
@@ -26,7 +27,13 @@ export function registerClients(program: Command): void {
         ) {
           throw new UpcatError('invalid_input', '--state: must be active, conflict or obsolete');
         }
-        const list = await site.clients.list(state === undefined ? {} : { recordState: state });
+        const records = await site.clients.list(state === undefined ? {} : { recordState: state });
+        // Which channel each client uses: upcat's agent or the Windows Update Agent (issue 12).
+        const channels = await channelsOf(
+          site.db,
+          records.map((c) => c.clientId),
+        );
+        const list = records.map((c) => ({ ...c, channel: channels.get(c.clientId) ?? 'agent' }));
         output(opts.json, list, () => clientTable(list));
       });
     });
@@ -107,7 +114,7 @@ export function registerClients(program: Command): void {
     );
 }
 
-function clientTable(list: ClientView[]): string {
+function clientTable(list: Array<ClientView & { channel?: string }>): string {
   if (list.length === 0) return 'no clients';
   return table(
     [
@@ -119,6 +126,7 @@ function clientTable(list: ClientView[]): string {
       'BLOCKED',
       'CLONE',
       'GROUPS',
+      'CHANNEL',
       'LAST CONTACT',
     ],
     list.map((c) => [
@@ -131,6 +139,7 @@ function clientTable(list: ClientView[]): string {
       // A suspected cloned disk: the ID was presented from other hardware (site/clones.ts).
       c.cloneSuspected ? 'suspected' : '-',
       c.groups.join(', ') || '-',
+      c.channel ?? '-',
       c.lastContact ?? '-',
     ]),
   );

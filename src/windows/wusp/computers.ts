@@ -107,6 +107,46 @@ export class WuspComputers {
     return { susClientId, client: normalizeClient(client), targetGroup };
   }
 
+  /**
+   * Client-side targeting: the TargetGroup policy arrives with GetAuthorizationCookie (3.1.5.3),
+   * not with RegisterComputer, which a WUA calls only when its own facts change. A known
+   * computer naming another group re-registers through the registration service with the
+   * facts of its record, which joins the named group as an agent's group hint does.
+   */
+  async retarget(
+    computer: Computer,
+    targetGroup: string,
+    source: string | undefined,
+  ): Promise<void> {
+    if ((computer.targetGroup ?? '') === targetGroup.slice(0, 128)) return;
+    const { db, registration } = this.deps;
+    const known = (await db('wusp_computers')
+      .where({ sus_client_id: computer.susClientId })
+      .first('secret_sealed')) as { secret_sealed: string } | undefined;
+    const secret = known === undefined ? undefined : this.box.open(known.secret_sealed);
+    const hint = groupHint(targetGroup);
+    if (secret !== undefined && hint !== undefined && computer.client.record_state !== 'obsolete') {
+      const c = computer.client;
+      await registration.register(
+        {
+          hardwareId: c.hardware_id,
+          name: c.name,
+          os: c.os,
+          architecture: c.architecture,
+          clientVersion: c.client_version,
+          group: hint,
+        },
+        { secret, ...(source === undefined ? {} : { source }) },
+      );
+    }
+    await db('wusp_computers')
+      .where({ sus_client_id: computer.susClientId })
+      .update({
+        target_group: targetGroup === '' ? null : targetGroup.slice(0, 128),
+        updated_at: now(),
+      });
+  }
+
   /** RegisterComputer: registers (or refreshes) the computer's upcat client record. */
   async register(
     susClientId: string,

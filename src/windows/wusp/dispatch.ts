@@ -73,8 +73,10 @@ const CLIENT: Record<string, Handler> = {
 };
 
 const SIMPLE_AUTH: Record<string, Handler> = {
-  GetAuthorizationCookie: async (w, op) =>
-    rs.writeAuthorizationCookie(await w.getAuthorizationCookie(rq.readGetAuthorizationCookie(op))),
+  GetAuthorizationCookie: async (w, op, ctx) =>
+    rs.writeAuthorizationCookie(
+      await w.getAuthorizationCookie(rq.readGetAuthorizationCookie(op), ctx.source),
+    ),
 };
 
 const REPORTING: Record<string, Handler> = {

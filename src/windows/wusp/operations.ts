@@ -126,6 +126,7 @@ export class WuspService {
 
   async getAuthorizationCookie(
     req: GetAuthorizationCookieRequest,
+    source?: string,
   ): Promise<AuthorizationCookieAnswer> {
     if (!GUID.test(req.clientId))
       throw new WuspFault('InvalidParameters', 'clientId: must be a SusClientId GUID');
@@ -135,6 +136,7 @@ export class WuspService {
     const susClientId = req.clientId.toLowerCase();
     const known = await this.computers.find(susClientId);
     if (known?.client.blocked === true) throw blockedFault();
+    if (known !== undefined) await this.computers.retarget(known, req.targetGroupName, source);
     const cookieData = this.sealer.sealAuthorization({
       susClientId,
       expiresAt: Date.now() + this.deps.settings.authorizationLifetimeMs,

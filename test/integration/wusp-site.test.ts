@@ -1,0 +1,190 @@
+/**
+ * One site, two kinds of endpoint (issue 12 item 3): Windows computers registered through
+ * MS-WUSP are site clients like agents (groups, client-side targeting, channel, re-registration),
+ * and LastChange moves with the configuration.
+ */
+import { randomBytes } from 'node:crypto';
+import { channelsOf } from '../../src/site/channels.js';
+import { createWuspService, setWuspService } from '../../src/windows/wusp/index.js';
+import { loadAnchorKey } from '../../src/sync/site-keys.js';
+import { fileManifest, publishBytes } from '../helpers/publish.js';
+import { dbTest } from '../helpers/site.js';
+import { serve, windowsManifest, WuaFault, WuaSimulator } from '../helpers/wua-simulator.js';
+
+async function clientIdOf(
+  site: import('../../src/app.js').Site,
+  susClientId: string,
+): Promise<string> {
+  const row = (await site
+    .db('wusp_computers')
+    .where({ sus_client_id: susClientId })
+    .first('client_id')) as {
+    client_id: string;
+  };
+  return row.client_id;
+}
+
+dbTest(
+  'client-side targeting: the TargetGroup policy puts a computer in its group, also when it changes later',
+  async (t, { site }) => {
+    site.config.site.approval = 'auto-all';
+    await site.groups.create('Ring1', 'test');
+    const published = await publishBytes(
+      site,
+      Buffer.from('MZ ring'),
+      windowsManifest(),
+      'setup.exe',
+    );
+    await site.deployments.approve(
+      { updateId: published.updateId, group: 'Ring1', action: 'install' },
+      'test',
+    );
+    const server = await serve(site);
+    try {
+      const inRing = new WuaSimulator(server.url, { targetGroup: 'Ring1' });
+      await inRing.connect();
+      await inRing.syncAll();
+      t.deepEqual(
+        inRing.actionable().map((u) => u.updateId),
+        [published.updateId],
+      );
+      t.deepEqual((await site.clients.get(await clientIdOf(site, inRing.susClientId))).groups, [
+        'Ring1',
+      ]);
+      const outside = new WuaSimulator(server.url);
+      await outside.connect();
+      await outside.syncAll();
+      t.deepEqual(outside.actionable(), [], 'a computer outside the ring is offered nothing');
+      // The policy changes: the next GetAuthorizationCookie carries the new group.
+      outside.targetGroup = 'Ring1';
+      await outside.getAuthorizationCookie();
+      await outside.getCookie();
+      await outside.syncAll();
+      t.deepEqual(
+        outside.actionable().map((u) => u.updateId),
+        [published.updateId],
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTest(
+  'Windows computers are site clients with channel wusp; registering again keeps the record',
+  async (t, { site }) => {
+    site.config.site.approval = 'manual';
+    const agent = await site.registration.register({
+      hardwareId: 'hw-agent',
+      name: 'pc',
+      os: 'linux',
+      architecture: 'x64',
+      clientVersion: '1.0.0',
+    });
+    const server = await serve(site);
+    try {
+      const wua = new WuaSimulator(server.url, { manufacturer: 'HP', model: 'EliteDesk 800 G3' });
+      await wua.connect();
+      const id = await clientIdOf(site, wua.susClientId);
+      await site.clients.approve(id, 'test');
+      await wua.registerComputer();
+      await wua.registerComputer();
+      t.is(
+        await clientIdOf(site, wua.susClientId),
+        id,
+        'a repeated RegisterComputer refreshes the same record',
+      );
+      const view = await site.clients.get(id);
+      t.is(view.status, 'approved', 'approval survives re-registration');
+      t.regex(view.hardwareId, /^wusp-[0-9a-f]{40}$/);
+      t.is(view.os, 'Windows 10.0.19045');
+      t.is(view.architecture, 'x64');
+      t.is(view.name, wua.dnsName);
+      const channels = await channelsOf(site.db, [id, agent.clientId]);
+      t.is(channels.get(id), 'wusp');
+      t.is(channels.get(agent.clientId), 'agent');
+      const stored = (await site
+        .db('wusp_computers')
+        .where({ sus_client_id: wua.susClientId })
+        .first()) as Record<string, unknown>;
+      t.is(stored['manufacturer'], 'HP');
+      t.not(stored['secret_sealed'], undefined);
+      t.false(
+        String(stored['secret_sealed']).includes(id),
+        'the client secret is stored sealed, not in clear',
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTest(
+  'a revision whose rules cannot run on Windows is not offered to Windows Update Agents',
+  async (t, { site }) => {
+    site.config.site.approval = 'auto-all';
+    const linux = await publishBytes(
+      site,
+      Buffer.from('#!/bin/sh'),
+      fileManifest('setup.sh'),
+      'setup.sh',
+    );
+    const windows = await publishBytes(site, Buffer.from('MZ'), windowsManifest(), 'setup.exe');
+    for (const u of [linux, windows]) {
+      await site.deployments.approve(
+        { updateId: u.updateId, group: 'All Computers', action: 'install' },
+        'test',
+      );
+    }
+    const server = await serve(site);
+    try {
+      const wua = new WuaSimulator(server.url);
+      await wua.connect();
+      await wua.syncAll();
+      t.deepEqual(
+        wua.actionable().map((u) => u.updateId),
+        [windows.updateId],
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTest(
+  'LastChange moves when the configuration does; cookies of the old one get ConfigChanged',
+  async (t, { site }) => {
+    site.config.site.approval = 'auto-all';
+    const server = await serve(site);
+    try {
+      const wua = new WuaSimulator(server.url);
+      await wua.connect();
+      const before = wua.lastChange;
+      await new Promise((r) => setTimeout(r, 5));
+      const key = await loadAnchorKey(site.config.dirs.signing);
+      setWuspService(
+        site,
+        createWuspService(site, key, { settings: { maxExtendedUpdatesPerRequest: 20 } }),
+      );
+      const err = await t.throwsAsync(wua.syncOnce(), { instanceOf: WuaFault });
+      t.is(err?.errorCode, 'ConfigChanged');
+      const config = await wua.getConfig();
+      t.not(wua.lastChange, before);
+      t.regex(JSON.stringify(config), /MaxExtendedUpdatesPerRequest/);
+      await wua.getAuthorizationCookie();
+      await wua.getCookie();
+      await t.notThrowsAsync(wua.syncOnce());
+      // Another server's key: its cookies are InvalidCookie here.
+      setWuspService(
+        site,
+        createWuspService(site, randomBytes(32), {
+          settings: { maxExtendedUpdatesPerRequest: 20 },
+        }),
+      );
+      const foreign = await t.throwsAsync(wua.syncOnce(), { instanceOf: WuaFault });
+      t.is(foreign?.errorCode, 'InvalidCookie');
+    } finally {
+      await server.close();
+    }
+  },
+);
