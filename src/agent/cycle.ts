@@ -145,6 +145,7 @@ async function cycle(given: AgentOptions, opened: SiteClient[]): Promise<CycleRe
   try {
     found = await discoverSite({
       ...(opts.server === undefined ? {} : { flag: opts.server }),
+      ...(policy.server === undefined ? {} : { policy: policy.server }),
       ...(config.server === undefined ? {} : { provisioned: config.server }),
       env: opts.env ?? process.env,
       ...(opts.domain === undefined ? {} : { domain: opts.domain }),

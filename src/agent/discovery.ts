@@ -4,7 +4,8 @@ import { isIP } from 'node:net';
 import { UpcatError } from '../errors.js';
 
 /** How the agent found its site, for `upcat agent status` and messages. */
-export type SiteSource = 'command line' | 'agent.json' | 'UPCAT_SERVER' | 'dns srv' | 'state';
+export type SiteSource =
+  'command line' | 'group policy' | 'agent.json' | 'UPCAT_SERVER' | 'dns srv' | 'state';
 
 export interface Discovered {
   url: string;
@@ -19,6 +20,8 @@ export interface Discovered {
 export interface DiscoveryInputs {
   /** `--server` */
   flag?: string;
+  /** `ServerUrl` of upcat's Group Policy on Windows (agent/windows-policy.ts) */
+  policy?: string;
   /** `server` in the provisioned agent.json */
   provisioned?: string;
   env?: NodeJS.ProcessEnv;
@@ -39,7 +42,8 @@ export interface DiscoveryInputs {
 export const SRV_PREFIX = '_upcat._tcp.';
 
 /**
- * Finds the site (issue 6 item 1), in this order: the command line, the provisioned agent.json,
+ * Finds the site (issue 6 item 1), in this order: the command line, Group Policy on Windows
+ * (issue 12 item 7), the provisioned agent.json,
  * `UPCAT_SERVER`, then DNS SRV records `_upcat._tcp.<domain>`, ordered as RFC 2782 says (lowest
  * priority first, a weighted random order within a priority; the caller tries them in turn).
  * The last site that worked is the fallback when DNS says nothing.
@@ -47,6 +51,8 @@ export const SRV_PREFIX = '_upcat._tcp.';
 export async function discoverSite(inputs: DiscoveryInputs): Promise<Discovered> {
   const one = (url: string, source: SiteSource): Discovered => ({ url, source, candidates: [url] });
   if (inputs.flag !== undefined) return one(normalize(inputs.flag, '--server'), 'command line');
+  if (inputs.policy !== undefined)
+    return one(normalize(inputs.policy, 'Group Policy ServerUrl'), 'group policy');
   if (inputs.provisioned !== undefined)
     return one(normalize(inputs.provisioned, 'agent.json server'), 'agent.json');
   const env = inputs.env?.['UPCAT_SERVER'];

@@ -86,12 +86,15 @@ export function policyFromValues(
   };
 }
 
-/** agent.json with the policy laid over it: the policy wins, the command line still beats both. */
+/**
+ * agent.json with the policy laid over it: the policy wins, the command line still beats both.
+ * The server is not laid over: discovery takes the policy's as a source of its own (discovery.ts),
+ * so that the agent reports where it found the site.
+ */
 export function withWindowsPolicy(config: AgentConfig, policy: WindowsPolicy): AgentConfig {
   return {
     ...config,
     ...(policy.siteCode === undefined ? {} : { siteCode: policy.siteCode }),
-    ...(policy.server === undefined ? {} : { server: policy.server }),
     ...(policy.fallbackStatusPoint === undefined
       ? {}
       : { fallbackStatusPoint: policy.fallbackStatusPoint }),

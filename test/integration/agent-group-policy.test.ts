@@ -47,6 +47,7 @@ dbTest('Group Policy finds and assigns the site; the command line beats it', asy
       readPolicy: policy({ server: running.url, siteCode: code }),
     });
     t.is(assigned.server, running.url);
+    t.is(assigned.source, 'group policy');
     t.is(assigned.siteCode, code);
     t.truthy(assigned.clientId);
 

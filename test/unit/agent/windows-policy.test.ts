@@ -6,6 +6,7 @@
 import test from 'ava';
 import type { AgentConfig } from '../../../src/agent/config.js';
 import type { CommandResult, CommandRunner } from '../../../src/agent/inventory/index.js';
+import { discoverSite } from '../../../src/agent/discovery.js';
 import { resolveProperties } from '../../../src/agent/properties.js';
 import {
   checkAssignment,
@@ -129,7 +130,7 @@ test('precedence: command line, then policy, then agent.json, then the site', as
   };
   const policy = await readWindowsPolicy(recorder(RECORDED));
   const config = withWindowsPolicy(agentJson, policy);
-  t.is(config.server, 'http://upcat.example.com:8530');
+  t.is(config.server, 'http://from-agent-json:8530'); // discovery ranks the policy's (below)
   t.is(config.siteCode, 'UPC');
   t.is(config.fallbackStatusPoint, 'http://fsp.example.com:8530');
   const properties = resolveProperties({ ring: 'cli' }, config.properties, {
@@ -155,4 +156,18 @@ test('site assignment refuses a site with another code', (t) => {
   });
   t.is(err?.code, 'incompatible_site');
   t.regex(err?.message ?? '', /assigned to site UPC .* the site found is XYZ/);
+});
+
+test('discovery: the command line, then the policy ServerUrl, then agent.json', async (t) => {
+  const base = { env: { UPCAT_SERVER: 'http://env:8530' }, provisioned: 'http://json:8530' };
+  t.like(await discoverSite({ ...base, flag: 'http://flag:8530', policy: 'http://gpo:8530/' }), {
+    url: 'http://flag:8530',
+    source: 'command line',
+  });
+  t.deepEqual(await discoverSite({ ...base, policy: 'http://gpo:8530/' }), {
+    url: 'http://gpo:8530',
+    source: 'group policy',
+    candidates: ['http://gpo:8530'],
+  });
+  t.like(await discoverSite(base), { url: 'http://json:8530', source: 'agent.json' });
 });
