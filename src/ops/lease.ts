@@ -30,6 +30,26 @@ export class Lease {
         owner: this.owner,
         expires_at: new Date(now.getTime() + this.ttlMs).toISOString(),
       });
+    if (Number(taken) === 1) return true;
+    return this.takeFromDead(now);
+  }
+
+  /**
+   * A holder on this host whose process is gone (a `upcat gc` killed with -9) frees its lease at
+   * once rather than when it expires; holders on other hosts are judged by expiry only.
+   */
+  private async takeFromDead(now: Date): Promise<boolean> {
+    const held = await this.holder();
+    if (held === undefined) return false;
+    const [host, pid] = held.owner.split(':');
+    if (host !== os.hostname() || !/^\d+$/.test(pid ?? '') || processAlive(Number(pid)))
+      return false;
+    const taken = await this.db('maintenance_leases')
+      .where({ name: this.name, owner: held.owner })
+      .update({
+        owner: this.owner,
+        expires_at: new Date(now.getTime() + this.ttlMs).toISOString(),
+      });
     return Number(taken) === 1;
   }
 
@@ -44,5 +64,14 @@ export class Lease {
     await this.db('maintenance_leases')
       .where({ name: this.name, owner: this.owner })
       .update({ expires_at: new Date(0).toISOString() });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
