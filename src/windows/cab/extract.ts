@@ -9,7 +9,7 @@ import { UpcatError, errnoCode } from '../../errors.js';
 import { cabError } from './errors.js';
 import { FolderCursor } from './folder-stream.js';
 import { nameSegments, sameName } from './names.js';
-import { readCab, readDirectory } from './reader.js';
+import { openCabFile, readCab, readDirectory } from './reader.js';
 import type { CabDirectory, CabFileInfo, CabFolderInfo, ExtractedFile } from './types.js';
 
 const WRITE_BATCH_BYTES = 1 << 20;
@@ -49,7 +49,7 @@ export async function extractCab(
   cab: string | CabDirectory,
   destDir: string,
 ): Promise<ExtractedFile[]> {
-  const fh = await open(typeof cab === 'string' ? cab : cab.path, 'r');
+  const fh = await openCabFile(typeof cab === 'string' ? cab : cab.path);
   const created: string[] = [];
   try {
     const dir = typeof cab === 'string' ? await readDirectory(fh, cab) : cab;
@@ -108,7 +108,7 @@ async function* entryBytes(dir: CabDirectory, file: CabFileInfo): AsyncGenerator
   const folder = dir.folders[file.folderIndex];
   if (folder === undefined)
     throw cabError('bad_offset', `file ${file.name} names a missing folder`);
-  const fh = await open(dir.path, 'r');
+  const fh = await openCabFile(dir.path);
   const cursor = new FolderCursor(fh, dir, folder);
   try {
     yield* cursor.take(file.folderOffset, file.size, file.name);

@@ -10,6 +10,7 @@
  * Multi-volume cabinets are refused; Quantum and LZX folders are listed but not extracted.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { errnoCode, notFound } from '../../errors.js';
 import { cabError } from './errors.js';
 import { BLOCK_BYTES, CFDATA_FIXED_BYTES } from './data-block.js';
 import {
@@ -25,7 +26,7 @@ import { decodeHeader, decodeSignatureReserve, headerBytes, MAX_CFHEADER_BYTES }
 import type { CabDirectory, CabFileInfo, CabFolderInfo, CabHeaderInfo } from './types.js';
 
 export async function readCab(path: string): Promise<CabDirectory> {
-  const fh = await open(path, 'r');
+  const fh = await openCabFile(path);
   try {
     return await readDirectory(fh, path);
   } finally {
@@ -186,6 +187,19 @@ function checkFileRanges(files: CabFileInfo[], folders: CabFolderInfo[]): void {
       }
     }
   }
+}
+
+/** Opens a cabinet for reading; a missing one is 'not_found', a directory 'invalid_input'. */
+export async function openCabFile(path: string): Promise<FileHandle> {
+  const fh = await open(path, 'r').catch((err: unknown) => {
+    if (errnoCode(err) === 'ENOENT') throw notFound(`cabinet ${path} does not exist`);
+    throw err;
+  });
+  if (!(await fh.stat()).isFile()) {
+    await fh.close();
+    throw cabError('not_a_cabinet', `${path} is not a regular file`);
+  }
+  return fh;
 }
 
 /** Exactly `length` bytes at `position`, or 'truncated'. */

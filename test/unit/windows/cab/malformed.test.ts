@@ -73,6 +73,14 @@ test('a valid cabinet passes (the baseline for the cases below)', async (t) => {
   t.deepEqual(await readCabEntry(p, 'b.txt', { maxBytes: 1e6 }), B);
 });
 
+test('a missing file is not_found, a directory is not a cabinet', async (t) => {
+  const missing = await t.throwsAsync(readCab(path.join(dir, 'nope.cab')), {
+    instanceOf: UpcatError,
+  });
+  t.is(missing?.code, 'not_found');
+  await refused(t, readCab(dir), 'not_a_cabinet');
+});
+
 test('truncated anywhere: refused', async (t) => {
   const cab = await validCab();
   for (const length of [0, 10, 35, 40, 50, dataStart(cab) + 4, cab.length - 1]) {
