@@ -28,11 +28,9 @@ export interface WindowsPolicy {
   warnings: string[];
 }
 
-const EMPTY: WindowsPolicy = { properties: {}, warnings: [] };
-
 /** The policy of this machine: read on Windows only (elsewhere there is none). */
 export async function machinePolicy(): Promise<WindowsPolicy> {
-  return process.platform === 'win32' ? readWindowsPolicy() : EMPTY;
+  return process.platform === 'win32' ? readWindowsPolicy() : { properties: {}, warnings: [] };
 }
 
 export async function readWindowsPolicy(
@@ -43,8 +41,10 @@ export async function readWindowsPolicy(
     // Software\Policies is shared by both registry views; /reg:64 asks for the native one anyway.
     const result = await run('reg', ['query', `HKLM\\${key}`, '/reg:64']);
     if (result.exitCode === 0) return parseRegQuery(result.stdout);
-    // Exit 1 with "unable to find" is an absent key: no policy, the usual case.
-    if (result.exitCode !== 1 || !/unable to find/i.test(result.stderr))
+    // reg.exe exits 1 when the key is absent (no policy: the usual case); its message is in the
+    // system's language, so the code alone decides. Anything else (no reg.exe: 127, killed on
+    // the time limit) means the policy could not be read, which the agent says.
+    if (result.exitCode !== 1)
       warnings.push(
         `Group Policy HKLM\\${key} not read: reg query exited ${result.exitCode}: ${result.stderr.trim()}`,
       );

@@ -59,21 +59,28 @@ test('reads site assignment, fallback status point and installation properties',
 
 test('no policy key is no policy; a reg.exe that fails is a warning, not silence', async (t) => {
   t.deepEqual(await readWindowsPolicy(recorder({})), { properties: {}, warnings: [] });
-  const broken = await readWindowsPolicy(
+  // reg.exe answers in the system's language: exit 1 alone means "no such key".
+  const german = await readWindowsPolicy(
     recorder({
       'HKLM\\Software\\Policies\\upcat': {
-        exitCode: 5,
+        exitCode: 1,
         stdout: '',
-        stderr: 'ERROR: Access is denied.',
+        stderr:
+          'FEHLER: Der angegebene Registrierungsschlüssel bzw. Wert wurde nicht gefunden.\r\n',
       },
     }),
   );
+  t.deepEqual(german, { properties: {}, warnings: [] });
+  const broken = await readWindowsPolicy(async () => ({
+    exitCode: 127,
+    stdout: '',
+    stderr: 'spawn reg ENOENT',
+  }));
   t.deepEqual(broken.properties, {});
-  t.is(broken.warnings.length, 1);
-  t.regex(
-    broken.warnings[0] ?? '',
-    /HKLM\\Software\\Policies\\upcat not read: reg query exited 5: ERROR: Access is denied/,
-  );
+  t.deepEqual(broken.warnings, [
+    'Group Policy HKLM\\Software\\Policies\\upcat not read: reg query exited 127: spawn reg ENOENT',
+    'Group Policy HKLM\\Software\\Policies\\upcat\\InstallationProperties not read: reg query exited 127: spawn reg ENOENT',
+  ]);
   // An enabled policy whose field was left empty sets nothing.
   const empty = await readWindowsPolicy(
     recorder({
