@@ -4,6 +4,7 @@
  */
 import { handlerSchema } from '../../catalog/manifest.js';
 import { notFound, conflict } from '../../errors.js';
+import type { VendorMetadata } from '../../publish/sdp/vendor-metadata.js';
 import { parseRuleJson } from '../../rules/index.js';
 import type {
   FileRow,
@@ -66,27 +67,42 @@ export async function loadCatalog(db: Db, filter: CatalogFilter = {}): Promise<E
 async function assemble(db: Db, rows: RevisionRow[]): Promise<ExportRevision[]> {
   const files = new Map<number, FileRow>();
   const relations = new Map<number, RelationshipRow[]>();
+  const vendors = new Map<number, VendorMetadata>();
   for (let i = 0; i < rows.length; i += CHUNK) {
     const ids = rows.slice(i, i + CHUNK).map((r) => r.id);
+    const vendorRows = (await db('vendor_revisions')
+      .whereIn('revision_id', ids)
+      .select('revision_id', 'metadata')) as Array<{ revision_id: number; metadata: string }>;
+    for (const v of vendorRows) {
+      vendors.set(v.revision_id, JSON.parse(v.metadata) as VendorMetadata);
+    }
+    // References to updates not on the site (yet) are part of what the vendor said.
+    const pending = (await db('pending_references')
+      .whereIn('revision_id', ids)
+      .orderBy('id')
+      .select('revision_id', 'kind', 'group_index', 'target_update_id')) as RelationshipRow[];
     for (const f of (await db('files').whereIn('revision_id', ids).orderBy('id')) as FileRow[]) {
       if (!files.has(f.revision_id)) files.set(f.revision_id, f);
     }
     const rels = (await db('relationships')
       .whereIn('revision_id', ids)
       .orderBy(['revision_id', 'kind', 'group_index'])) as RelationshipRow[];
-    for (const r of rels) {
+    for (const r of [...rels, ...pending]) {
       const list = relations.get(r.revision_id) ?? [];
       list.push(r);
       relations.set(r.revision_id, list);
     }
   }
-  return rows.map((row) => toExport(row, files.get(row.id), relations.get(row.id) ?? []));
+  return rows.map((row) =>
+    toExport(row, files.get(row.id), relations.get(row.id) ?? [], vendors.get(row.id)),
+  );
 }
 
 function toExport(
-  row: RevisionRow,
+  row: RevisionRow & { awaiting_content?: boolean | number },
   file: FileRow | undefined,
   rels: RelationshipRow[],
+  vendor: VendorMetadata | undefined,
 ): ExportRevision {
   const prerequisites: string[][] = [];
   for (const r of rels.filter((x) => x.kind === 'prerequisite')) {
@@ -107,11 +123,24 @@ function toExport(
     supersedes: rels.filter((r) => r.kind === 'supersedes').map((r) => r.target_update_id),
     prerequisites: prerequisites.filter((g) => g.length > 0),
     bundles: rels.filter((r) => r.kind === 'bundles').map((r) => r.target_update_id),
+    awaitingContent: row.awaiting_content === true || row.awaiting_content === 1,
   };
+  if (vendor !== undefined) out.vendor = vendor;
   const isInstalled = rule(row.is_installed, 'isInstalled');
   const isInstallable = rule(row.is_installable, 'isInstallable');
   if (isInstalled !== undefined) out.isInstalled = isInstalled;
   if (isInstallable !== undefined) out.isInstallable = isInstallable;
+  const origin = vendor?.originFile;
+  if (file === undefined && out.awaitingContent && origin !== undefined) {
+    // Metadata-only: the vendor's file, as its catalog described it.
+    out.file = {
+      name: origin.fileName,
+      sha1: origin.sha1,
+      sha256: origin.sha256 ?? '',
+      size: origin.size,
+      kind: 'file',
+    };
+  }
   if (file !== undefined) {
     out.file = {
       name: file.name,

@@ -2,6 +2,7 @@
  * One revision as the exporter sees it: what the catalog tables hold, rules parsed. Pure data.
  */
 import type { Handler } from '../../catalog/manifest.js';
+import type { VendorMetadata } from '../../publish/sdp/vendor-metadata.js';
 import type { Rule } from '../../rules/index.js';
 
 export interface ExportFile {
@@ -30,6 +31,10 @@ export interface ExportRevision {
   /** AND of OR-groups of UpdateIDs. */
   prerequisites: string[][];
   bundles: string[];
+  /** What an imported vendor package said beyond the manifest (migration 010), written back. */
+  vendor?: VendorMetadata;
+  /** Imported metadata-only: the payload is not on this site (the vendor's OriginFile is). */
+  awaitingContent: boolean;
 }
 
 /** A package left out of an export, and why. */

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Handler } from '../../catalog/manifest.js';
+import type { InstallProperties, RebootBehavior } from '../../publish/sdp/vendor-metadata.js';
 import type { Rule } from '../../rules/index.js';
 import type { ExportOptions, ExportRevision } from './model.js';
 import { ruleXml } from './rule-xml.js';
@@ -57,17 +58,21 @@ export function packageBody(rev: ExportRevision, options: ExportOptions): Packag
   if ('reason' in installer) return { ok: false, reason: installer.reason };
 
   const body = [
-    propertiesXml(rev, options),
+    propertiesXml(rev, options, notes),
     localizedXml(rev, notes),
-    classificationXml(rev.classification, notes),
+    classificationXml(rev, notes),
     relationshipsXml(rev),
     element(
       'sdp:InstallableItem',
       [['ID', itemId(rev)]],
       [
         applicabilityXml(rules),
-        element('sdp:InstallProperties', [['RebootBehavior', rebootBehavior(rev.handler)]]),
-        ...(hasUninstall(rev.handler) ? [element('sdp:UninstallProperties', [])] : []),
+        installPropertiesXml('sdp:InstallProperties', rev.vendor?.installProperties, {
+          rebootBehavior: rebootBehavior(rev.handler),
+        }),
+        ...(rev.vendor?.uninstallProperties !== undefined || hasUninstall(rev.handler)
+          ? [installPropertiesXml('sdp:UninstallProperties', rev.vendor?.uninstallProperties, {})]
+          : []),
         installer.xml,
         originFileXml(rev, options),
       ],
@@ -89,17 +94,58 @@ function checkLengths(rev: ExportRevision): string | undefined {
   return undefined;
 }
 
-function propertiesXml(rev: ExportRevision, options: ExportOptions): string {
+function propertiesXml(rev: ExportRevision, options: ExportOptions, notes: string[]): string {
+  const v = rev.vendor;
+  const urls = (list: readonly string[], what: string) =>
+    list.filter((u) => {
+      const ok = HTTP_URL.test(u) && u.length <= URL_MAX;
+      if (!ok)
+        notes.push(
+          `${what} "${u}" is not an http(s) URL of at most ${URL_MAX} characters; left out`,
+        );
+      return ok;
+    });
+  const products = (v?.productNames.length ?? 0) > 0 ? (v?.productNames ?? []) : [rev.product];
   return element(
     'sdp:Properties',
     [
       ['PackageID', rev.updateId],
-      ['CreationDate', rev.createdAt],
-      ['VendorName', options.vendorName.slice(0, TITLE_MAX)],
+      ['CreationDate', validDate(v?.creationDate) ?? rev.createdAt],
+      ['CanSourceBeRequired', v?.canSourceBeRequired],
+      ['VendorName', (v?.vendor ?? options.vendorName).slice(0, TITLE_MAX)],
       ['PublicationState', 'Published'],
+      ['UpdateType', oneOf(v?.updateType, UPDATE_TYPES)],
     ],
-    [textElement('sdp:ProductName', rev.product)],
+    [
+      ...urls(v?.moreInfoUrls ?? [], 'MoreInfoUrl').map((u) => textElement('sdp:MoreInfoUrl', u)),
+      ...urls(v?.supportUrl === undefined ? [] : [v.supportUrl], 'SupportUrl').map((u) =>
+        textElement('sdp:SupportUrl', u),
+      ),
+      ...products
+        .filter((p) => p.length <= TITLE_MAX)
+        .map((p) => textElement('sdp:ProductName', p)),
+    ],
   );
+}
+
+const HTTP_URL = /^https?:\/\/\S+$/;
+const URL_MAX = 2083;
+const UPDATE_TYPES = ['Software', 'Driver', 'Detectoid'] as const;
+const SEVERITIES = ['Critical', 'Important', 'Moderate', 'Low'] as const;
+const REBOOT_BEHAVIORS = ['NeverReboots', 'AlwaysRequiresReboot', 'CanRequestReboot'] as const;
+const IMPACTS = ['Normal', 'Minor', 'RequiresExclusiveHandling'] as const;
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[]): T | undefined {
+  return (allowed as readonly string[]).includes(value ?? '') ? (value as T) : undefined;
+}
+
+function validDate(value: string | undefined): string | undefined {
+  return value !== undefined && !Number.isNaN(Date.parse(value)) ? value : undefined;
+}
+
+/** A bounded text field (SecurityBulletinID and KBArticleID 1-15, CveID 1-40), else undefined. */
+function bounded(value: string | undefined, max: number): string | undefined {
+  return value !== undefined && value.length >= 1 && value.length <= max ? value : undefined;
 }
 
 function localizedXml(rev: ExportRevision, notes: string[]): string {
@@ -125,13 +171,29 @@ function localizedXml(rev: ExportRevision, notes: string[]): string {
   );
 }
 
-function classificationXml(classification: string, notes: string[]): string {
-  if (classification === 'Applications') return element('sdp:ApplicationSpecificData', []);
-  if (UPDATE_CLASSIFICATIONS.has(classification)) {
-    return element('sdp:UpdateSpecificData', [['UpdateClassification', classification]]);
+function classificationXml(rev: ExportRevision, notes: string[]): string {
+  if (rev.classification === 'Applications') return element('sdp:ApplicationSpecificData', []);
+  let classification = rev.classification;
+  if (!UPDATE_CLASSIFICATIONS.has(classification)) {
+    notes.push(`classification "${classification}" has no SDP value; written as "Updates"`);
+    classification = 'Updates';
   }
-  notes.push(`classification "${classification}" has no SDP value; written as "Updates"`);
-  return element('sdp:UpdateSpecificData', [['UpdateClassification', 'Updates']]);
+  const v = rev.vendor;
+  const cves = (v?.cveIds ?? []).flatMap((c) => bounded(c, 40) ?? []);
+  const bulletin = bounded(v?.securityBulletinId, 15);
+  const kb = bounded(v?.kbArticleId, 15);
+  return element(
+    'sdp:UpdateSpecificData',
+    [
+      ['MsrcSeverity', oneOf(v?.severity, SEVERITIES)],
+      ['UpdateClassification', classification],
+    ],
+    [
+      ...(bulletin === undefined ? [] : [textElement('sdp:SecurityBulletinID', bulletin)]),
+      ...cves.map((c) => textElement('sdp:CveID', c)),
+      ...(kb === undefined ? [] : [textElement('sdp:KBArticleID', kb)]),
+    ],
+  );
 }
 
 /** SupersededPackages, Prerequisites (one AtLeastOne per OR-group, the groups AND-ed), BundledPackages. */
@@ -191,12 +253,27 @@ function applicabilityXml(rules: MappedRules): string {
  * CanRequestReboot, none is NeverReboots, a reboot on every listed code with a failing
  * default is AlwaysRequiresReboot.
  */
-function rebootBehavior(handler: Handler): string {
+function rebootBehavior(handler: Handler): RebootBehavior {
   const codes = handler.returnCodes;
   const reboots = codes.filter((c) => c.reboot).length;
   if (reboots === 0) return 'NeverReboots';
   if (reboots === codes.length && handler.defaultResult === 'Failed') return 'AlwaysRequiresReboot';
   return 'CanRequestReboot';
+}
+
+/** The vendor's install properties as it wrote them, else upcat's (reboot behaviour from return codes). */
+function installPropertiesXml(
+  name: string,
+  vendor: InstallProperties | undefined,
+  derived: InstallProperties,
+): string {
+  const p = vendor ?? derived;
+  return element(name, [
+    ['CanRequestUserInput', p.canRequestUserInput],
+    ['RequiresNetworkConnectivity', p.requiresNetworkConnectivity],
+    ['Impact', oneOf(p.impact, IMPACTS)],
+    ['RebootBehavior', oneOf(p.rebootBehavior, REBOOT_BEHAVIORS)],
+  ]);
 }
 
 function hasUninstall(handler: Handler): boolean {
@@ -266,18 +343,27 @@ function originFileXml(rev: ExportRevision, options: ExportOptions): string {
   const file = rev.file;
   if (file === undefined) return '';
   const base = options.contentBaseUrl?.replace(/\/+$/, '');
+  const vendorFile = rev.vendor?.originFile;
+  // A payload on the site is downloaded from the site; a metadata-only one from the vendor.
+  const uri = rev.awaitingContent
+    ? vendorFile?.uri
+    : base === undefined
+      ? undefined
+      : `${base}/content/${file.sha256}`;
   return element(
     'sdp:OriginFile',
     [
       ['Digest', Buffer.from(file.sha1, 'hex').toString('base64')],
       ['FileName', file.name],
       ['Size', file.size],
-      ['Modified', rev.createdAt],
-      ['OriginUri', base === undefined ? undefined : `${base}/content/${file.sha256}`],
+      ['Modified', validDate(vendorFile?.modified) ?? rev.createdAt],
+      ['OriginUri', uri],
     ],
-    [
-      `<sdp:AdditionalDigest Algorithm="SHA256">${Buffer.from(file.sha256, 'hex').toString('base64')}</sdp:AdditionalDigest>`,
-    ],
+    file.sha256 === ''
+      ? []
+      : [
+          `<sdp:AdditionalDigest Algorithm="SHA256">${Buffer.from(file.sha256, 'hex').toString('base64')}</sdp:AdditionalDigest>`,
+        ],
   );
 }
 

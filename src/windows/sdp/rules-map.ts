@@ -7,8 +7,8 @@
  *  - Platform "windows" is true on every machine a catalog reaches; with a version it becomes a
  *    bar:WindowsVersion naming major, minor and build (missing parts 0, as upcat compares);
  *  - Platform of any other OS is false there;
- *  - constants are folded (And with False is False, Or with True is True, Not of a constant),
- *    so a Fact under a branch that cannot hold on Windows disappears with it.
+ *  - the constants these rewrites give are folded (And with False is False, Or with True is
+ *    True, Not of a constant), so a Fact under a branch that cannot hold on Windows disappears.
  * What remains and cannot be said (a Fact, a four-part Windows version, an element outside the
  * schemas) makes the rule unexportable, with the reason; the caller leaves the package out.
  */
@@ -85,8 +85,8 @@ function map(rule: Rule, note: (text: string) => void): Mapped {
     case 'Not': {
       const inner = map(rule.rule, note);
       if ('reason' in inner) return inner;
-      if (inner.rule.kind === 'True') return { rule: FALSE };
-      if (inner.rule.kind === 'False') return { rule: TRUE };
+      if (inner.rule === TRUE) return { rule: FALSE };
+      if (inner.rule === FALSE) return { rule: TRUE };
       return { rule: { kind: 'Not', rule: inner.rule } };
     }
     case 'Platform':
@@ -134,10 +134,15 @@ function versions(rule: Rule): Mapped {
   return { rule: out as unknown as Rule };
 }
 
+/**
+ * Folds only the constants a rewrite produced (the TRUE and FALSE objects above, compared by
+ * identity): a True or False the author wrote stays where it is, so a rule that needed no
+ * rewrite is exported exactly as stored.
+ */
 function logical(kind: 'And' | 'Or', rules: Rule[], note: (text: string) => void): Mapped {
   // And: False absorbs, True is neutral; Or the other way round.
-  const absorbing = kind === 'And' ? 'False' : 'True';
-  const neutral = kind === 'And' ? 'True' : 'False';
+  const absorbing = kind === 'And' ? FALSE : TRUE;
+  const neutral = kind === 'And' ? TRUE : FALSE;
   const kept: Rule[] = [];
   let failure: { reason: string } | undefined;
   for (const r of rules) {
@@ -146,11 +151,12 @@ function logical(kind: 'And' | 'Or', rules: Rule[], note: (text: string) => void
       failure ??= m;
       continue;
     }
-    if (m.rule.kind === absorbing) return { rule: m.rule };
-    if (m.rule.kind !== neutral) kept.push(m.rule);
+    if (m.rule === absorbing) return { rule: absorbing };
+    if (m.rule !== neutral) kept.push(m.rule);
   }
   if (failure !== undefined) return failure;
-  if (kept.length === 0) return { rule: kind === 'And' ? TRUE : FALSE };
+  if (kept.length === rules.length) return { rule: { kind, rules: kept } };
+  if (kept.length === 0) return { rule: neutral };
   if (kept.length === 1) return { rule: kept[0] as Rule };
   return { rule: { kind, rules: kept } };
 }
