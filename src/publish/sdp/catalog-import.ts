@@ -40,6 +40,7 @@ import { CATALOG_LIMITS, readCatalog } from './read.js';
 import { sdpReportJson, type SdpReportJson } from './report.js';
 import type { SdpImport } from './to-manifest.js';
 import { toVendorPackage, type VendorPackage } from './vendor-package.js';
+import { BatchLookup } from './batch-lookup.js';
 import { checkSelfReferences, decide, writeVendorRevision, type Written } from './vendor-writer.js';
 
 export type PackageStatus =
@@ -201,7 +202,7 @@ function check(sdp: SdpImport): { outcome: PackageOutcome; pkg?: VendorPackage }
     return { outcome: { ...report, status: 'invalid', message: sdp.errors.join('; ') } };
   }
   try {
-    const pkg = toVendorPackage(sdp.manifest, sdp.vendor);
+    const pkg = toVendorPackage(sdp.manifest, sdp.vendor, { mapped: true });
     checkSelfReferences(pkg);
     return { outcome: { ...report, status: 'planned', updateId: pkg.updateId }, pkg };
   } catch (err) {
@@ -290,12 +291,16 @@ async function storeBatch(
   const ctx = { pool: site.pool, signing: site.signing, dryRun: options.dryRun, actor };
   let version: number | undefined;
   const written: Written[] = [];
+  const lookup = await BatchLookup.read(
+    trx,
+    batch.map((item) => item.pkg),
+  );
   for (const item of batch) {
     const outcome = packages[item.index];
     if (outcome === undefined) continue;
     try {
       if (item.payloadProblem !== undefined) throw item.payloadProblem;
-      const decision = await decide(trx, item.pkg, item.payload !== undefined);
+      const decision = decide(lookup, item.pkg, item.payload !== undefined);
       if (decision.kind === 'unchanged') {
         setOutcome(
           outcome,
@@ -319,6 +324,7 @@ async function storeBatch(
         writeVendorRevision(sp, item.pkg, decision, item.payload, at, ctx),
       );
       written.push(done);
+      lookup.noteWritten(item.pkg, done.revision, done.file, done.pendingTargets);
       setOutcome(outcome, done.awaiting ? 'awaiting_content' : 'published', item, done.revision);
     } catch (err) {
       if (!isUpcatError(err)) throw err;

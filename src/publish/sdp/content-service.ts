@@ -14,6 +14,7 @@ import { fetchPayload, type FetchOptions } from './fetch.js';
 import { originOf, stageFile, type PreparedPayload } from './payloads.js';
 import type { VendorMetadata } from './vendor-metadata.js';
 import { toVendorPackage, type VendorPackage } from './vendor-package.js';
+import { BatchLookup } from './batch-lookup.js';
 import { decide, writeVendorRevision } from './vendor-writer.js';
 
 export type ContentSource = { file: string } | { fetch: FetchOptions };
@@ -40,7 +41,7 @@ export async function addContent(
   try {
     const result = await writeCatalog(site.db, async (trx) => {
       await repo.lockCatalog(trx);
-      const decision = await decide(trx, pkg, true);
+      const decision = decide(await BatchLookup.read(trx, [pkg]), pkg, true);
       if (decision.kind === 'unchanged') {
         return {
           revision: decision.revision,
@@ -90,6 +91,8 @@ async function storedPackage(site: ImportDeps, updateId: string): Promise<Vendor
   return toVendorPackage(
     JSON.parse(row.manifest) as Record<string, unknown>,
     JSON.parse(row.metadata) as VendorMetadata,
+    // Stored as the mapping made it, so the key matches the import's.
+    { mapped: true },
   );
 }
 

@@ -22,7 +22,7 @@ export async function storeReferences(
   trx: Trx,
   pkg: VendorPackage,
   revisionId: number,
-): Promise<void> {
+): Promise<string[]> {
   const refs: Reference[] = [
     ...pkg.manifest.prerequisites.flatMap((group, index) =>
       group.map((id) => ({
@@ -37,7 +37,7 @@ export async function storeReferences(
       target_update_id: id,
     })),
   ];
-  if (refs.length === 0) return;
+  if (refs.length === 0) return [];
   const known = new Set<string>();
   const ids = [...new Set(refs.map((r) => r.target_update_id))];
   // In slices: PostgreSQL and SQLite both cap bound parameters, and BIOS packages list ~400.
@@ -62,6 +62,7 @@ export async function storeReferences(
       .whereIn('update_id', superseded.slice(i, i + 500))
       .update({ superseded_by: pkg.updateId });
   }
+  return [...new Set(pending.map((r) => r.target_update_id))];
 }
 
 /**

@@ -31,6 +31,7 @@ const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 export function toVendorPackage(
   raw: Record<string, unknown>,
   vendor: VendorMetadata,
+  options: { mapped?: boolean } = {},
 ): VendorPackage {
   const supersedes = Array.isArray(raw['supersedes']) ? (raw['supersedes'] as unknown[]) : [];
   const bad = supersedes.find((id) => typeof id !== 'string' || !GUID.test(id));
@@ -42,14 +43,20 @@ export function toVendorPackage(
   if (manifest.updateId === undefined) {
     throw invalidInput('sdp:Properties: no PackageID (the update ID of a vendor package)');
   }
-  const rules = normalizeRules(manifest);
+  // Rules fresh from the SDP mapping are already the rule engine's JSON form (ruleToJson of a
+  // validated tree): only their canonical text is needed, not a second parse.
+  const rules = options.mapped === true ? canonicalRules(manifest) : normalizeRules(manifest);
+  // The key covers the rules through their canonical text, so the large trees are serialized once.
+  const rest: Partial<Manifest> = { ...manifest };
+  delete rest.isInstalled;
+  delete rest.isInstallable;
   const metadataKey = createHash('sha256')
-    .update(canonicalJson({ manifest, vendor }))
+    .update(canonicalJson({ manifest: rest, rules, vendor }))
     .digest('hex');
   return { updateId: manifest.updateId, manifest, rules, vendor, metadataKey };
 }
 
-/** The payload a vendor package expects (its OriginFile), if the SDP names one. */
-export function expectedPayload(pkg: VendorPackage): VendorMetadata['originFile'] {
-  return pkg.vendor.originFile;
+function canonicalRules(manifest: Manifest): NormalizedRules {
+  const text = (value: unknown) => (value === undefined ? null : canonicalJson(value));
+  return { isInstalled: text(manifest.isInstalled), isInstallable: text(manifest.isInstallable) };
 }

@@ -16,22 +16,13 @@ import type { BlobPool } from '../../storage/blobs/pool.js';
 import * as repo from '../../storage/catalog-repo.js';
 import { revisionToXml } from '../../catalog/update-xml.js';
 import { documentOf, writeRevisionArtifacts, type RevisionFacts } from '../revision-artifacts.js';
-import type { PayloadKind } from '../payload-check.js';
+import type { BatchLookup, PooledFile } from './batch-lookup.js';
 import type { PreparedPayload } from './payloads.js';
 import { resolvePendingFor, storeReferences } from './references.js';
 import type { RebootBehavior } from './vendor-metadata.js';
 import type { VendorPackage } from './vendor-package.js';
 
 type Trx = Knex.Transaction;
-
-/** A payload already in the pool with the digest the catalog expects (a re-import, a shared file). */
-export interface PooledFile {
-  sha256: string;
-  sha1: string;
-  size: number;
-  fileName: string;
-  kind: PayloadKind;
-}
 
 export type Decision =
   | { kind: 'unchanged'; revision: number; awaiting: boolean }
@@ -41,6 +32,8 @@ export type Decision =
       /** The latest revision, when the update exists. */
       latest: { number: number; hasContent: boolean } | undefined;
       pooled: PooledFile | undefined;
+      /** Other revisions name this update in pending references. */
+      pendingTarget: boolean;
     };
 
 export interface WriterContext {
@@ -57,11 +50,14 @@ export interface Written {
   awaiting: boolean;
   /** The previous revision, when it had content (its targets leave the TUF repository). */
   previousWithContent: number | undefined;
+  file: PooledFile | undefined;
+  /** Updates this revision names that the site does not have. */
+  pendingTargets: string[];
 }
 
-/** Read-only: what storing this package would do, or why it cannot be stored. */
-export async function decide(q: Trx, pkg: VendorPackage, hasPayload: boolean): Promise<Decision> {
-  const update = await repo.findUpdate(q, pkg.updateId);
+/** What storing this package would do, or why it cannot be stored (from the batch's lookup). */
+export function decide(lookup: BatchLookup, pkg: VendorPackage, hasPayload: boolean): Decision {
+  const update = lookup.update(pkg.updateId);
   if (update !== undefined && update.state !== 'active') {
     throw conflict(`update ${pkg.updateId} is ${update.state}; it takes no new revisions`, {
       updateId: pkg.updateId,
@@ -73,23 +69,21 @@ export async function decide(q: Trx, pkg: VendorPackage, hasPayload: boolean): P
       { updateId: pkg.updateId },
     );
   }
-  const latest = update === undefined ? undefined : await latestOf(q, pkg.updateId);
-  const pooled = hasPayload ? undefined : await pooledFile(q, pkg);
-  if (latest !== undefined && latest.content_key === pkg.metadataKey) {
-    const awaiting = Boolean(latest.awaiting_content);
+  const latest = update?.latest;
+  const pooled = hasPayload ? undefined : lookup.pooled(pkg);
+  if (latest !== undefined && latest.contentKey === pkg.metadataKey) {
     // Same metadata: unchanged, unless this run brings the content a waiting revision lacks.
-    if (!awaiting || (!hasPayload && pooled === undefined)) {
-      return { kind: 'unchanged', revision: latest.revision_number, awaiting };
+    if (!latest.awaiting || (!hasPayload && pooled === undefined)) {
+      return { kind: 'unchanged', revision: latest.number, awaiting: latest.awaiting };
     }
   }
   return {
     kind: 'write',
     existing: update !== undefined,
     latest:
-      latest === undefined
-        ? undefined
-        : { number: latest.revision_number, hasContent: !latest.awaiting_content },
+      latest === undefined ? undefined : { number: latest.number, hasContent: !latest.awaiting },
     pooled,
+    pendingTarget: lookup.isPendingTarget(pkg.updateId),
   };
 }
 
@@ -151,8 +145,8 @@ export async function writeVendorRevision(
       kind: file.kind,
     });
   }
-  await storeReferences(trx, pkg, revisionId);
-  if (!decision.existing) await resolvePendingFor(trx, updateId);
+  const pendingTargets = await storeReferences(trx, pkg, revisionId);
+  if (!decision.existing && decision.pendingTarget) await resolvePendingFor(trx, updateId);
   await insertVendorRow(trx, pkg, revisionId);
   await repo.audit(trx, {
     actor: ctx.actor,
@@ -166,6 +160,8 @@ export async function writeVendorRevision(
     revision,
     awaiting: file === undefined,
     previousWithContent: decision.latest?.hasContent === true ? decision.latest.number : undefined,
+    file,
+    pendingTargets,
   };
 }
 
@@ -231,38 +227,6 @@ function fileOf(
     size: staged.size,
     fileName: payload.fileName,
     kind: payload.kind,
-  };
-}
-
-async function latestOf(
-  q: Trx,
-  updateId: string,
-): Promise<(repo.RevisionRow & { awaiting_content: boolean | number }) | undefined> {
-  return (await q('revisions')
-    .where({ update_id: updateId })
-    .orderBy('revision_number', 'desc')
-    .first()) as (repo.RevisionRow & { awaiting_content: boolean | number }) | undefined;
-}
-
-/**
- * A blob the pool already holds with the SHA-1 and size the catalog expects, and a files row that
- * says what kind it is: the content of an earlier revision, carried into the new one.
- */
-async function pooledFile(q: Trx, pkg: VendorPackage): Promise<PooledFile | undefined> {
-  const origin = pkg.vendor.originFile;
-  if (origin === undefined) return undefined;
-  const row = (await q('files as f')
-    .join('blobs as b', 'b.sha256', 'f.sha256')
-    .where({ 'b.sha1': origin.sha1, 'b.size': origin.size, 'f.name': origin.fileName })
-    .first('f.sha256', 'f.kind')) as { sha256: string; kind: PayloadKind } | undefined;
-  if (row === undefined) return undefined;
-  if (origin.sha256 !== undefined && origin.sha256 !== row.sha256) return undefined;
-  return {
-    sha256: row.sha256,
-    sha1: origin.sha1,
-    size: origin.size,
-    fileName: origin.fileName,
-    kind: row.kind,
   };
 }
 
