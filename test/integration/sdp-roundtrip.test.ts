@@ -1,11 +1,13 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Site } from '../../src/app.js';
-import { importCatalogFile } from '../../src/publish/sdp/index.js';
+import { importCatalogFile, importCatalogXml } from '../../src/publish/sdp/index.js';
 import { exportCatalog } from '../../src/windows/sdp/index.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
+import { validateCatalog } from '../helpers/sdp-schema.js';
 import { dbTest, makeSite } from '../helpers/site.js';
+import { buildCatalog } from '../unit/sdp/catalog-builder.js';
 
 /**
  * Round trip (issue 11 item 8): export the catalog, import it into an empty site, and the
@@ -164,6 +166,80 @@ dbTest(
       );
       const before = await describeCatalog(site);
       const after = await describeCatalog(target.site);
+      t.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
+      for (const id of Object.keys(before)) t.deepEqual(after[id], before[id], `update ${id}`);
+    } finally {
+      await target.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+/** What a vendor package says, per update, from the vendor tables and the revision. */
+async function describeVendor(site: Site): Promise<Record<string, unknown>> {
+  const rows = (await site
+    .db('revisions as r')
+    .join('vendor_revisions as v', 'v.revision_id', 'r.id')
+    .select(
+      'r.update_id',
+      'r.title',
+      'r.product',
+      'r.version',
+      'r.handler',
+      'r.is_installed',
+      'r.is_installable',
+      'v.metadata',
+    )) as Array<Record<string, string>>;
+  return Object.fromEntries(
+    rows.map((r) => [
+      r['update_id'],
+      {
+        title: r['title'],
+        product: r['product'],
+        version: r['version'],
+        handler: JSON.parse(r['handler'] ?? 'null') as unknown,
+        isInstalled: JSON.parse(r['is_installed'] ?? 'null') as unknown,
+        isInstallable: JSON.parse(r['is_installable'] ?? 'null') as unknown,
+        metadata: JSON.parse(r['metadata'] ?? 'null') as unknown,
+      },
+    ]),
+  );
+}
+
+dbTest(
+  'round trip of vendor packages imported metadata-only: what the vendor said comes back, and the export validates',
+  async (t, { site, kind }) => {
+    const target = await makeSite(kind);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-roundtrip-'));
+    try {
+      const first = await importCatalogXml(buildCatalog(4), {
+        dryRun: false,
+        metadataOnly: true,
+        site: { ...site, limits: site.config.limits },
+        actor: 'test',
+      });
+      t.is(first.summary.failed, 0);
+      const file = path.join(dir, 'catalog.xml');
+      const exported = await exportCatalog(site.db, { vendorName: 'Contoso IT' }, { out: file });
+      t.deepEqual(exported.leftOut, []);
+      const xml = await readFile(file, 'utf8');
+      t.deepEqual((await validateCatalog(xml)).invalid, []);
+      t.regex(
+        xml,
+        /OriginUri="https?:\/\/[^"]*dell[^"]*"/i,
+        'metadata-only packages point at the vendor',
+      );
+
+      const second = await importCatalogFile(file, {
+        dryRun: false,
+        metadataOnly: true,
+        site: { ...target.site, limits: target.site.config.limits },
+        actor: 'test',
+      });
+      t.is(second.summary.failed, 0);
+      const before = await describeVendor(site);
+      const after = await describeVendor(target.site);
+      t.is(Object.keys(before).length, 4);
       t.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
       for (const id of Object.keys(before)) t.deepEqual(after[id], before[id], `update ${id}`);
     } finally {

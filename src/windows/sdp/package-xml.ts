@@ -70,7 +70,12 @@ export function packageBody(rev: ExportRevision, options: ExportOptions): Packag
         installPropertiesXml('sdp:InstallProperties', rev.vendor?.installProperties, {
           rebootBehavior: rebootBehavior(rev.handler),
         }),
-        ...(rev.vendor?.uninstallProperties !== undefined || hasUninstall(rev.handler)
+        // A vendor package has UninstallProperties exactly when the vendor wrote them.
+        ...((
+          rev.vendor === undefined
+            ? hasUninstall(rev.handler)
+            : rev.vendor.uninstallProperties !== undefined
+        )
           ? [installPropertiesXml('sdp:UninstallProperties', rev.vendor?.uninstallProperties, {})]
           : []),
         installer.xml,
