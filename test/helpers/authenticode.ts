@@ -171,3 +171,47 @@ export async function refusal(promise: Promise<unknown>): Promise<string> {
   }
   return 'accepted';
 }
+
+/**
+ * A minimal PE image built from the "PE Format" field tables: DOS header, PE signature, COFF
+ * header, optional header (PE32 or PE32+, 16 data directories), one .text section, and an
+ * overlay of `overlay` bytes (odd by default, so signing must pad to 8).
+ */
+export function makePe(options: { wide?: boolean; overlay?: number } = {}): Buffer {
+  const wide = options.wide ?? true;
+  const optSize = wide ? 240 : 224;
+  const b = Buffer.alloc(0x400 + (options.overlay ?? 5));
+  b.write('MZ', 0, 'latin1');
+  b.writeUInt32LE(64, 60); // e_lfanew
+  b.write('PE\0\0', 64, 'latin1');
+  const coff = 68;
+  b.writeUInt16LE(wide ? 0x8664 : 0x14c, coff); // Machine
+  b.writeUInt16LE(1, coff + 2); // NumberOfSections
+  b.writeUInt16LE(optSize, coff + 16);
+  b.writeUInt16LE(wide ? 0x22 : 0x102, coff + 18); // Characteristics: executable
+  const opt = coff + 20;
+  b.writeUInt16LE(wide ? 0x20b : 0x10b, opt);
+  b.writeUInt32LE(0x200, opt + 4); // SizeOfCode
+  b.writeUInt32LE(0x1000, opt + 16); // AddressOfEntryPoint
+  b.writeUInt32LE(0x1000, opt + 20); // BaseOfCode
+  if (wide) b.writeBigUInt64LE(0x140000000n, opt + 24);
+  else b.writeUInt32LE(0x400000, opt + 28);
+  b.writeUInt32LE(0x1000, opt + 32); // SectionAlignment
+  b.writeUInt32LE(0x200, opt + 36); // FileAlignment
+  b.writeUInt16LE(6, opt + 40); // MajorOperatingSystemVersion
+  b.writeUInt16LE(6, opt + 48); // MajorSubsystemVersion
+  b.writeUInt32LE(0x2000, opt + 56); // SizeOfImage
+  b.writeUInt32LE(0x200, opt + 60); // SizeOfHeaders
+  b.writeUInt16LE(3, opt + 68); // Subsystem: console
+  b.writeUInt32LE(16, opt + (wide ? 108 : 92)); // NumberOfRvaAndSizes
+  const section = opt + optSize;
+  b.write('.text', section, 'latin1');
+  b.writeUInt32LE(0x10, section + 8); // VirtualSize
+  b.writeUInt32LE(0x1000, section + 12); // VirtualAddress
+  b.writeUInt32LE(0x200, section + 16); // SizeOfRawData
+  b.writeUInt32LE(0x200, section + 20); // PointerToRawData
+  b.writeUInt32LE(0x60000020, section + 36); // code, execute, read
+  b[0x200] = 0xc3; // ret
+  for (let i = 0x201; i < b.length; i++) b[i] = (i * 7) & 0xff;
+  return b;
+}
