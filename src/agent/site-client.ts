@@ -275,7 +275,7 @@ function isTlsTrustError(err: unknown): boolean {
   return typeof code === 'string' && TLS_TRUST_CODES.has(code);
 }
 
-async function readCapped(res: Response, maxBytes: number, what: string): Promise<Buffer> {
+export async function readCapped(res: Response, maxBytes: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   if (res.body === null) return Buffer.alloc(0);

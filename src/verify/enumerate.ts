@@ -1,66 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Metadata, MetadataKind } from '@tufjs/models';
+import { readCapped } from '../agent/site-client.js';
 import { UpcatError } from '../errors.js';
 
-/** Largest metadata document the enumeration reads (bins are small; this bounds a hostile server). */
-const MAX_METADATA_BYTES = 16 * 1024 * 1024;
+/**
+ * Largest metadata document read when the trusted snapshot states no length for it (bins are
+ * small; the cap bounds a hostile server, checked while reading, never after).
+ */
+export const MAX_METADATA_BYTES = 16 * 1024 * 1024;
+const TIMEOUT_MS = 30_000;
 
 /**
- * The names of every target in a served repository, read from timestamp -> snapshot -> bins.
- * This read is not trusted: it only says which names to ask about. Each name is then resolved
- * and downloaded through the verifying client, which checks every signature on the way.
+ * The names of every target, from metadata that is checked as a client checks it (issue 13
+ * item 5). The snapshot and top-level targets are the ones tuf-js has just verified and stored
+ * in `metadataDir` (TUF spec §5.5, §5.6). Each bin the trusted snapshot lists is then fetched
+ * under its consistent-snapshot name (§5.6.1) with a bounded read and checked the way the
+ * client checks a delegated role (§5.6.5-§5.6.7): length and hashes against the snapshot's
+ * entry, its signatures against the delegating targets' keys and threshold, its version equal to
+ * the snapshot's, not expired. A bin a rolled-back or mixed-up mirror serves is a problem, and
+ * none of its names is listed.
  */
-export async function enumerateTargets(baseUrl: string): Promise<string[]> {
-  const timestamp = await fetchJson(`${baseUrl}/tuf/timestamp.json`);
-  const snapshotVersion = numberAt(timestamp, ['signed', 'meta', 'snapshot.json', 'version']);
-  const snapshot = await fetchJson(`${baseUrl}/tuf/${snapshotVersion}.snapshot.json`);
-  const meta = objectAt(snapshot, ['signed', 'meta']);
-  const names: string[] = [];
-  for (const [file, entry] of Object.entries(meta)) {
+export async function enumerateTargets(baseUrl: string, metadataDir: string): Promise<string[]> {
+  const snapshot = Metadata.fromJSON(
+    MetadataKind.Snapshot,
+    await trustedJson(metadataDir, 'snapshot'),
+  );
+  const targets = Metadata.fromJSON(
+    MetadataKind.Targets,
+    await trustedJson(metadataDir, 'targets'),
+  );
+  const names = Object.keys(targets.signed.targets);
+  for (const [file, meta] of Object.entries(snapshot.signed.meta)) {
     if (file === 'targets.json') continue;
     const role = file.replace(/\.json$/, '');
-    const version = numberAt(entry, ['version']);
-    const bin = await fetchJson(`${baseUrl}/tuf/${version}.${role}.json`);
-    names.push(...Object.keys(objectAt(bin, ['signed', 'targets'])));
+    const url = `${baseUrl}/tuf/${meta.version}.${role}.json`;
+    const bytes = await fetchBounded(url, meta.length ?? MAX_METADATA_BYTES, role);
+    try {
+      meta.verify(bytes);
+      const bin = Metadata.fromJSON(
+        MetadataKind.Targets,
+        JSON.parse(bytes.toString('utf8')) as MetadataJson,
+      );
+      targets.verifyDelegate(role, bin);
+      if (bin.signed.version !== meta.version)
+        throw new Error(
+          `version ${bin.signed.version}, but the trusted snapshot says ${meta.version}`,
+        );
+      if (bin.signed.isExpired()) throw new Error(`expired on ${bin.signed.expires}`);
+      names.push(...Object.keys(bin.signed.targets));
+    } catch (err) {
+      throw new UpcatError('integrity', `${role}: ${(err as Error).message}`, { cause: err });
+    }
   }
-  return names.sort();
+  return [...new Set(names)].sort();
 }
 
-async function fetchJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  if (!res.ok) throw new UpcatError('integrity', `${url} answered ${res.status}`);
-  const length = Number(res.headers.get('content-length') ?? '0');
-  if (length > MAX_METADATA_BYTES)
-    throw new UpcatError('integrity', `${url} is larger than ${MAX_METADATA_BYTES} bytes`);
-  const text = await res.text();
-  if (text.length > MAX_METADATA_BYTES)
-    throw new UpcatError('integrity', `${url} is larger than ${MAX_METADATA_BYTES} bytes`);
+/** Metadata the verifying client (tuf-js) has stored after a successful refresh. */
+async function trustedJson(dir: string, role: 'snapshot' | 'targets'): Promise<MetadataJson> {
+  return JSON.parse(await readFile(path.join(dir, `${role}.json`), 'utf8')) as MetadataJson;
+}
+
+type MetadataJson = Parameters<typeof Metadata.fromJSON>[1];
+
+/** GET with a time limit and a size cap enforced while reading. */
+export async function fetchBounded(url: string, maxBytes: number, what: string): Promise<Buffer> {
+  const signal = AbortSignal.timeout(TIMEOUT_MS);
+  let res: Response;
   try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new UpcatError('integrity', `${url} is not JSON`);
+    res = await fetch(url, { signal });
+  } catch (err) {
+    throw new UpcatError('integrity', `${url}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-function at(value: unknown, path: readonly string[]): unknown {
-  let cur = value;
-  for (const key of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[key];
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new UpcatError('integrity', `${url} answered ${res.status}`);
   }
-  return cur;
-}
-
-function numberAt(value: unknown, path: readonly string[]): number {
-  const n = at(value, path);
-  if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
-    throw new UpcatError('integrity', `metadata has no ${path.join('.')}`);
-  }
-  return n;
-}
-
-function objectAt(value: unknown, path: readonly string[]): Record<string, unknown> {
-  const o = at(value, path);
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
-    throw new UpcatError('integrity', `metadata has no ${path.join('.')}`);
-  }
-  return o as Record<string, unknown>;
+  return readCapped(res, maxBytes, what);
 }

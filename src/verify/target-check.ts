@@ -4,6 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Updater } from 'tuf-js';
+import { fetchBounded } from './enumerate.js';
+
+/** A detached CMS signature with its certificate chain is a few KiB; this bounds a hostile answer. */
+const MAX_SIGNATURE_BYTES = 1024 * 1024;
 
 const run = promisify(execFile);
 
@@ -78,12 +82,18 @@ export class TargetChecker {
   }
 
   private async checkSignature(sha256: string, payload: string): Promise<string | undefined> {
-    const res = await fetch(`${this.deps.baseUrl}/content/${sha256}.p7s`, {
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (!res.ok) return `no CMS signature (${res.status})`;
+    let bytes: Buffer;
+    try {
+      bytes = await fetchBounded(
+        `${this.deps.baseUrl}/content/${sha256}.p7s`,
+        MAX_SIGNATURE_BYTES,
+        'CMS signature',
+      );
+    } catch (err) {
+      return `no CMS signature (${(err as Error).message})`;
+    }
     const sig = path.join(this.deps.work, 'sig.p7s');
-    await writeFile(sig, Buffer.from(await res.arrayBuffer()));
+    await writeFile(sig, bytes);
     try {
       await run('openssl', [
         'cms',

@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Updater } from 'tuf-js';
-import { UpcatError } from '../errors.js';
-import { enumerateTargets } from './enumerate.js';
+import { errnoCode } from '../errors.js';
+import { enumerateTargets, fetchBounded } from './enumerate.js';
 import { verifySelection, type VerifySelection } from './selection.js';
 import { TargetChecker } from './target-check.js';
 
@@ -20,6 +20,12 @@ export interface VerifyOptions {
   checkSignatures?: boolean;
   /** Check only these (an update, named targets) instead of every target. */
   only?: VerifySelection;
+  /**
+   * Where the verifier keeps the metadata it trusted (`--state-dir`), as a client does: a later
+   * run refuses a timestamp or snapshot older than one it has seen (rollback), and starts from
+   * the newest root it has verified. Without it, every run starts from `trustedRoot` alone.
+   */
+  stateDir?: string;
 }
 
 export interface VerifyReport {
@@ -43,9 +49,16 @@ export interface VerifyReport {
 export async function verifyCatalog(options: VerifyOptions): Promise<VerifyReport> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'upcat-verify-'));
   try {
-    await writeFile(path.join(work, 'root.json'), options.trustedRoot);
+    const metadataDir = options.stateDir ?? work;
+    await mkdir(metadataDir, { recursive: true, mode: 0o700 });
+    // A root already verified in the state (maybe rotated since) wins over the one passed in.
+    await writeFile(path.join(metadataDir, 'root.json'), options.trustedRoot, { flag: 'wx' }).catch(
+      (err: unknown) => {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      },
+    );
     const updater = new Updater({
-      metadataDir: work,
+      metadataDir,
       metadataBaseUrl: `${options.baseUrl}/tuf`,
       targetBaseUrl: `${options.baseUrl}/tuf/targets`,
       targetDir: work,
@@ -57,7 +70,13 @@ export async function verifyCatalog(options: VerifyOptions): Promise<VerifyRepor
       const problems = [`metadata: ${(err as Error).message}`];
       return { ok: false, targets: 0, payloads: 0, signaturesChecked: 0, checked: [], problems };
     }
-    const names = await enumerateTargets(options.baseUrl);
+    let names: string[];
+    try {
+      names = await enumerateTargets(options.baseUrl, metadataDir);
+    } catch (err) {
+      const problems = [`metadata: ${(err as Error).message}`];
+      return { ok: false, targets: 0, payloads: 0, signaturesChecked: 0, checked: [], problems };
+    }
     const caFile =
       options.checkSignatures === true ? await fetchCa(options.baseUrl, work) : undefined;
     const checker = new TargetChecker({ updater, baseUrl: options.baseUrl, work, caFile });
@@ -91,10 +110,10 @@ function compareSets(
 }
 
 async function fetchCa(baseUrl: string, work: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/pki/ca.pem`, { signal: AbortSignal.timeout(30_000) });
-  // Else an error page would be taken for the CA and every payload reported as badly signed.
-  if (!res.ok) throw new UpcatError('integrity', `${baseUrl}/pki/ca.pem answered ${res.status}`);
+  // A refusal throws: else an error page would be taken for the CA and every payload reported
+  // as badly signed.
+  const pem = await fetchBounded(`${baseUrl}/pki/ca.pem`, 1024 * 1024, 'site CA');
   const file = path.join(work, 'ca.pem');
-  await writeFile(file, await res.text());
+  await writeFile(file, pem);
   return file;
 }

@@ -6,13 +6,15 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { Metadata, MetaFile, MetadataKind, Timestamp } from '@tufjs/models';
 import express from 'express';
 import { Updater } from 'tuf-js';
 import { loadConfig } from '../../src/config/load.js';
 import { tufRoutes } from '../../src/server/routes/tuf.js';
 import { initKeys, loadKeyring, type InitKeysOptions } from '../../src/signing/key-store.js';
 import type { Keyring } from '../../src/signing/roles.js';
-import type { RepoOptions } from '../../src/signing/tuf-metadata.js';
+import type { Signer } from '../../src/signing/signer.js';
+import { metadataBytes, signMetadata, type RepoOptions } from '../../src/signing/tuf-metadata.js';
 import { publishTargets, tufRepoDir, type RepoSummary } from '../../src/signing/tuf-repo.js';
 import type { TargetInput } from '../../src/signing/tuf-targets.js';
 import { BlobPool } from '../../src/storage/blobs/pool.js';
@@ -146,4 +148,26 @@ export async function download(client: Updater, name: string): Promise<Buffer> {
   const info = await client.getTargetInfo(name);
   if (info === undefined) throw new Error(`no target ${name}`);
   return readFile(await client.downloadTarget(info));
+}
+
+/** Timestamp metadata as an attacker holding the given timestamp keys would sign it. */
+export async function forgedTimestamp(
+  fx: Pick<TufFixture, 'repoDir'>,
+  changes: { version: number; snapshotVersion?: number },
+  signers: readonly Signer[],
+): Promise<Buffer> {
+  const current = Metadata.fromJSON(
+    MetadataKind.Timestamp,
+    JSON.parse(await readFile(path.join(fx.repoDir, 'timestamp.json'), 'utf8')) as Parameters<
+      typeof Metadata.fromJSON
+    >[1],
+  );
+  const meta = current.signed.snapshotMeta;
+  const signed = new Timestamp({
+    version: changes.version,
+    specVersion: current.signed.specVersion,
+    expires: current.signed.expires,
+    snapshotMeta: new MetaFile({ version: changes.snapshotVersion ?? meta.version }),
+  });
+  return metadataBytes(await signMetadata(signed, signers));
 }

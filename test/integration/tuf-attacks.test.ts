@@ -2,12 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { Metadata, MetaFile, MetadataKind, Timestamp } from '@tufjs/models';
 import type { Updater } from 'tuf-js';
 import { rotateKey } from '../../src/signing/rotate.js';
 import type { Signer } from '../../src/signing/signer.js';
-import { metadataBytes, signMetadata } from '../../src/signing/tuf-metadata.js';
-import { download, makeTufFixture, sha256, type TufFixture } from '../helpers/tuf.js';
+import {
+  download,
+  makeTufFixture,
+  sha256,
+  type TufFixture,
+  forgedTimestamp,
+} from '../helpers/tuf.js';
 
 /**
  * One test per attack of issue 3 item 7 (TUF spec §1.5.2, "Goals to protect against specific
@@ -27,28 +31,6 @@ async function rejected(
 
 function bytesOf(fx: TufFixture, file: string): Promise<Buffer> {
   return readFile(path.join(fx.repoDir, file));
-}
-
-/** Timestamp metadata as an attacker holding the given timestamp keys would sign it. */
-async function forgedTimestamp(
-  fx: TufFixture,
-  changes: { version: number; snapshotVersion?: number },
-  signers: readonly Signer[],
-): Promise<Buffer> {
-  const current = Metadata.fromJSON(
-    MetadataKind.Timestamp,
-    JSON.parse((await bytesOf(fx, 'timestamp.json')).toString()) as Parameters<
-      typeof Metadata.fromJSON
-    >[1],
-  );
-  const meta = current.signed.snapshotMeta;
-  const signed = new Timestamp({
-    version: changes.version,
-    specVersion: current.signed.specVersion,
-    expires: current.signed.expires,
-    snapshotMeta: new MetaFile({ version: changes.snapshotVersion ?? meta.version }),
-  });
-  return metadataBytes(await signMetadata(signed, signers));
 }
 
 async function current(fx: TufFixture, name = 'client'): Promise<Updater> {

@@ -1,7 +1,15 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { openSite, type Site } from '../../app.js';
 import { invalidInput } from '../../errors.js';
 import { startServer } from '../../server/serve.js';
+import {
+  DEFAULT_SERVICE_USER,
+  installServerService,
+  serverUnit,
+} from '../../server/service-unit.js';
+import { loadConfig } from '../../config/load.js';
 import { activePublisherInfo } from '../../signing/publisher-import.js';
 import { plainHttpWarning } from '../../windows/gpo/transport.js';
 import { globalOptions } from '../context.js';
@@ -13,8 +21,8 @@ export interface ServeOptions {
 }
 
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
+  const serve = program.command('serve');
+  serve
     .description('serve the catalog, payloads and the API over HTTP (default port 8530)')
     .option('--port <port>', 'TCP port (default from config: 8530)')
     .option('--host <host>', 'address to listen on (default from config: 0.0.0.0)')
@@ -29,6 +37,46 @@ export function registerServe(program: Command): void {
         ...(g.verbose === true ? { logLevel: 'debug' } : {}),
       });
       await serveUntilSignal(site, opts);
+    });
+  registerInstallService(serve);
+}
+
+/**
+ * `upcat serve install-service` (issue 13 item 6): the server as a hardened systemd service
+ * (src/server/service-unit.ts); `--dry-run` prints the unit. Windows: docs/OPERATIONS.md.
+ */
+function registerInstallService(serve: Command): void {
+  serve
+    .command('install-service')
+    .description(
+      'write, enable and start a hardened systemd unit that runs this site as a service under a dedicated user (root only; Windows: docs/OPERATIONS.md)',
+    )
+    .option(
+      '--user <name>',
+      'the system user the service runs as (made when missing)',
+      DEFAULT_SERVICE_USER,
+    )
+    .option('--dry-run', 'print the unit instead of installing it')
+    .action(async (opts: { user: string; dryRun?: boolean }, cmd: Command) => {
+      if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(opts.user))
+        throw invalidInput(`--user: "${opts.user}" is not a user name`);
+      const config = loadConfig({ home: globalOptions(cmd).home });
+      const unit = serverUnit({
+        node: process.execPath,
+        cli: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/upcat.js'),
+        config,
+        user: opts.user,
+      });
+      if (opts.dryRun === true) {
+        process.stdout.write(unit);
+        return;
+      }
+      const file = await installServerService(unit, {
+        user: opts.user,
+        home: config.home,
+        dataDirs: Object.values(config.dirs),
+      });
+      process.stdout.write(`installed and started ${file} (user ${opts.user})\n`);
     });
 }
 

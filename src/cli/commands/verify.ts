@@ -11,6 +11,7 @@ import {
   type VerifySelection,
 } from '../../verify/verify-catalog.js';
 import { withSite, output } from '../context.js';
+import { fetchBounded } from '../../verify/enumerate.js';
 
 interface VerifyOptions {
   server?: string;
@@ -20,6 +21,7 @@ interface VerifyOptions {
   update?: string;
   revision?: string;
   target: string[];
+  stateDir?: string;
 }
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -47,6 +49,10 @@ export function registerVerify(program: Command): void {
       'check only this target (payloads/<sha256> or updates/<id>.xml); repeatable',
       (value: string, list: string[]) => [...list, value],
       [],
+    )
+    .option(
+      '--state-dir <dir>',
+      'keep the metadata verified here, as a client does: a later run refuses an older timestamp or snapshot (rollback) and starts from the newest verified root',
     )
     .option('--json', 'print the report as JSON')
     .action(async (opts: VerifyOptions, cmd: Command) => {
@@ -110,15 +116,13 @@ async function verifyRemote(
   else {
     // Trust on first use: say so, since the point of a pinned root is not to need this.
     process.stderr.write(`upcat: no --root given; trusting ${baseUrl}/tuf/1.root.json as served\n`);
-    const res = await fetch(`${baseUrl}/tuf/1.root.json`, { signal: AbortSignal.timeout(30_000) });
-    if (!res.ok)
-      throw new UpcatError('integrity', `${baseUrl}/tuf/1.root.json answered ${res.status}`);
-    trustedRoot = Buffer.from(await res.arrayBuffer());
+    trustedRoot = await fetchBounded(`${baseUrl}/tuf/1.root.json`, MAX_ROOT_BYTES, '1.root.json');
   }
   return verifyCatalog({
     baseUrl,
     trustedRoot,
     checkSignatures: opts.signatures,
+    ...stateDirOf(opts),
     ...(only === undefined ? {} : { only }),
   });
 }
@@ -142,12 +146,20 @@ async function verifyLocal(
         trustedRoot,
         expected,
         checkSignatures: opts.signatures,
+        ...stateDirOf(opts),
         ...(only === undefined ? {} : { only }),
       });
     } finally {
       await running.close();
     }
   });
+}
+
+/** As tuf-js bounds a root (its rootMaxLength). */
+const MAX_ROOT_BYTES = 512 * 1024;
+
+function stateDirOf(opts: VerifyOptions): { stateDir?: string } {
+  return opts.stateDir === undefined ? {} : { stateDir: path.resolve(opts.stateDir) };
 }
 
 async function readRoot(file: string): Promise<Buffer> {
