@@ -140,6 +140,9 @@ for (const compress of [false, true]) {
     ]);
     const listed = await readCab(cab);
     t.is(listed.folders[0]?.compression, compress ? 'mszip' : 'none');
+    // gcab writes real checksums, so reading below verifies them with our routine.
+    const raw = await readFile(cab);
+    t.not(raw.readUInt32LE(listed.folders[0]?.dataOffset ?? 0), 0);
     t.deepEqual(
       listed.files.map((f) => [f.name, f.size]),
       names.map((f) => [f.name, f.data.length]),
@@ -150,6 +153,65 @@ for (const compress of [false, true]) {
     for (const f of names) t.deepEqual(await readFile(path.join(dest, f.name)), f.data, f.name);
   });
 }
+
+test('osslsigncode signs our cabinet; the signed file still reads, with the signature slot decoded', async (t) => {
+  const cab = await writeOurs(FILES);
+  const key = path.join(dir, 'sign-key.pem');
+  const cert = path.join(dir, 'sign-cert.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=upcat cab test',
+    '-addext',
+    'extendedKeyUsage=codeSigning',
+  ]);
+  const signed = path.join(dir, 'signed.cab');
+  await run('osslsigncode', [
+    'sign',
+    '-certs',
+    cert,
+    '-key',
+    key,
+    '-h',
+    'sha256',
+    '-in',
+    cab,
+    '-out',
+    signed,
+  ]);
+  const listed = await readCab(signed);
+  const slot = listed.header.signature;
+  t.truthy(slot);
+  t.is(slot?.offset, listed.header.cabinetBytes);
+  t.is((slot?.offset ?? 0) + (slot?.length ?? 0), listed.fileBytes);
+  for (const f of FILES) t.deepEqual(await readCabEntry(listed, f.name, { maxBytes: 1e6 }), f.data);
+  await gcabExtractsSame(signed, FILES);
+
+  // In place: the cabinet written with signatureReserve is byte for byte what osslsigncode makes
+  // of the unreserved one, up to the signature length at 48; appending the signature and
+  // patching that length gives osslsigncode's signed file, which verifies.
+  const reserved = await readFile(await writeOurs(FILES, { signatureReserve: true }));
+  const theirs = await readFile(signed);
+  t.is(reserved.length, listed.header.cabinetBytes);
+  t.is(reserved.readUInt32LE(48), 0);
+  const patched = Buffer.concat([reserved, theirs.subarray(reserved.length)]);
+  patched.writeUInt32LE(theirs.readUInt32LE(48), 48);
+  t.true(patched.equals(theirs));
+  const inPlace = path.join(dir, 'signed-in-place.cab');
+  await writeFile(inPlace, patched);
+  const { stdout } = await run('osslsigncode', ['verify', '-CAfile', cert, '-in', inPlace]);
+  t.regex(stdout, /Signature verification: ok/);
+});
 
 test('a payload over several folders (3 blocks per folder here): gcab, cabextract and our reader agree', async (t) => {
   const files = [
