@@ -8,6 +8,7 @@
 import { invalidInput, UpcatError } from '../../errors.js';
 import { parseXml, type XmlElement } from '../../rules/safe-xml.js';
 import { CatalogSplitter, type CatalogPiece } from './catalog-split.js';
+import { parsePieceXml } from './piece-parser.js';
 import { requireSdpRoot, sdpToManifest, type SdpImport } from './to-manifest.js';
 import { NS, qualifiedName } from './xml-nodes.js';
 
@@ -119,7 +120,8 @@ function* mapPieces(
 /** safe-xml's checks, per package; errors say which child of the catalog was at fault. */
 function parsePiece(piece: CatalogPiece, label: string): XmlElement {
   try {
-    return parseXml(piece.xml, {
+    // The catalog's own parser (piece-parser.ts): the same tree as parseXml, several times faster.
+    return parsePieceXml(piece.xml, {
       maxBytes: CATALOG_LIMITS.maxPackageBytes,
       maxDepth: CATALOG_LIMITS.maxDepth - 1,
       maxElements: CATALOG_LIMITS.maxPackageElements,
