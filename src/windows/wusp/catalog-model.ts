@@ -40,6 +40,8 @@ export interface WuaCatalog {
   updateOfRevisionId: ReadonlyMap<number, string>;
   /** Downloaded files by SHA-1 (hex). */
   bySha1: ReadonlyMap<string, WrappedPayload>;
+  /** Some deployment rolls out to a percentage: policies differ by client ID, not only by group. */
+  partialRollout: boolean;
   /** Updates left out because their rules cannot run on Windows, with why. */
   excluded: ReadonlyMap<string, string>;
 }
@@ -194,6 +196,7 @@ export async function buildCatalog(deps: ModelDeps, version: number): Promise<Wu
     .select('update_id')
     .max({ v: 'catalog_version' })) as Array<{ update_id: string; v: number | string }>;
   const clockOf = new Map(clocks.map((c) => [c.update_id, Number(c.v)]));
+  const partial = (await db('deployments').where('percent', '<', 100).first('id')) as unknown;
 
   const excluded = new Map<string, string>();
   interface Pending {
@@ -359,5 +362,13 @@ export async function buildCatalog(deps: ModelDeps, version: number): Promise<Wu
   for (const [k, id] of idOf) updateOfRevisionId.set(id, k.slice(0, k.indexOf('/')));
   if (excluded.size > 0)
     deps.log.debug({ excluded: excluded.size }, 'updates not offered to Windows Update Agents');
-  return { version, byRevisionId, byUpdateId, updateOfRevisionId, bySha1, excluded };
+  return {
+    version,
+    byRevisionId,
+    byUpdateId,
+    updateOfRevisionId,
+    bySha1,
+    partialRollout: partial !== undefined,
+    excluded,
+  };
 }

@@ -9,6 +9,7 @@
  * record rather than looking like a new machine.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
 import { isUpcatError } from '../../errors.js';
 import { catalogVersionColumn, normalizeClient, type ClientRow } from '../../site/client-repo.js';
 import type { RegistrationService } from '../../site/registration.js';
@@ -21,6 +22,20 @@ export interface Computer {
   susClientId: string;
   client: ClientRow;
   targetGroup: string | null;
+  /** The client's named groups, as sorted IDs joined by commas (read in the same statement). */
+  groupIds: string;
+}
+
+/** `(the client's group IDs, sorted, comma-separated) as wusp_group_ids`, to add to a select. */
+function groupIdsColumn(db: Db): Knex.Raw {
+  if ((db.client.config.client as string) === 'pg') {
+    return db.raw(
+      "(select string_agg(g.group_id::text, ',' order by g.group_id) from client_groups g where g.client_id = c.client_id) as wusp_group_ids",
+    );
+  }
+  return db.raw(
+    "(select group_concat(group_id, ',') from (select g.group_id from client_groups g where g.client_id = c.client_id order by g.group_id)) as wusp_group_ids",
+  );
 }
 
 /** The hardware ID of a Windows computer: stable across renames, BIOS updates and OS upgrades. */
@@ -100,11 +115,22 @@ export class WuspComputers {
     const row = (await db('wusp_computers as w')
       .join('clients as c', 'c.client_id', 'w.client_id')
       .where('w.sus_client_id', susClientId)
-      .first('c.*', 'w.target_group as wusp_target_group', catalogVersionColumn(db))) as
-      (Record<string, unknown> & { wusp_target_group: string | null }) | undefined;
+      .first(
+        'c.*',
+        'w.target_group as wusp_target_group',
+        catalogVersionColumn(db),
+        groupIdsColumn(db),
+      )) as
+      | (Record<string, unknown> & { wusp_target_group: string | null; wusp_group_ids: unknown })
+      | undefined;
     if (row === undefined) return undefined;
-    const { wusp_target_group: targetGroup, ...client } = row;
-    return { susClientId, client: normalizeClient(client), targetGroup };
+    const { wusp_target_group: targetGroup, wusp_group_ids: groups, ...client } = row;
+    return {
+      susClientId,
+      client: normalizeClient(client),
+      targetGroup,
+      groupIds: typeof groups === 'string' ? groups : '',
+    };
   }
 
   /**

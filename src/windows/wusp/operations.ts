@@ -5,7 +5,6 @@
  */
 import type { Logger } from 'pino';
 import type { SiteConfig } from '../../config/schema.js';
-import type { ClientRow } from '../../site/client-repo.js';
 import type { ContactRecorder } from '../../site/contacts.js';
 import type { RegistrationService } from '../../site/registration.js';
 import type { StateMessageService } from '../../site/state-messages.js';
@@ -265,9 +264,13 @@ export class WuspService {
 
   // --- 3.1.5.7 SyncUpdates ---------------------------------------------------------------------
 
-  private async policyOf(client: ClientRow): Promise<PolicyEntry[]> {
+  private async policyOf(computer: Computer, catalog: WuaCatalog): Promise<PolicyEntry[]> {
+    const client = computer.client;
     const version = client.catalog_version ?? 0;
-    return this.policies.get(client, version, () => computePolicy(this.deps.db, client));
+    const shape = catalog.partialRollout
+      ? undefined
+      : `${client.approval}|${client.record_state}|${computer.groupIds}`;
+    return this.policies.get(client, version, shape, () => computePolicy(this.deps.db, client));
   }
 
   async syncUpdates(req: SyncUpdatesRequest): Promise<SyncAnswer> {
@@ -296,7 +299,7 @@ export class WuspService {
         driverSyncNotNeeded: true,
       };
     }
-    const policy = await this.policyOf(client);
+    const policy = await this.policyOf(computer, catalog);
     const result = computeSync(catalog, policy, {
       installedNonLeaf: req.installedNonLeaf,
       otherCached: req.otherCached,
@@ -312,7 +315,7 @@ export class WuspService {
   async refreshCache(req: RefreshCacheRequest): Promise<RefreshCacheAnswer> {
     const { computer } = await this.registered(req.cookie);
     const catalog = await this.model(computer.client.catalog_version);
-    const actions = neededActions(catalog, await this.policyOf(computer.client));
+    const actions = neededActions(catalog, await this.policyOf(computer, catalog));
     const results: RefreshCacheAnswer['results'] = [];
     for (const g of req.globalIds) {
       const a = actions.get(g.updateId);
@@ -359,7 +362,7 @@ export class WuspService {
     }
     const { computer } = await this.registered(req.cookie);
     const catalog = await this.model(computer.client.catalog_version);
-    const inScope = neededActions(catalog, await this.policyOf(computer.client));
+    const inScope = neededActions(catalog, await this.policyOf(computer, catalog));
     const answer: ExtendedInfoAnswer = { updates: [], fileLocations: [], outOfScope: [] };
     const seenFiles = new Set<string>();
     for (const id of [...new Set(req.revisionIds)]) {

@@ -19,15 +19,35 @@ interface Held {
 export class PolicyCache {
   private readonly byClient = new Map<string, Held>();
   private readonly shared = new Map<string, PolicyEntry[]>();
+  private readonly byShape = new Map<string, PolicyEntry[]>();
   private sharedVersion = -1;
 
   constructor(private readonly capacity: number) {}
 
+  /**
+   * `shape`, when given, names everything the policy depends on besides the client's ID (its
+   * approval, record state and groups): clients of one shape share one computation. The caller
+   * gives none when a deployment rolls out to a percentage, which makes the client ID matter.
+   */
   async get(
     client: ClientRow,
     version: number,
+    shape: string | undefined,
     compute: () => Promise<PolicyEntry[]>,
   ): Promise<PolicyEntry[]> {
+    if (version !== this.sharedVersion) {
+      this.shared.clear();
+      this.byShape.clear();
+      this.sharedVersion = version;
+    }
+    if (shape !== undefined) {
+      const held = this.byShape.get(shape);
+      if (held !== undefined) return held;
+      const computed = await compute();
+      if (version === this.sharedVersion && this.byShape.size < this.capacity)
+        this.byShape.set(shape, computed);
+      return computed;
+    }
     const held = this.byClient.get(client.client_id);
     if (
       held !== undefined &&
@@ -39,10 +59,7 @@ export class PolicyCache {
       return held.policy;
     }
     const computed = await compute();
-    if (version !== this.sharedVersion) {
-      this.shared.clear();
-      this.sharedVersion = version;
-    }
+    if (version !== this.sharedVersion) return computed;
     const key = createHash('sha256').update(JSON.stringify(computed)).digest('hex');
     const policy = this.shared.get(key) ?? computed;
     this.shared.set(key, policy);

@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isUpcatError } from '../../errors.js';
-import { parseXml, type XmlElement, type XmlLimits } from '../../rules/safe-xml.js';
+import type { XmlElement, XmlLimits } from '../../rules/safe-xml.js';
+import { parseSoapXml } from './soap-xml.js';
 import { escapeText } from './xml-text.js';
 
 export const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -79,7 +80,7 @@ export function actionOf(header: string | undefined, service: ServiceName): stri
 export function parseEnvelope(text: string, service: ServiceName): SoapRequest {
   let root: XmlElement;
   try {
-    root = parseXml(text, SOAP_LIMITS);
+    root = parseSoapXml(text, SOAP_LIMITS);
   } catch (err) {
     const why = isUpcatError(err) ? err.message : 'unreadable XML';
     throw new WuspFault('InvalidParameters', `request: ${why}`);

@@ -40,6 +40,7 @@ function catalog(): WuaCatalog {
       [4, 'app'],
     ]),
     bySha1: new Map(),
+    partialRollout: false,
     excluded: new Map(),
   };
 }
