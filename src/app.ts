@@ -12,6 +12,7 @@ import { TufPublisher } from './publish/tuf-publisher.js';
 import { initSiteSigning, loadSiteSigning, type SiteSigning } from './signing/site-signing.js';
 import { createSiteServices, type SiteServices } from './site/index.js';
 import { keepSitePrivate } from './site/private-files.js';
+import { assertDatabaseMatchesHome } from './ops/site-guard.js';
 
 /** Everything a command or the server needs, built once from config (the composition root). */
 export interface Site extends SiteServices {
@@ -39,6 +40,8 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
   await keepSitePrivate(config);
   const db = openDb(config);
   try {
+    // Before migrations make the tables: an empty database under a home full of data is refused.
+    await assertDatabaseMatchesHome(db, config);
     await migrate(db);
   } catch (err) {
     await db.destroy();

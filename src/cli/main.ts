@@ -35,6 +35,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['backup', async () => (await import('./commands/backup.js')).registerBackup],
   ['restore', async () => (await import('./commands/restore.js')).registerRestore],
   ['gc', async () => (await import('./commands/gc.js')).registerGc],
+  ['migrate-db', async () => (await import('./commands/migrate-db.js')).registerMigrateDb],
   ['export', async () => (await import('./commands/export.js')).registerExport],
   ['gpo', async () => (await import('./commands/gpo.js')).registerGpo],
 ];
