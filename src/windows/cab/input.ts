@@ -1,12 +1,13 @@
 /**
  * Resolves a CabInputFile to what the writer needs before it writes a byte: the stored name,
  * the exact size (the file table precedes the data), the DOS date, and a way to read the bytes
- * as a stream of Buffers.
+ * as a stream of Buffers; then cuts a folder's inputs into the 32 KiB blocks of its stream.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { errnoCode, invalidInput, notFound } from '../../errors.js';
+import { errnoCode, invalidInput, notFound, type UpcatError } from '../../errors.js';
+import { BLOCK_BYTES } from './data-block.js';
 import { ATTR_ARCH, ATTR_NAME_IS_UTF, toDosDateTime } from './file-entry.js';
 import { encodeName } from './names.js';
 import type { CabInputFile } from './types.js';
@@ -85,4 +86,45 @@ async function describeSource(
 
 function* bufferPieces(buf: Buffer): Generator<Buffer> {
   for (let off = 0; off < buf.length; off += READ_BYTES) yield buf.subarray(off, off + READ_BYTES);
+}
+
+/** The folder's uncompressed stream cut into 32 KiB blocks, across file boundaries. */
+export async function* folderChunks(inputs: ResolvedInput[]): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let have = 0;
+  for (const input of inputs) {
+    let seen = 0;
+    for await (const piece of input.open()) {
+      if (!Buffer.isBuffer(piece))
+        throw invalidInput(`cabinet input ${input.label}: the stream must give Buffers`);
+      seen += piece.length;
+      if (seen > input.size) throw sizeChanged(input, seen);
+      let off = 0;
+      while (off < piece.length) {
+        const take = Math.min(BLOCK_BYTES - have, piece.length - off);
+        if (have === 0 && take === BLOCK_BYTES) {
+          yield piece.subarray(off, off + take);
+        } else {
+          parts.push(piece.subarray(off, off + take));
+          have += take;
+          if (have === BLOCK_BYTES) {
+            yield Buffer.concat(parts, have);
+            parts = [];
+            have = 0;
+          }
+        }
+        off += take;
+      }
+    }
+    if (seen !== input.size) throw sizeChanged(input, seen);
+  }
+  if (have > 0) yield Buffer.concat(parts, have);
+}
+
+function sizeChanged(input: ResolvedInput, seen: number): UpcatError {
+  // Reading stops at the first byte past the size, so "more" is all that is known then.
+  const gave = seen > input.size ? 'more' : String(seen);
+  return invalidInput(
+    `cabinet input ${input.label}: expected ${input.size} bytes, the source gave ${gave}`,
+  );
 }

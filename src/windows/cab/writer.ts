@@ -10,8 +10,8 @@
  * u16), so a new folder starts before one would pass that; a single file is limited to
  * 65535 x 32 KiB = 0x7FFF8000 bytes, the format's per-file maximum.
  */
-import { open, rm, type FileHandle } from 'node:fs/promises';
-import { UpcatError, errnoCode, invalidInput } from '../../errors.js';
+import { rm } from 'node:fs/promises';
+import { UpcatError, invalidInput } from '../../errors.js';
 import { BLOCK_BYTES, encodeDataHeader } from './data-block.js';
 import { encodeFileEntry, MAX_FILES } from './file-entry.js';
 import { CFFOLDER_BYTES, encodeFolder, MAX_BLOCKS_PER_FOLDER, MAX_FOLDERS } from './folder.js';
@@ -22,7 +22,8 @@ import {
   headerBytes,
   SIGNATURE_RESERVE_BYTES,
 } from './header.js';
-import { resolveInput, type ResolvedInput } from './input.js';
+import { folderChunks, resolveInput, type ResolvedInput } from './input.js';
+import { openOutput, PositionedWriter, writeFully } from './output.js';
 import { compressMszipBlock } from './mszip.js';
 import type { CabCompression, CabInputFile, WriteCabOptions, WriteCabResult } from './types.js';
 
@@ -32,12 +33,8 @@ export interface CabWriterLimits {
 }
 
 const DEFAULT_LIMITS: CabWriterLimits = { maxBlocksPerFolder: MAX_BLOCKS_PER_FOLDER };
-/** cbCabinet and every offset are u32. */
-const MAX_CABINET_BYTES = 0xffffffff;
 /** Blocks being compressed at once (on zlib's thread pool); bounds memory to a few MiB. */
 const BLOCKS_IN_FLIGHT = 16;
-/** Output is written in batches of this size (larger batches only raised the peak RSS). */
-const WRITE_BATCH_BYTES = 1 << 20;
 
 interface PlannedFolder {
   inputs: ResolvedInput[];
@@ -200,104 +197,6 @@ async function encodeBlock(
   return [encodeDataHeader(payload, chunk.length), payload];
 }
 
-/** The folder's uncompressed stream cut into 32 KiB blocks, across file boundaries. */
-async function* folderChunks(inputs: ResolvedInput[]): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let have = 0;
-  for (const input of inputs) {
-    let seen = 0;
-    for await (const piece of input.open()) {
-      if (!Buffer.isBuffer(piece))
-        throw invalidInput(`cabinet input ${input.label}: the stream must give Buffers`);
-      seen += piece.length;
-      if (seen > input.size) throw sizeChanged(input, seen);
-      let off = 0;
-      while (off < piece.length) {
-        const take = Math.min(BLOCK_BYTES - have, piece.length - off);
-        if (have === 0 && take === BLOCK_BYTES) {
-          yield piece.subarray(off, off + take);
-        } else {
-          parts.push(piece.subarray(off, off + take));
-          have += take;
-          if (have === BLOCK_BYTES) {
-            yield Buffer.concat(parts, have);
-            parts = [];
-            have = 0;
-          }
-        }
-        off += take;
-      }
-    }
-    if (seen !== input.size) throw sizeChanged(input, seen);
-  }
-  if (have > 0) yield Buffer.concat(parts, have);
-}
-
-/** Batches output and writes it at explicit positions (the directory goes at 0 at the end). */
-class PositionedWriter {
-  position: number;
-  private written: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-
-  constructor(
-    private readonly fh: FileHandle,
-    start: number,
-  ) {
-    this.position = start;
-    this.written = start;
-  }
-
-  async push(buffers: Buffer[]): Promise<void> {
-    for (const b of buffers) {
-      this.pending.push(b);
-      this.pendingBytes += b.length;
-      this.position += b.length;
-    }
-    if (this.position > MAX_CABINET_BYTES)
-      throw tooLarge(`the cabinet would pass ${MAX_CABINET_BYTES} bytes`);
-    if (this.pendingBytes >= WRITE_BATCH_BYTES) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const batch = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    await writeFully(this.fh, batch, this.written);
-    this.written += batch.length;
-  }
-}
-
-async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-async function openOutput(outPath: string, overwrite: boolean): Promise<FileHandle> {
-  try {
-    return await open(outPath, overwrite ? 'w' : 'wx');
-  } catch (err) {
-    if (errnoCode(err) === 'EEXIST') {
-      throw new UpcatError('conflict', `cabinet output ${outPath} already exists`, {
-        details: { path: outPath },
-      });
-    }
-    throw err;
-  }
-}
-
 function tooLarge(message: string): UpcatError {
   return new UpcatError('too_large', `cabinet: ${message}`);
-}
-
-function sizeChanged(input: ResolvedInput, seen: number): UpcatError {
-  // Reading stops at the first byte past the size, so "more" is all that is known then.
-  const gave = seen > input.size ? 'more' : String(seen);
-  return invalidInput(
-    `cabinet input ${input.label}: expected ${input.size} bytes, the source gave ${gave}`,
-  );
 }
