@@ -289,7 +289,7 @@ async function fullSync(url: string, cookie: string) {
   const other: number[] = [];
   let totalMs = 0;
   let rounds = 0;
-  let requestBytes = 0;
+  let requestBytes: number | undefined;
   for (;;) {
     const body = syncBody(cookie, nonLeaf, other);
     requestBytes = Buffer.byteLength(body);
@@ -311,7 +311,7 @@ async function fullSync(url: string, cookie: string) {
     installedNonLeaf: nonLeaf,
     other,
     cache: new Set([...nonLeaf, ...other]),
-    requestBytes,
+    requestBytes: requestBytes ?? 0,
   };
 }
 
