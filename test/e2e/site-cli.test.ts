@@ -81,6 +81,7 @@ dbTestSerial('clients, groups, approve and report through the CLI', async (t, { 
   const report = (await cli('report', 'revisions')) as Array<Record<string, unknown>>;
   t.like(report[0], {
     updateId: u.updateId,
+    group: 'Ring 1',
     status: 'active',
     installed: 0,
     alreadyInstalled: 0,
@@ -91,7 +92,7 @@ dbTestSerial('clients, groups, approve and report through the CLI', async (t, { 
   const readable = await runCli(['report', 'revisions'], env);
   t.regex(
     readable.stdout,
-    /^UPDATE\s+REV\s+TITLE\s+STATUS\s+INSTALLED\s+ALREADY INSTALLED\s+UNINSTALLED\s+FAILED\s+PENDING\s+NOT APPLICABLE\n\S+\s+1\s+Contoso Tool 1\.0\s+active\s+0\s+0\s+0\s+0\s+[01]\s+0\n?$/,
+    /^UPDATE\s+REV\s+GROUP\s+TITLE\s+STATUS\s+INSTALLED\s+ALREADY INSTALLED\s+UNINSTALLED\s+FAILED\s+PENDING\s+NOT APPLICABLE\n\S+\s+1\s+Ring 1\s+Contoso Tool 1\.0\s+active\s+0\s+0\s+0\s+0\s+[01]\s+0\n?$/,
   );
   t.deepEqual(await cli('report', 'client', a.clientId), []);
   t.is(((await cli('report', 'stale', '--days', '1')) as unknown[]).length, 0);

@@ -74,7 +74,8 @@ async function presentedClient(
   try {
     return await authenticateCertificate(site.db, serial);
   } catch (err) {
-    if (isUpcatError(err) && err.code === 'unauthorized') return undefined;
+    if (isUpcatError(err) && (err.code === 'unauthorized' || err.code === 'client_replaced'))
+      return undefined;
     throw err;
   }
 }
