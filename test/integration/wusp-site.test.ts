@@ -9,7 +9,14 @@ import { createWuspService, setWuspService } from '../../src/windows/wusp/index.
 import { loadAnchorKey } from '../../src/sync/site-keys.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { dbTest } from '../helpers/site.js';
-import { serve, windowsManifest, WuaFault, WuaSimulator } from '../helpers/wua-simulator.js';
+import {
+  all,
+  pick,
+  serve,
+  windowsManifest,
+  WuaFault,
+  WuaSimulator,
+} from '../helpers/wua-simulator.js';
 
 async function clientIdOf(
   site: import('../../src/app.js').Site,
@@ -183,6 +190,64 @@ dbTest(
       );
       const foreign = await t.throwsAsync(wua.syncOnce(), { instanceOf: WuaFault });
       t.is(foreign?.errorCode, 'InvalidCookie');
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTest(
+  'RefreshCache maps update identities to this server revision IDs; GetFileLocations finds a file by its SHA-1',
+  async (t, { site }) => {
+    site.config.site.approval = 'auto-all';
+    const published = await publishBytes(
+      site,
+      Buffer.from('MZ refresh'),
+      windowsManifest(),
+      'setup.exe',
+    );
+    await site.deployments.approve(
+      { updateId: published.updateId, group: 'All Computers', action: 'install' },
+      'test',
+    );
+    const server = await serve(site);
+    try {
+      const wua = new WuaSimulator(server.url);
+      await wua.connect();
+      await wua.syncAll();
+      const update = wua.actionable()[0];
+      if (update === undefined) return t.fail('nothing offered');
+      const refreshed = await wua.call(
+        'client',
+        'RefreshCache',
+        `${wua.cookieXml()}<globalIDs><UpdateIdentity><UpdateID>${published.updateId}</UpdateID><RevisionNumber>1</RevisionNumber></UpdateIdentity><UpdateIdentity><UpdateID>0a4c6c73-8887-4d7f-9cbe-d08fa8fa9d1e</UpdateID><RevisionNumber>50</RevisionNumber></UpdateIdentity></globalIDs>`,
+      );
+      const results = all(pick(refreshed.body, 'RefreshCacheResult'), 'RefreshCacheResult');
+      t.is(results.length, 1, 'only the update deployed to this computer');
+      t.is(pick(results[0], 'RevisionID')?.text, String(update.revisionId));
+      t.is(pick(results[0], 'Deployment', 'Action')?.text, 'Install');
+      const ext = await wua.extendedInfo([update.revisionId], ['Extended']);
+      const digest = pick(ext, 'FileLocations', 'FileLocation', 'FileDigest')?.text ?? '';
+      const url = pick(ext, 'FileLocations', 'FileLocation', 'Url')?.text;
+      const located = await wua.call(
+        'client',
+        'GetFileLocations',
+        `${wua.cookieXml()}<fileDigests><base64Binary>${digest}</base64Binary><base64Binary>AAAAAAAAAAAAAAAAAAAAAAAAAAA=</base64Binary></fileDigests>`,
+      );
+      const locations = all(
+        pick(located.body, 'GetFileLocationsResult', 'FileLocations'),
+        'FileLocation',
+      );
+      t.is(locations.length, 1);
+      t.is(pick(locations[0], 'Url')?.text, url, 'the same stable URL');
+      t.truthy(pick(located.body, 'GetFileLocationsResult', 'NewCookie', 'EncryptedData')?.text);
+      const bad = await wua.call(
+        'client',
+        'GetFileLocations',
+        `${wua.cookieXml()}<fileDigests><base64Binary>AAAA</base64Binary></fileDigests>`,
+      );
+      t.is(bad.fault?.errorCode, 'InvalidParameters', 'a digest that is not 20 bytes');
+      return undefined;
     } finally {
       await server.close();
     }
