@@ -4,8 +4,13 @@
  * Only characters that XML 1.0 allows reach here: upcat refuses control characters at publish.
  */
 
+const ATTRIBUTE_SPECIALS = /[&<>"\t\n\r]/;
+const TEXT_SPECIALS = /[&<>\r]/;
+
 /** An attribute value: `&`, `<` and `"` escaped, and white space kept as character references. */
 export function escapeAttribute(value: string): string {
+  // Most values need nothing: one test instead of seven replaces (10,000 packages, ~40 each).
+  if (!ATTRIBUTE_SPECIALS.test(value)) return value;
   return value
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
@@ -18,6 +23,7 @@ export function escapeAttribute(value: string): string {
 
 /** Element text: `&`, `<` and `>` escaped; a carriage return kept as a reference (XML 1.0 §2.11). */
 export function escapeText(value: string): string {
+  if (!TEXT_SPECIALS.test(value)) return value;
   return value
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
