@@ -18,6 +18,8 @@ export const OID = {
   spcCabData: '1.3.6.1.4.1.311.2.1.25',
   /** The data type of a PE image's SpcIndirectDataContent (value: SpcPeImageData). */
   spcPeImageData: '1.3.6.1.4.1.311.2.1.15',
+  /** The data type of an MSI's SpcIndirectDataContent (value: SpcSipInfo). */
+  spcSipInfo: '1.3.6.1.4.1.311.2.1.30',
   codeSigning: '1.3.6.1.5.5.7.3.3',
   anyExtendedKeyUsage: '2.5.29.37.0',
 } as const;

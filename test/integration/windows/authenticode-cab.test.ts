@@ -157,6 +157,9 @@ test('verifyCab accepts a cab signed by osslsigncode and refuses it against a di
   t.is(ok.digest.toUpperCase(), v.current ?? 'none');
   t.is(await refusal(verifyCab(theirs, [pki.otherCaPem])), 'untrusted_publisher');
   t.false((await osslVerify(theirs, pki.otherCaFile)).ok);
+  // Trusting the publisher's own certificate (pinning, as `--trust vendor.cer` would) works too.
+  const pinned = await verifyCab(theirs, [pki.publisher.signer.certificatePem]);
+  t.is(pinned.thumbprintSha1, ok.thumbprintSha1);
 });
 
 test('a signer without codeSigning, or expired, is refused by the signer and by verifyCab', async (t) => {
