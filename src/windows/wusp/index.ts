@@ -11,7 +11,7 @@ export { WuspService } from './operations.js';
 export { DEFAULT_SETTINGS, type WuspSettings } from './config.js';
 export { SignedCabWrapper, WuspContent, type PayloadWrapper } from './content.js';
 
-/** The publisher certificate signs the cabinets; its issuer (the site CA) completes the chain. */
+/** The active publisher certificate signs the cabinets, with the chain that leads to its root. */
 export function siteWrapper(site: Pick<Site, 'signing'>): PayloadWrapper {
   const signing = site.signing;
   if (signing === undefined) {
@@ -22,7 +22,13 @@ export function siteWrapper(site: Pick<Site, 'signing'>): PayloadWrapper {
         Promise.reject(new Error('the site has no publisher certificate: run upcat init')),
     };
   }
-  return new SignedCabWrapper({ ...signing.publisher, chainPems: [signing.caCertificatePem] });
+  // An imported organization publisher brings its intermediates; the site's own is issued by the CA.
+  const { certificatePem, privateKeyPem, chainPems } = signing.publisher;
+  return new SignedCabWrapper({
+    certificatePem,
+    privateKeyPem,
+    chainPems: chainPems.length > 0 ? chainPems : [signing.caCertificatePem],
+  });
 }
 
 export function createWuspService(
