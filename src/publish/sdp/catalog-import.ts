@@ -41,7 +41,13 @@ import { sdpReportJson, type SdpReportJson } from './report.js';
 import type { SdpImport } from './to-manifest.js';
 import { toVendorPackage, type VendorPackage } from './vendor-package.js';
 import { BatchLookup } from './batch-lookup.js';
-import { checkSelfReferences, decide, writeVendorRevision, type Written } from './vendor-writer.js';
+import {
+  checkSelfReferences,
+  decide,
+  insertVendorRows,
+  writeVendorRevision,
+  type Written,
+} from './vendor-writer.js';
 
 export type PackageStatus =
   /** Mapped and checked; only a check without a site stops here. */
@@ -320,9 +326,13 @@ async function storeBatch(
       }
       version ??= await repo.nextCatalogVersion(trx, { reason: 'import', actor });
       const at = version;
-      const done = await trx.transaction((sp) =>
-        writeVendorRevision(sp, item.pkg, decision, item.payload, at, ctx),
-      );
+      const write = (q: Knex.Transaction) =>
+        writeVendorRevision(q, item.pkg, decision, item.payload, at, ctx);
+      // Metadata-only rows are plain inserts of checked values: only a database failure can stop
+      // them, and that fails the batch. A package with content also writes its document and
+      // signature, which may refuse it alone: that one gets a savepoint.
+      const withContent = item.payload !== undefined || decision.pooled !== undefined;
+      const done = withContent ? await trx.transaction(write) : await write(trx);
       written.push(done);
       lookup.noteWritten(item.pkg, done.revision, done.file, done.pendingTargets);
       setOutcome(outcome, done.awaiting ? 'awaiting_content' : 'published', item, done.revision);
@@ -331,6 +341,23 @@ async function storeBatch(
       outcome.status = 'failed';
       outcome.message = err.message;
     }
+  }
+  await insertVendorRows(
+    trx,
+    written.map((w) => w.vendorRow),
+  );
+  // One audit row per batch, naming every revision it stored.
+  if (written.length > 0) {
+    await repo.audit(trx, {
+      actor,
+      action: 'import-catalog',
+      target: `catalog version ${version ?? '?'}`,
+      detail: {
+        revisions: written.map(
+          (w) => `${w.updateId}/${w.revision}${w.awaiting ? ' awaiting content' : ''}`,
+        ),
+      },
+    });
   }
   return { version, written };
 }

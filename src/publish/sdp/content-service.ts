@@ -15,7 +15,7 @@ import { originOf, stageFile, type PreparedPayload } from './payloads.js';
 import type { VendorMetadata } from './vendor-metadata.js';
 import { toVendorPackage, type VendorPackage } from './vendor-package.js';
 import { BatchLookup } from './batch-lookup.js';
-import { decide, writeVendorRevision } from './vendor-writer.js';
+import { decide, insertVendorRows, writeVendorRevision } from './vendor-writer.js';
 
 export type ContentSource = { file: string } | { fetch: FetchOptions };
 
@@ -57,6 +57,17 @@ export async function addContent(
       });
       const ctx = { pool: site.pool, signing: site.signing, dryRun: false, actor };
       const written = await writeVendorRevision(trx, pkg, decision, payload, version, ctx);
+      await insertVendorRows(trx, [written.vendorRow]);
+      await repo.audit(trx, {
+        actor,
+        action: 'content-add',
+        target: `${pkg.updateId}/${written.revision}`,
+        detail: {
+          sha1: payload.staged.sha1,
+          sha256: payload.staged.sha256,
+          size: payload.staged.size,
+        },
+      });
       return { revision: written.revision, created: true, version, written };
     });
     if (result.written !== undefined) await advance(site, result.version, [result.written]);

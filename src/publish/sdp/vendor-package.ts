@@ -38,6 +38,13 @@ export function toVendorPackage(
   if (bad !== undefined) {
     throw invalidInput(`manifest: supersedes: "${String(bad)}" is not a GUID`);
   }
+  // The columns of migration 010, with the XSD's own bounds (VendorName 1-200, FileName <= 256).
+  if ((vendor.vendor ?? '').length > 200) {
+    throw invalidInput('sdp:Properties VendorName: must be at most 200 characters');
+  }
+  if ((vendor.originFile?.fileName ?? '').length > 256) {
+    throw invalidInput('sdp:OriginFile FileName: must be at most 256 characters');
+  }
   const manifest = parseManifest({ ...raw, supersedes: [] });
   manifest.supersedes = [...new Set(supersedes.map((id) => (id as string).toLowerCase()))];
   if (manifest.updateId === undefined) {

@@ -53,6 +53,8 @@ export interface Written {
   file: PooledFile | undefined;
   /** Updates this revision names that the site does not have. */
   pendingTargets: string[];
+  /** The `vendor_revisions` row, inserted by the caller (a batch inserts its rows at once). */
+  vendorRow: Record<string, unknown>;
 }
 
 /** What storing this package would do, or why it cannot be stored (from the batch's lookup). */
@@ -147,15 +149,9 @@ export async function writeVendorRevision(
   }
   const pendingTargets = await storeReferences(trx, pkg, revisionId);
   if (!decision.existing && decision.pendingTarget) await resolvePendingFor(trx, updateId);
-  await insertVendorRow(trx, pkg, revisionId);
-  await repo.audit(trx, {
-    actor: ctx.actor,
-    action: file === undefined ? 'import-metadata' : 'import',
-    target: `${updateId}/${revision}`,
-    detail: { title: manifest.title, version: manifest.version, sha1: pkg.vendor.originFile?.sha1 },
-  });
   if (file !== undefined) await writeArtifacts(trx, pkg, revision, created, file, payload, ctx);
   return {
+    vendorRow: vendorRow(pkg, revisionId),
     updateId,
     revision,
     awaiting: file === undefined,
@@ -230,9 +226,9 @@ function fileOf(
   };
 }
 
-async function insertVendorRow(trx: Trx, pkg: VendorPackage, revisionId: number): Promise<void> {
+function vendorRow(pkg: VendorPackage, revisionId: number): Record<string, unknown> {
   const origin = pkg.vendor.originFile;
-  await trx('vendor_revisions').insert({
+  return {
     revision_id: revisionId,
     vendor: pkg.vendor.vendor ?? null,
     manifest: JSON.stringify(pkg.manifest),
@@ -242,9 +238,19 @@ async function insertVendorRow(trx: Trx, pkg: VendorPackage, revisionId: number)
     expected_sha256: origin?.sha256 ?? null,
     origin_file_name: origin?.fileName ?? null,
     origin_uri: origin?.uri ?? null,
-  });
+  };
 }
 
+/** Inserts `vendor_revisions` rows, several per statement. */
+export async function insertVendorRows(
+  trx: Trx,
+  rows: ReadonlyArray<Record<string, unknown>>,
+): Promise<void> {
+  // 100 rows of 9 columns stay under SQLite's 999 bound parameters.
+  for (let i = 0; i < rows.length; i += 100) {
+    await trx('vendor_revisions').insert(rows.slice(i, i + 100));
+  }
+}
 /** Refuses references a package cannot make whatever the site holds. */
 export function checkSelfReferences(pkg: VendorPackage): void {
   if (pkg.manifest.supersedes.includes(pkg.updateId)) {
