@@ -87,7 +87,13 @@ function planTargets(dir: CabDirectory, root: string): string[] {
   const seen = new Set<string>();
   return dir.files.map((file) => {
     const target = path.resolve(root, ...nameSegments(file.name));
-    if (!target.startsWith(root + path.sep)) {
+    const relative = path.relative(root, target);
+    if (
+      relative === '' ||
+      relative === '..' ||
+      relative.startsWith(`..${path.sep}`) ||
+      path.isAbsolute(relative)
+    ) {
       throw cabError('bad_name', `file name ${JSON.stringify(file.name)} leaves the destination`, {
         name: file.name,
       });

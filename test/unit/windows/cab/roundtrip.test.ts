@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import test from 'ava';
 import { UpcatError } from '../../../../src/errors.js';
 import {
+  extractCab,
   openCabEntry,
   readCab,
   readCabEntry,
@@ -193,4 +194,29 @@ test('writer refusals: bad names, a stream of the wrong size, an existing output
   t.is(await readFile(out, 'utf8'), 'keep');
   await writeCab([{ name: 'x', source: Buffer.from('a') }], out, { overwrite: true });
   t.deepEqual(await readCabEntry(out, 'x', { maxBytes: 1 }), Buffer.from('a'));
+});
+
+test('extractCab writes nested names under the destination, dots inside names allowed', async (t) => {
+  const out = path.join(dir, 'extract.cab');
+  const files = [
+    { name: '..a.txt', source: Buffer.from('one') },
+    { name: 'd/b..txt', source: Buffer.from('two') },
+    { name: 'd/e/empty', source: Buffer.alloc(0) },
+  ];
+  await writeCab(files, out);
+  const dest = path.join(dir, 'extracted');
+  const done = await extractCab(out, dest);
+  t.deepEqual(
+    done.map((f) => [path.relative(dest, f.path), f.size]),
+    [
+      ['..a.txt', 3],
+      [path.join('d', 'b..txt'), 3],
+      [path.join('d', 'e', 'empty'), 0],
+    ],
+  );
+  t.is(await readFile(path.join(dest, 'd', 'b..txt'), 'utf8'), 'two');
+  // Never overwrites: a second extraction into the same place is refused.
+  const again = await t.throwsAsync(extractCab(out, dest), { instanceOf: UpcatError });
+  t.is(again?.code, 'conflict');
+  t.is(await readFile(path.join(dest, '..a.txt'), 'utf8'), 'one');
 });
