@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 import { openSite } from '../../src/app.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { fileManifest } from '../helpers/publish.js';
 import { dbTest } from '../helpers/site.js';
 
@@ -328,6 +328,53 @@ dbTest(
         t.regex(signer.stdout, /CN ?= ?Contoso publisher/);
       } finally {
         await site.close();
+      }
+
+      // `upcat serve` warns at start, and signs the catalog CAB with the imported certificate:
+      // osslsigncode verifies it against the organization's root.
+      const serve = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1'], env);
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          let seen = '';
+          serve.stderr?.on('data', (d: Buffer) => {
+            seen += d.toString();
+            const m = /serving site \w+ on (http:\/\/[\d.]+:\d+)/.exec(seen);
+            if (m?.[1] !== undefined) {
+              t.regex(seen, /upcat: warning: the publisher certificate expires in 1\d day\(s\)/);
+              resolve(m[1]);
+            }
+          });
+          serve.on('exit', () => reject(new Error(`serve exited: ${seen}`)));
+        });
+        const cer = Buffer.from(
+          await (await fetch(`${url}/catalog/v1/publisher.cer`)).arrayBuffer(),
+        );
+        await writeFile(path.join(dir, 'served.cer'), cer);
+        const served = await run('openssl', [
+          'x509',
+          '-inform',
+          'DER',
+          '-in',
+          path.join(dir, 'served.cer'),
+          '-noout',
+          '-fingerprint',
+          '-sha1',
+        ]);
+        t.is(served.stdout, fingerprint);
+        const cab = Buffer.from(await (await fetch(`${url}/catalog/v1/upcat.cab`)).arrayBuffer());
+        await writeFile(path.join(dir, 'upcat.cab'), cab);
+        const verified = await run('osslsigncode', [
+          'verify',
+          '-CAfile',
+          org.ca,
+          '-in',
+          path.join(dir, 'upcat.cab'),
+        ]);
+        t.regex(verified.stdout, /Signature verification: ok/);
+        t.regex(verified.stdout, /Contoso publisher/);
+      } finally {
+        serve.kill('SIGTERM');
+        await new Promise((resolve) => serve.once('close', resolve));
       }
 
       // PEM form, with the chain, replaces it.
