@@ -4,6 +4,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -388,5 +390,61 @@ dbTest(
     t.deepEqual(stored.sort(), [packages[0]?.id, packages[1]?.id].sort(), 'the first batch only');
     t.is((await site.db('revisions')).length, 2);
     t.is((await site.db('vendor_revisions')).length, 2);
+  },
+);
+
+dbTest(
+  '--fetch: payloads downloaded from their OriginUri are published only when they match',
+  async (t, { site }) => {
+    const dir = await tempDir();
+    const served: Record<string, Buffer> = {
+      '/good.exe': Buffer.from('the vendor payload'),
+      '/bad.exe': Buffer.from('THE VENDOR PAYLOAD'),
+    };
+    const server = http.createServer((req, res) => {
+      const body = served[req.url ?? ''];
+      if (body === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const payload = Buffer.from('the vendor payload');
+      const good = packageBody({
+        payload,
+        title: 'Good 1.0',
+        fileName: 'good.exe',
+        originUri: `${base}/good.exe`,
+      });
+      const bad = packageBody({
+        payload,
+        title: 'Bad 1.0',
+        fileName: 'bad.exe',
+        originUri: `${base}/bad.exe`,
+      });
+      const result = await importCatalogXml(
+        vendorCatalog([good.xml, bad.xml]),
+        options(site, { fetch: { dir: path.join(dir, 'fetch'), timeoutMs: 10_000, attempts: 2 } }),
+      );
+      t.deepEqual(
+        result.packages.map((p) => p.status),
+        ['published', 'failed'],
+      );
+      t.regex(
+        result.packages[1]?.message ?? '',
+        new RegExp(`${sha1Hex(served['/bad.exe'] as Buffer)}.*${sha1Hex(payload)}`),
+      );
+      const files = (await site.db('files').select('name', 'sha1')) as Array<{
+        name: string;
+        sha1: string;
+      }>;
+      t.deepEqual(files, [{ name: 'good.exe', sha1: sha1Hex(payload) }]);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   },
 );
