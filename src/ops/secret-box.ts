@@ -41,7 +41,15 @@ export async function open(sealed: Buffer, passphrase: string): Promise<Buffer> 
     r: header.readUInt32BE(MAGIC.length + 4),
     p: header.readUInt32BE(MAGIC.length + 8),
   };
-  if (params.N > MAX_N || params.r > 32 || params.p > 16) {
+  const powerOfTwo = params.N > 1 && (params.N & (params.N - 1)) === 0;
+  if (
+    !powerOfTwo ||
+    params.N > MAX_N ||
+    params.r < 1 ||
+    params.r > 32 ||
+    params.p < 1 ||
+    params.p > 16
+  ) {
     throw new UpcatError(
       'integrity',
       'the encrypted signing keys ask for an unreasonable scrypt cost',

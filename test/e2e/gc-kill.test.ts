@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -136,4 +136,39 @@ dbTestSerial('gc killed with -9 at any point, under publishes and downloads', as
     (n) => /^\d+\.snapshot\.json$/.test(n) && Number(n.split('.')[0]) < agedSnapshot,
   );
   t.deepEqual(old, []);
+});
+
+dbTestSerial('upcat serve runs maintenance on its timer', async (t, ctx) => {
+  t.timeout(120_000);
+  await writeFile(
+    path.join(ctx.home, 'upcat.config.json'),
+    JSON.stringify({ maintenance: { intervalHours: 0.0005 } }), // every 1.8 s
+  );
+  // A temporary file of an atomic metadata write whose writer died hours ago.
+  const repo = tufRepoDir(ctx.site.config.dirs.catalog);
+  await mkdir(repo, { recursive: true });
+  const stale = path.join(repo, '.timestamp.json.0123456789ab.tmp');
+  await writeFile(stale, 'partial');
+  await utimes(stale, new Date(Date.now() - 3 * 3600_000), new Date(Date.now() - 3 * 3600_000));
+  const server = await startServe(ctx.env);
+  t.teardown(() => server.stop());
+  const gcRows = async (): Promise<Array<{ actor: string; detail: string }>> =>
+    (await ctx.site.db('audit_log').where({ action: 'gc' })) as Array<{
+      actor: string;
+      detail: string;
+    }>;
+  const until = Date.now() + 60_000;
+  while ((await gcRows()).length === 0 && Date.now() < until) await sleep(200);
+  const rows = await gcRows();
+  t.true(rows.length > 0, 'a maintenance run was recorded');
+  t.is(rows[0]?.actor, 'maintenance');
+  t.is(
+    await stat(stale).catch(() => undefined),
+    undefined,
+    'the stale temporary file was collected',
+  );
+  t.true(
+    (JSON.parse(rows[0]?.detail ?? '{}') as { temporaryFiles?: { files: number } }).temporaryFiles
+      ?.files === 1,
+  );
 });
