@@ -44,6 +44,16 @@ export const notFoundRoute: RequestHandler = (req, res) => {
  */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
+    if (!res.headersSent && databaseUnavailable(err)) {
+      // The database is down or restarting: a condition that passes, not a bug, so the caller
+      // is told when to come back and the pool reconnects by itself (issue 13 item 8).
+      log.warn({ path: req.path, code: codeOf(err) }, 'database unavailable');
+      res
+        .status(503)
+        .set('Retry-After', String(RETRY_AFTER_SECONDS))
+        .json(errorBody('unavailable', 'the database is unavailable; retry later'));
+      return;
+    }
     const gone = clientGone(err);
     if (gone !== undefined) {
       // The client went away or broke its own framing (a reset, a bad chunk): nothing to
@@ -72,6 +82,38 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     log.error({ err, path: req.path }, 'unexpected error');
     res.status(500).json(errorBody('internal', 'internal error; see the server log'));
   };
+}
+
+/** What a 503 asks the caller to wait before trying again. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Errors that mean the database cannot be reached right now: the connection was refused or
+ * cut, PostgreSQL is shutting down or starting up (SQLSTATE class 08 "connection exception",
+ * 57P01-57P03 "admin/crash shutdown, cannot connect now", 53300 "too many connections"), or
+ * knex waited out its pool's acquire timeout. SQLite's "database is locked" is not one of
+ * these: it is a busy file, not an outage.
+ */
+export function databaseUnavailable(err: unknown): boolean {
+  const code = codeOf(err);
+  if (code !== undefined) {
+    if (code === 'ECONNREFUSED' || code === '53300' || /^08...$/.test(code)) return true;
+    if (code === '57P01' || code === '57P02' || code === '57P03') return true;
+  }
+  if (err instanceof Error) {
+    if (err.name === 'KnexTimeoutError') return true;
+    if (/Connection terminated|is not queryable|connection was closed/i.test(err.message))
+      return true;
+  }
+  return false;
+}
+
+function codeOf(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }
 
 /** Error codes that mean the connection to the client ended under the request. */
