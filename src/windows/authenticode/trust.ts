@@ -39,14 +39,7 @@ export function checkSigner(
     return id.issuer.equals(info.issuer) && id.serial.equals(info.serial);
   });
   if (certificate === undefined) throw malformed("the signer's certificate is not included");
-  if (
-    !cryptoVerify(
-      info.digestAlgorithm,
-      info.signedAttributes,
-      certificate.publicKey,
-      info.signature,
-    )
-  )
+  if (!signatureVerifies(info, certificate))
     throw new UpcatError(
       'tampered',
       'Authenticode signature: the RSA signature over the signed attributes does not verify',
@@ -82,7 +75,25 @@ function chainToTrusted(
 }
 
 function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  return issuer.ca && cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  try {
+    return issuer.ca && cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false; // an unusable issuer key cannot have issued anything
+  }
+}
+
+/** OpenSSL throws, rather than answering false, on a signature that does not even decode. */
+function signatureVerifies(info: ParsedAuthenticode['signer'], cert: X509Certificate): boolean {
+  try {
+    return cryptoVerify(
+      info.digestAlgorithm,
+      info.signedAttributes,
+      cert.publicKey,
+      info.signature,
+    );
+  } catch {
+    return false;
+  }
 }
 
 function parseEmbedded(der: Buffer): X509Certificate {

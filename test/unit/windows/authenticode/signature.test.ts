@@ -84,6 +84,19 @@ test('any corruption of the block is refused with a coded error, never a crash',
   t.pass();
 });
 
+test('every single-byte flip of the block gives a coded answer (exhaustive)', (t) => {
+  const answers = new Set<string>();
+  for (let at = 0; at < block.length; at++)
+    for (const x of [0x01, 0x80]) {
+      const copy = Buffer.from(block);
+      copy[at] = (copy[at] as number) ^ x;
+      answers.add(code(() => checkSigner(parseAuthenticode(copy), trusted, new Date())));
+    }
+  for (const a of answers)
+    t.true(['accepted', 'malformed_signature', 'tampered', 'untrusted_publisher'].includes(a), a);
+  t.true(answers.has('tampered') && answers.has('malformed_signature'));
+});
+
 test('signed content and attributes are bound: a changed digest or attribute is tampered', (t) => {
   const parsed = parseAuthenticode(block);
   const changed = Buffer.from(block);
