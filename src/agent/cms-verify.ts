@@ -1,14 +1,16 @@
 import { X509Certificate, verify } from 'node:crypto';
 import forge from 'node-forge';
 import { UpcatError } from '../errors.js';
+import { pathToSiteCa } from './cms-chain.js';
 
 /**
  * Verifies a payload's detached CMS signature (RFC 5652 SignedData, as src/signing/cms.ts writes
  * it and `openssl cms -verify` accepts) without openssl on the endpoint:
  *  1. the signer certificate (the one the SignerInfo names by serial) was issued by the site
- *     CA, is valid now, and carries the codeSigning extended key usage: in native mode the same
- *     CA issues every endpoint a clientAuth certificate and the server a serverAuth one, and
- *     neither may sign a payload;
+ *     CA, directly or through an organization CA the site CA cross-certified at
+ *     `upcat keys import-publisher` (./cms-chain.ts), is valid now, and carries the codeSigning
+ *     extended key usage: in native mode the same CA issues every endpoint a clientAuth
+ *     certificate and the server a serverAuth one, and neither may sign a payload;
  *  2. the signed attributes' messageDigest equals the payload's SHA-256 (already verified
  *     against the TUF target by the caller), and their contentType is id-data;
  *  3. the signature over the DER of the attributes as a SET OF (§5.4) verifies with the
@@ -59,12 +61,13 @@ export function verifyDetachedCms(
   const serial = serialOf(children(sid)[1]);
   if (serial === undefined) throw fail('the signer is not named by issuer and serial number');
   const ca = new X509Certificate(caCertificatePem);
-  const signer = children(certsNode)
-    .map((c) => new X509Certificate(derOf(c)))
-    .find((c) => hexNumber(c.serialNumber) === serial);
+  const certs = children(certsNode).map((c) => new X509Certificate(derOf(c)));
+  const signer = certs.find((c) => hexNumber(c.serialNumber) === serial);
   if (signer === undefined) throw fail('the signer certificate is not in the signature');
-  if (!signer.checkIssued(ca) || !signer.verify(ca.publicKey) || signer.ca)
-    throw fail('the signer certificate was not issued by the site CA');
+  if (signer.ca)
+    throw fail('the signer certificate was not issued by the site CA (it is a CA certificate)');
+  const chain = pathToSiteCa(signer, certs, ca, now);
+  if (!chain.ok) throw fail(`the signer certificate was not issued by the site CA (${chain.why})`);
   // Node leaves keyUsage (the extended key usages) undefined when the extension is absent.
   const usages: readonly string[] | undefined = signer.keyUsage;
   if (usages?.includes(OID.codeSigning) !== true)

@@ -46,7 +46,7 @@ export async function signFile(
 /** The CMS signature of content whose SHA-256 is `sha256` (for callers that already hashed it). */
 export function signDigest(
   sha256: Uint8Array,
-  publisher: KeyPairPem & { chainPems?: readonly string[] },
+  publisher: KeyPairPem & { chainPems?: readonly string[]; cmsChainPems?: readonly string[] },
   options: { signingTime?: Date } = {},
 ): Buffer {
   if (sha256.length !== 32) throw new UpcatError('invalid_input', 'a SHA-256 digest is 32 bytes');
@@ -84,8 +84,12 @@ export function signDigest(
 type Asn1 = forge.asn1.Asn1;
 const asn1 = forge.asn1;
 
-function chainAsn1(publisher: KeyPairPem & { chainPems?: readonly string[] }): Asn1[] {
-  return (publisher.chainPems ?? []).map((pem) =>
+function chainAsn1(
+  publisher: KeyPairPem & { chainPems?: readonly string[]; cmsChainPems?: readonly string[] },
+): Asn1[] {
+  // An imported publisher's payload chain ends in the site CA's cross-certificate of the
+  // organization's anchor (payload-cross-cert.ts), which is what agents verify against.
+  return (publisher.cmsChainPems ?? publisher.chainPems ?? []).map((pem) =>
     forge.asn1.fromDer(
       forge.util.createBuffer(
         Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64').toString('binary'),

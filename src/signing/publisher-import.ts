@@ -24,12 +24,19 @@ import { chmod, mkdir, readFile, readlink, rename, rm, stat, symlink } from 'nod
 import path from 'node:path';
 import forge from 'node-forge';
 import { errnoCode, invalidInput, UpcatError } from '../errors.js';
-import { loadPublisher, type KeyPairPem } from './ca.js';
+import { loadCa, loadPublisher, type KeyPairPem } from './ca.js';
 import { fsyncDir, writeFileAtomic } from './files.js';
+import { payloadChainPems } from './payload-cross-cert.js';
 
 /** The active publisher: certificate, key, and the intermediates that lead to its root. */
 export interface PublisherPem extends KeyPairPem {
   chainPems: string[];
+  /**
+   * What a payload CMS signature carries after the signer, when it differs from chainPems: the
+   * organization's intermediates and the site CA's cross-certificate of its anchor
+   * (./payload-cross-cert.ts), so agents that pinned the site CA accept the signatures.
+   */
+  cmsChainPems?: string[];
 }
 
 export interface PublisherInfo {
@@ -66,6 +73,7 @@ function importedPaths(dir: string) {
     cert: path.join(dir, 'publisher.pem'),
     key: path.join(dir, 'publisher.key.pem'),
     chain: path.join(dir, 'chain.pem'),
+    cmsChain: path.join(dir, 'cms-chain.pem'),
   };
 }
 
@@ -77,6 +85,9 @@ export async function importPublisher(
 ): Promise<PublisherInfo> {
   const pem = 'pfx' in source ? fromPfx(source.pfx, source.password) : fromPem(source);
   checkPublisher(pem, now);
+  // The site CA endorses the organization's chain for payload signatures (refused, with nothing
+  // written, when the chain does not hold the certificate's issuer).
+  pem.cmsChainPems = payloadChainPems(pem, await loadCa(signingDir), now);
   await install(signingDir, pem);
   return describePublisher(pem, 'imported', now);
 }
@@ -90,7 +101,14 @@ export async function loadActivePublisher(signingDir: string): Promise<Publisher
       readFile(files.key, 'utf8'),
       readFile(files.chain, 'utf8'),
     ]);
-    return { certificatePem, privateKeyPem, chainPems: splitPem(chain) };
+    const cmsChain = await readFile(files.cmsChain, 'utf8').catch((err: unknown) => {
+      // Imported before cross-certification existed: signatures carry chain.pem as they did.
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    });
+    const publisher: PublisherPem = { certificatePem, privateKeyPem, chainPems: splitPem(chain) };
+    if (cmsChain !== undefined) publisher.cmsChainPems = splitPem(cmsChain);
+    return publisher;
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
   }
@@ -307,6 +325,9 @@ async function install(signingDir: string, pem: PublisherPem): Promise<void> {
     await writeFileAtomic(files.key, pem.privateKeyPem, { mode: 0o600 });
     await chmod(files.key, 0o600);
     await writeFileAtomic(files.chain, pem.chainPems.join(''), { mode: 0o644 });
+    if (pem.cmsChainPems !== undefined) {
+      await writeFileAtomic(files.cmsChain, pem.cmsChainPems.join(''), { mode: 0o644 });
+    }
     await writeFileAtomic(files.cert, pem.certificatePem, { mode: 0o644 });
     const previous = await readlink(link).catch((err: unknown) => {
       if (errnoCode(err) === 'ENOENT') return undefined;
