@@ -38,7 +38,7 @@ import type {
 import { CookieError, CookieSealer, type CookieState } from './cookies.js';
 import { eventsToMessages } from './events.js';
 import { WuspFault } from './soap.js';
-import { computeSync, neededActions } from './sync.js';
+import { computeSync, neededActions, type SyncResult } from './sync.js';
 import { PolicyCache } from './policy-cache.js';
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -72,6 +72,7 @@ export class WuspService {
   private server: Promise<ServerState> | undefined;
   private catalog: { version: number; model: Promise<WuaCatalog> } | undefined;
   private readonly policies = new PolicyCache(200_000);
+  private readonly syncMemo = new WeakMap<PolicyEntry[], Map<string, SyncResult>>();
 
   constructor(private readonly deps: WuspDeps) {
     this.content = deps.content;
@@ -300,13 +301,24 @@ export class WuspService {
       };
     }
     const policy = await this.policyOf(computer, catalog);
-    const result = computeSync(catalog, policy, {
-      installedNonLeaf: req.installedNonLeaf,
-      otherCached: req.otherCached,
-      anchor: state.anchor,
-      policyEpoch: client.policy_epoch,
-      pageSize: this.deps.settings.syncPageSize,
-    });
+    // Computers of one shape with the same cache get the same answer: remembered per policy
+    // (shared by shape, and new with each catalog version), keyed by everything else it reads.
+    const everything = state.anchor.policyEpoch !== client.policy_epoch;
+    const key = `${version}|${everything ? '*' : state.anchor.catalogVersion}|${req.installedNonLeaf.join(',')}|${req.otherCached.join(',')}`;
+    let memo = this.syncMemo.get(policy);
+    if (memo === undefined) this.syncMemo.set(policy, (memo = new Map()));
+    let result = memo.get(key);
+    if (result === undefined) {
+      result = computeSync(catalog, policy, {
+        installedNonLeaf: req.installedNonLeaf,
+        otherCached: req.otherCached,
+        anchor: state.anchor,
+        policyEpoch: client.policy_epoch,
+        pageSize: this.deps.settings.syncPageSize,
+      });
+      if (memo.size >= 256) memo.clear();
+      memo.set(key, result);
+    }
     return { ...result, newCookie, driverSyncNotNeeded: false };
   }
 
