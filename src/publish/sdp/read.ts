@@ -10,6 +10,7 @@ import { parseXml, type XmlElement } from '../../rules/safe-xml.js';
 import { CatalogSplitter, type CatalogPiece } from './catalog-split.js';
 import { parsePieceXml } from './piece-parser.js';
 import { requireSdpRoot, sdpToManifest, type SdpImport } from './to-manifest.js';
+import { vendorFieldNames } from './vendor-metadata.js';
 import { NS, qualifiedName } from './xml-nodes.js';
 
 export type SdpDocumentKind = 'sdp' | 'catalog' | 'other';
@@ -35,7 +36,17 @@ export function looksLikeSdp(raw: string): boolean {
 export function importSdp(xml: string, label = 'SDP'): SdpImport {
   const root = parseXml(xml);
   requireSdpRoot(root, label);
-  return sdpToManifest(root);
+  const sdp = sdpToManifest(root);
+  // One SDP published as a manifest keeps what the manifest holds; the vendor metadata that
+  // import-catalog stores (vendor_revisions) is reported here, by name, as not carried.
+  for (const name of vendorFieldNames(sdp.vendor)) {
+    sdp.unmapped.push({
+      name,
+      path: 'SoftwareDistributionPackage',
+      reason: 'not kept by publish --manifest (import-catalog keeps it)',
+    });
+  }
+  return sdp;
 }
 
 /**

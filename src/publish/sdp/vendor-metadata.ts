@@ -161,3 +161,24 @@ function set<T extends object, K extends keyof T>(
 ): void {
   if (value !== undefined) target[key] = value;
 }
+
+/**
+ * The vendor fields present, by element or attribute name: what `upcat publish --manifest x.sdp`
+ * (one SDP as a publish manifest, outside any catalog import) cannot keep, so it reports them.
+ */
+export function vendorFieldNames(metadata: VendorMetadata): string[] {
+  const present: Array<[string, boolean]> = [
+    ['VendorName', metadata.vendor !== undefined],
+    ['CreationDate', metadata.creationDate !== undefined],
+    ['sdp:MoreInfoUrl', metadata.moreInfoUrls.length > 0],
+    ['sdp:SupportUrl', metadata.supportUrl !== undefined],
+    ['MsrcSeverity', metadata.severity !== undefined],
+    ['sdp:SecurityBulletinID', metadata.securityBulletinId !== undefined],
+    ['sdp:CveID', metadata.cveIds.length > 0],
+    ['sdp:KBArticleID', metadata.kbArticleId !== undefined],
+    ['sdp:InstallProperties', metadata.installProperties !== undefined],
+    ['sdp:UninstallProperties', metadata.uninstallProperties !== undefined],
+    ['sdp:OriginFile', metadata.originFile !== undefined],
+  ];
+  return present.filter(([, is]) => is).map(([name]) => name);
+}
