@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,6 +104,22 @@ for (const kind of DATABASES) {
         await mkdir(path.join(work, 'other'));
         const org = await makeOrgPki(path.join(work, 'org'), 'Contoso');
         const other = await makeOrgPki(path.join(work, 'other'), 'Fabrikam');
+        // Without its issuer's certificate the site CA has nothing to cross-certify: refused,
+        // in one line, with nothing installed (every agent would refuse the signatures).
+        const lonely = await runCli(
+          [
+            'keys',
+            'import-publisher',
+            '--cert',
+            org.file('leaf.pem'),
+            '--key',
+            org.file('leaf.key'),
+          ],
+          ctx.env,
+        );
+        t.not(lonely.code, 0);
+        t.regex(lonely.stderr, /^[^\n]*give the certificate of its issuer[^\n]*\n?$/);
+        await t.throwsAsync(stat(path.join(ctx.home, 'signing', 'pki', 'imported')));
         const imported = await runCli(
           ['keys', 'import-publisher', '--pfx', org.pfx, '--password-env', 'PFX_PASS', '--json'],
           { ...ctx.env, PFX_PASS: 'pfx pass' },
