@@ -8,6 +8,7 @@ import { channelsOf } from '../../src/site/channels.js';
 import { createWuspService, setWuspService } from '../../src/windows/wusp/index.js';
 import { loadAnchorKey } from '../../src/sync/site-keys.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
+import { runCli } from '../helpers/cli.js';
 import { dbTest } from '../helpers/site.js';
 import {
   all,
@@ -79,7 +80,7 @@ dbTest(
 
 dbTest(
   'Windows computers are site clients with channel wusp; registering again keeps the record',
-  async (t, { site }) => {
+  async (t, { site, env }) => {
     site.config.site.approval = 'manual';
     const agent = await site.registration.register({
       hardwareId: 'hw-agent',
@@ -110,6 +111,15 @@ dbTest(
       const channels = await channelsOf(site.db, [id, agent.clientId]);
       t.is(channels.get(id), 'wusp');
       t.is(channels.get(agent.clientId), 'agent');
+      // What an administrator sees: `upcat clients list` (JSON and table) names each channel.
+      const json = await runCli(['clients', 'list', '--json'], env);
+      t.is(json.code, 0, json.stderr);
+      const listed = JSON.parse(json.stdout) as Array<{ clientId: string; channel: string }>;
+      t.is(listed.find((c) => c.clientId === id)?.channel, 'wusp');
+      t.is(listed.find((c) => c.clientId === agent.clientId)?.channel, 'agent');
+      const table = await runCli(['clients', 'list'], env);
+      t.regex(table.stdout.split('\n')[0] ?? '', /\bGROUPS\s+CHANNEL\s+LAST CONTACT\b/);
+      t.regex(table.stdout.split('\n').find((r) => r.startsWith(id)) ?? '', /\swusp\s/);
       const stored = (await site
         .db('wusp_computers')
         .where({ sus_client_id: wua.susClientId })
