@@ -71,6 +71,12 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       'this backup holds encrypted signing keys: give --passphrase-file or set UPCAT_BACKUP_PASSPHRASE',
     );
   }
+  if (manifest.keys && options.signingFrom !== undefined) {
+    throw new UpcatError(
+      'invalid_input',
+      'this backup holds the signing keys itself; --signing-from is for backups taken without --include-keys',
+    );
+  }
   if (!manifest.keys && options.signingFrom === undefined) {
     throw new UpcatError(
       'invalid_input',
