@@ -484,3 +484,12 @@ export async function serve(site: Site): Promise<{ url: string; close(): Promise
       }),
   };
 }
+
+/** `upcat approve <update> --group "All Computers" --action <action>`, as the tests need it. */
+export function deployToAll(
+  site: Site,
+  updateId: string,
+  action: 'install' | 'uninstall' | 'optional' = 'install',
+): Promise<unknown> {
+  return site.deployments.approve({ updateId, group: 'All Computers', action }, 'test');
+}

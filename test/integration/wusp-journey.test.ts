@@ -19,6 +19,7 @@ import {
   windowsManifest,
   WuaFault,
   WuaSimulator,
+  deployToAll,
 } from '../helpers/wua-simulator.js';
 
 const run = promisify(execFile);
@@ -85,10 +86,7 @@ dbTest(
   async (t, { site }) => {
     site.config.site.approval = 'auto-all';
     const published = await publishClient(site);
-    await site.deployments.approve(
-      { updateId: published.updateId, group: 'All Computers', action: 'install' },
-      'test',
-    );
+    await deployToAll(site, published.updateId);
     await withServer(site, async (url) => {
       const wua = new WuaSimulator(url);
       await wua.connect();
@@ -153,10 +151,7 @@ dbTest(
   async (t, { site }) => {
     site.config.site.approval = 'auto-all';
     const published = await publishClient(site);
-    await site.deployments.approve(
-      { updateId: published.updateId, group: 'All Computers', action: 'install' },
-      'test',
-    );
+    await deployToAll(site, published.updateId);
     await withServer(site, async (url) => {
       const wua = new WuaSimulator(url, { installed: [published.updateId] });
       await wua.connect();
@@ -172,10 +167,7 @@ dbTest(
 dbTest('a pending computer is registered but offered nothing', async (t, { site }) => {
   site.config.site.approval = 'manual';
   const published = await publishClient(site);
-  await site.deployments.approve(
-    { updateId: published.updateId, group: 'All Computers', action: 'install' },
-    'test',
-  );
+  await deployToAll(site, published.updateId);
   await withServer(site, async (url) => {
     const wua = new WuaSimulator(url);
     await wua.connect();
@@ -193,10 +185,7 @@ dbTest('a pending computer is registered but offered nothing', async (t, { site 
 dbTest('a blocked computer gets a fault on every call', async (t, { site }) => {
   site.config.site.approval = 'auto-all';
   const published = await publishClient(site);
-  await site.deployments.approve(
-    { updateId: published.updateId, group: 'All Computers', action: 'install' },
-    'test',
-  );
+  await deployToAll(site, published.updateId);
   await withServer(site, async (url) => {
     const wua = new WuaSimulator(url);
     await wua.connect();
@@ -256,10 +245,7 @@ dbTest(
   async (t, { site }) => {
     site.config.site.approval = 'auto-all';
     const first = await publishClient(site, '5.0.1');
-    await site.deployments.approve(
-      { updateId: first.updateId, group: 'All Computers', action: 'install' },
-      'test',
-    );
+    await deployToAll(site, first.updateId);
     await withServer(site, async (url) => {
       const wua = new WuaSimulator(url);
       await wua.connect();
@@ -290,10 +276,7 @@ dbTest(
         }),
         'setup.exe',
       );
-      await site.deployments.approve(
-        { updateId: second.updateId, group: 'All Computers', action: 'install' },
-        'test',
-      );
+      await deployToAll(site, second.updateId);
       const third = await wua.syncAll();
       t.true(
         third.outOfScope.includes(now[0]?.revisionId ?? -1),
@@ -311,19 +294,13 @@ dbTest(
 dbTest('an uninstall deployment reaches the computer as Action Uninstall', async (t, { site }) => {
   site.config.site.approval = 'auto-all';
   const published = await publishClient(site);
-  await site.deployments.approve(
-    { updateId: published.updateId, group: 'All Computers', action: 'install' },
-    'test',
-  );
+  await deployToAll(site, published.updateId);
   await withServer(site, async (url) => {
     const wua = new WuaSimulator(url, { installed: [published.updateId] });
     await wua.connect();
     await wua.syncAll();
     t.is(wua.actionable()[0]?.action, 'Install');
-    await site.deployments.approve(
-      { updateId: published.updateId, group: 'All Computers', action: 'uninstall' },
-      'test',
-    );
+    await deployToAll(site, published.updateId, 'uninstall');
     const next = await wua.syncAll();
     t.true(next.changed.length > 0, 'the changed deployment comes as ChangedUpdates');
     t.is(wua.actionable()[0]?.action, 'Uninstall');

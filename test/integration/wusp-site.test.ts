@@ -17,6 +17,7 @@ import {
   windowsManifest,
   WuaFault,
   WuaSimulator,
+  deployToAll,
 } from '../helpers/wua-simulator.js';
 
 async function clientIdOf(
@@ -148,10 +149,7 @@ dbTest(
     );
     const windows = await publishBytes(site, Buffer.from('MZ'), windowsManifest(), 'setup.exe');
     for (const u of [linux, windows]) {
-      await site.deployments.approve(
-        { updateId: u.updateId, group: 'All Computers', action: 'install' },
-        'test',
-      );
+      await deployToAll(site, u.updateId);
     }
     const server = await serve(site);
     try {
@@ -216,10 +214,7 @@ dbTest(
       windowsManifest(),
       'setup.exe',
     );
-    await site.deployments.approve(
-      { updateId: published.updateId, group: 'All Computers', action: 'install' },
-      'test',
-    );
+    await deployToAll(site, published.updateId);
     const server = await serve(site);
     try {
       const wua = new WuaSimulator(server.url);

@@ -22,6 +22,7 @@ import {
   type Service,
   serve,
   windowsManifest,
+  deployToAll,
 } from '../helpers/wua-simulator.js';
 
 const run = promisify(execFile);
@@ -178,10 +179,7 @@ dbTest(
       windowsManifest(),
       'setup.exe',
     );
-    await site.deployments.approve(
-      { updateId: published.updateId, group: 'All Computers', action: 'install' },
-      'test',
-    );
+    await deployToAll(site, published.updateId);
     const server = await serve(site);
     try {
       const read = (f: string) => readFile(path.join(FIXTURES, 'section4', f), 'utf8');
