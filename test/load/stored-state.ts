@@ -36,7 +36,9 @@ export async function storedState(site: Site): Promise<Map<string, string>> {
     out.set(`table ${table}`, `${rows.length} ${sha(lines.join('\n'))}`);
   }
   for (const file of await filesUnder(site.config.home)) {
-    out.set(`file ${path.relative(site.config.home, file)}`, String((await stat(file)).size));
+    // A file renamed away between the listing and the stat is simply not there.
+    const size = (await stat(file).catch(() => undefined))?.size;
+    if (size !== undefined) out.set(`file ${path.relative(site.config.home, file)}`, String(size));
   }
   return out;
 }
