@@ -233,7 +233,8 @@ dbTestSerial(
     t.regex(named[0] ?? '', /^upcat: .*blocked/);
     t.is(refused.stdout, '');
 
-    // Replace a payload's bytes in the pool: agents refuse to install it and report the failure.
+    // Replace a payload's bytes in the pool: agents refuse to install it and report the tampered
+    // response (download_rejected: no backoff, not a failure of the update; issue 13 item 5).
     const tool = await j.publish(
       await markerPackage(j.work, 'Contoso Tool', '1.0'),
       manifest('Contoso Tool', '1.0'),
@@ -250,16 +251,20 @@ dbTestSerial(
       t.false(run.timedOut);
       t.is(run.code, 2, `${e.name}: ${run.stderr}`);
       t.regex(run.stderr, /do not match the SHA-256 of the signed catalog/);
-      t.is(stateOf(run, tool.updateId), 'failed');
+      t.is(stateOf(run, tool.updateId), 'download_rejected');
       t.false((await e.markers()).includes(markerOf('Contoso Tool', '1.0')), e.name);
-      const failed = (await j.history(idOf(e), tool.updateId)).filter((h) => h.state === 'failed');
+      const failed = (await j.history(idOf(e), tool.updateId)).filter(
+        (h) => h.state === 'download_rejected',
+      );
       t.is(failed.length, 1, e.name);
       t.regex(
         failed[0]?.detail ?? '',
         new RegExp(`payload ${tool.sha256}: downloaded bytes do not match`),
       );
     }
-    t.like(await j.revision(tool.updateId), { failed: 2, installed: 0, pending: 0 });
+    t.like(await j.revision(tool.updateId), { failed: 0, installed: 0, pending: 2 });
+    // Not backed off, the tampered tool would be tried again at every cycle: withdraw it.
+    await j.cli('expire', tool.updateId);
 
     // Stop the server mid-download: the agent fails, queues its messages, and resumes later.
     const big = 12 * 1024 * 1024; // more than loopback's socket buffers hold in flight
@@ -269,7 +274,7 @@ dbTestSerial(
     );
     await j.approve(data.updateId);
     proxy.rate = 2 * 1024 * 1024;
-    const cutRun = arm.run(proxy.url); // (the tampered tool waits out its backoff on arm)
+    const cutRun = arm.run(proxy.url);
     await proxy.whenForwarded(data.sha256, 1024 * 1024, 90_000);
     await server.kill(); // SIGKILL: SIGTERM would let the download finish
     const cut = await cutRun;

@@ -12,7 +12,7 @@ import {
   systemdUnit,
 } from '../../agent/service-unit.js';
 import { agentStatus, type AgentStatus } from '../../agent/status.js';
-import { UpcatError, isUpcatError } from '../../errors.js';
+import { UpcatError, isUpcatError, type ErrorCode } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { SITE_VERSION } from '../../version.js';
 import { globalOptions, output } from '../context.js';
@@ -133,7 +133,11 @@ export function registerAgent(program: Command): void {
           throw coded(err);
         });
         printReport(opts.json, report);
-        const failed = report.results.filter((r) => r.state === 'failed');
+        // A response refused as tampered (download_rejected) did not install either: the exit
+        // status says so, though the agent does not back off from it.
+        const failed = report.results.filter(
+          (r) => r.state === 'failed' || r.state === 'download_rejected',
+        );
         if (failed.length > 0)
           throw new UpcatError(
             'integrity',
@@ -351,13 +355,26 @@ export function humanStatus(s: AgentStatus): string {
   ].join('\n');
 }
 
+/** The codes of a refusal (by the site, or by the agent of the site); not usage errors. */
+const REFUSALS = new Set<ErrorCode>([
+  'unauthorized',
+  'forbidden',
+  'client_blocked',
+  'client_replaced',
+  'certificate_required',
+  'incompatible_site',
+  'rate_limited',
+  'integrity',
+]);
+
 /**
  * Every refusal names its code on the agent's one line (issue 13 item 7), whether the site sent
  * it (site-client.ts already adds it) or the agent decided (an incompatible site, a pinned key
  * that changed): a script or an operator can tell `incompatible_site` from `client_blocked`.
  */
 export function coded(err: unknown): unknown {
-  if (!isUpcatError(err) || err.message.endsWith(`(${err.code})`)) return err;
+  if (!isUpcatError(err) || !REFUSALS.has(err.code) || err.message.endsWith(`(${err.code})`))
+    return err;
   return new UpcatError(err.code, `${err.message} (${err.code})`, {
     cause: err,
     ...(err.details === undefined ? {} : { details: { ...err.details } }),
