@@ -54,6 +54,16 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         .json(errorBody('unavailable', 'the database is unavailable; retry later'));
       return;
     }
+    if (!res.headersSent && diskFull(err)) {
+      // The server's disk is full: its operator must act, the caller can only wait (RFC 4918
+      // 11.5 "Insufficient Storage"); the upload was refused whole (issue 13 item 8).
+      log.error({ path: req.path, code: codeOf(err) }, 'disk full');
+      res
+        .status(507)
+        .set('Retry-After', String(RETRY_AFTER_SECONDS * 60))
+        .json(errorBody('insufficient_storage', 'the server is out of disk space; retry later'));
+      return;
+    }
     const gone = clientGone(err);
     if (gone !== undefined) {
       // The client went away or broke its own framing (a reset, a bad chunk): nothing to
@@ -106,6 +116,11 @@ export function databaseUnavailable(err: unknown): boolean {
       return true;
   }
   return false;
+}
+
+function diskFull(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 function codeOf(err: unknown): string | undefined {
