@@ -5,6 +5,7 @@ import { handleSoap } from '../../windows/wusp/dispatch.js';
 import { faultEnvelope, SOAP_LIMITS, type ServiceName } from '../../windows/wusp/soap.js';
 import { randomUUID } from 'node:crypto';
 import { wuspServiceOf } from '../../windows/wusp/index.js';
+import { databaseUnavailable } from '../middleware/errors.js';
 
 /** The three web services' virtual paths ([MS-WUSP] 2.1); routers match them case-insensitively. */
 const PATHS: ReadonlyArray<readonly [string, ServiceName]> = [
@@ -70,6 +71,7 @@ async function answer(
     const result = await handleSoap(wusp, site.log, service, req.get('soapaction'), body, {
       baseUrl,
       source: req.socket.remoteAddress,
+      transient: databaseUnavailable,
     });
     send(result.status, result.body);
   } catch (err) {

@@ -27,6 +27,8 @@ export interface CallContext {
   baseUrl: string;
   /** The caller's address, for audit rows. */
   source: string | undefined;
+  /** Whether a failure is a passing condition (the database down): ServerBusy, try again later. */
+  transient?: (err: unknown) => boolean;
 }
 
 type Handler = (wusp: WuspService, op: XmlElement, ctx: CallContext) => Promise<string>;
@@ -124,7 +126,10 @@ export async function handleSoap(
     const inner = await handler(wusp, request.operation, ctx);
     return { status: 200, body: responseEnvelope(service, name, inner) };
   } catch (err) {
-    const fault = faultOf(err, method);
+    const fault =
+      ctx.transient?.(err) === true
+        ? faultOf(new WuspFault('ServerBusy', 'the server is busy; try again later'), method)
+        : faultOf(err, method);
     if (fault.errorCode === 'InternalServerError' && !(err instanceof WuspFault)) {
       log.error({ err, faultId: fault.id, method }, 'MS-WUSP operation failed');
     } else {
