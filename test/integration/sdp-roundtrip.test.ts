@@ -14,7 +14,7 @@ import { buildCatalog } from '../unit/sdp/catalog-builder.js';
  * revisions, rules, files, handlers and relationships are the same. The rules here are the ones
  * Microsoft's vocabulary says directly (Platform and Fact are rewritten or left out by design).
  */
-async function publishSample(site: Site, dir: string): Promise<void> {
+async function publishSample(site: Site, dir: string): Promise<string> {
   const publish = async (name: string, body: string, over: Record<string, unknown>) => {
     await writeFile(path.join(dir, name), body);
     return publishBytes(site, body, fileManifest(name, over), name);
@@ -38,7 +38,7 @@ async function publishSample(site: Site, dir: string): Promise<void> {
     description: 'First.',
     isInstallable: { WindowsVersion: { Comparison: 'GreaterThanOrEqualTo', MajorVersion: 10 } },
   });
-  await publish('tool-2.exe', 'tool two', {
+  const tool = await publish('tool-2.exe', 'tool two', {
     title: 'Contoso Tool 2.0',
     description: 'Second release.',
     version: '2.0',
@@ -104,6 +104,19 @@ async function publishSample(site: Site, dir: string): Promise<void> {
       },
     },
   });
+  // Publish has no bundles field; the catalog model has them (synced updates): Tool 2.0 bundles
+  // the runtime (exported as sdp:BundledPackages).
+  const toolRevision = (await site
+    .db('revisions')
+    .where({ update_id: tool.updateId })
+    .first('id')) as { id: number };
+  await site.db('relationships').insert({
+    revision_id: toolRevision.id,
+    kind: 'bundles',
+    group_index: 0,
+    target_update_id: base.updateId,
+  });
+  return base.updateId;
 }
 
 /** Everything a revision says, in a form that compares across sites. */
@@ -116,6 +129,7 @@ async function describeCatalog(site: Site): Promise<Record<string, unknown>> {
       .db('revisions')
       .where({ update_id: u.updateId, revision_number: u.latestRevision })
       .first()) as {
+      id: number;
       description: string;
       handler: string;
       is_installed: string | null;
@@ -136,6 +150,14 @@ async function describeCatalog(site: Site): Promise<Record<string, unknown>> {
       files: latest?.files.map(({ name, sha1, sha256, size }) => ({ name, sha1, sha256, size })),
       prerequisites: latest?.prerequisites,
       supersedes: [...(latest?.supersedes ?? [])].sort(),
+      bundles: (
+        (await site
+          .db('relationships')
+          .where({ revision_id: row.id, kind: 'bundles' })
+          .select('target_update_id')) as Array<{ target_update_id: string }>
+      )
+        .map((r) => r.target_update_id)
+        .sort(),
     };
   }
   return out;
@@ -147,7 +169,7 @@ dbTest(
     const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-roundtrip-'));
     const target = await makeSite(kind);
     try {
-      await publishSample(site, dir);
+      const runtimeId = await publishSample(site, dir);
       const file = path.join(dir, 'catalog.xml');
       const exported = await exportCatalog(site.db, { vendorName: 'Contoso IT' }, { out: file });
       t.is(exported.packages.length, 4);
@@ -168,12 +190,60 @@ dbTest(
       const after = await describeCatalog(target.site);
       t.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
       for (const id of Object.keys(before)) t.deepEqual(after[id], before[id], `update ${id}`);
+      t.true(
+        Object.values(before).some((u) => (u as { bundles: string[] }).bundles.length === 1),
+        'the sample has a bundle',
+      );
+      t.is(await rowCount(target.site, 'pending_references'), 0);
+
+      // Without the runtime in the catalog, the bundle (and the prerequisite) naming it wait in
+      // pending_references, and become relationships when the runtime arrives.
+      const partial = await makeSite(kind);
+      try {
+        const toolOnly = path.join(dir, 'tool-only.xml');
+        await exportCatalog(
+          site.db,
+          { vendorName: 'Contoso IT' },
+          { product: 'Contoso Tool', out: toolOnly },
+        );
+        const deps = { ...partial.site, limits: partial.site.config.limits };
+        const one = await importCatalogFile(toolOnly, {
+          dryRun: false,
+          payloadDir: dir,
+          site: deps,
+          actor: 'test',
+        });
+        t.is(one.summary.failed, 0);
+        const pending = (await partial.site
+          .db('pending_references')
+          .orderBy('kind')
+          .select('kind', 'target_update_id')) as Array<Record<string, string>>;
+        t.deepEqual(pending, [
+          { kind: 'bundles', target_update_id: runtimeId },
+          { kind: 'prerequisite', target_update_id: runtimeId },
+        ]);
+        await importCatalogFile(file, {
+          dryRun: false,
+          payloadDir: dir,
+          site: deps,
+          actor: 'test',
+        });
+        t.is(await rowCount(partial.site, 'pending_references'), 0);
+        t.deepEqual(await describeCatalog(partial.site), before);
+      } finally {
+        await partial.cleanup();
+      }
     } finally {
       await target.cleanup();
       await rm(dir, { recursive: true, force: true });
     }
   },
 );
+
+async function rowCount(site: Site, table: string): Promise<number> {
+  const [row] = (await site.db(table).count({ n: '*' })) as Array<{ n: number | string }>;
+  return Number(row?.n);
+}
 
 /** What a vendor package says, per update, from the vendor tables and the revision. */
 async function describeVendor(site: Site): Promise<Record<string, unknown>> {

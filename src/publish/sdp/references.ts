@@ -1,5 +1,5 @@
 /**
- * Supersedence and prerequisites of vendor packages. Vendors list a package's whole history,
+ * Supersedence, prerequisites and bundles of vendor packages. Vendors list a package's whole history,
  * so most references name packages the site does not have (yet). Those are kept in
  * `pending_references` (migration 010) and become `relationships` rows when the named update
  * arrives, in the transaction that brings it; a superseded update that arrives after its
@@ -12,7 +12,7 @@ import type { VendorPackage } from './vendor-package.js';
 type Trx = Knex.Transaction;
 
 interface Reference {
-  kind: 'supersedes' | 'prerequisite';
+  kind: 'supersedes' | 'prerequisite' | 'bundles';
   group_index: number;
   target_update_id: string;
 }
@@ -33,6 +33,11 @@ export async function storeReferences(
     ),
     ...pkg.manifest.supersedes.map((id) => ({
       kind: 'supersedes' as const,
+      group_index: 0,
+      target_update_id: id,
+    })),
+    ...pkg.bundles.map((id) => ({
+      kind: 'bundles' as const,
       group_index: 0,
       target_update_id: id,
     })),

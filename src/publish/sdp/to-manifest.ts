@@ -1,7 +1,7 @@
 /**
  * A SoftwareDistributionPackage onto a publish manifest (issue 4, item 5): properties, the
  * IsInstalled / IsInstallable rules of the package and of its installable item (and-ed, as the
- * SDP schema says), installer data and superseded packages. Rules are read in import mode:
+ * SDP schema says), installer data, superseded, prerequisite and bundled packages. Rules are read in import mode:
  * an element outside the rule vocabulary is kept verbatim (it evaluates to unknown) and
  * reported. Everything else the manifest has no place for is reported by name, never dropped
  * silently. The result is the JSON object that parseManifest accepts.
@@ -85,9 +85,10 @@ export function sdpToManifest(root: XmlElement, path = 'SoftwareDistributionPack
     children(p, NS.sdp, 'AtLeastOne').map((group) => guidsIn(group)),
   );
   if (prerequisites.length > 0) manifest.prerequisites = prerequisites;
-  if (child(root, NS.sdp, 'BundledPackages') !== undefined) {
-    note('sdp:BundledPackages', `${path}.BundledPackages`, 'bundles are not modelled');
-  }
+  // Bundles become relationships of kind 'bundles' (vendor-package.ts carries them apart from
+  // the publish manifest, which has no such field); absent ones wait in pending_references.
+  const bundles = [...new Set(guidsIn(child(root, NS.sdp, 'BundledPackages')))];
+  if (bundles.length > 0) manifest.bundles = bundles;
 
   mapItem(root, path, manifest, out, note);
   const choice = chooseVersion(rules.isInstalled, out.title, out.vendor.creationDate);

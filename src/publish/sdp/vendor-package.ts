@@ -15,6 +15,8 @@ export interface VendorPackage {
   updateId: string;
   /** The validated manifest; `supersedes` holds every ID the vendor listed, uncapped. */
   manifest: Manifest;
+  /** sdp:BundledPackages: stored as relationships of kind 'bundles' (the manifest has no field). */
+  bundles: string[];
   rules: NormalizedRules;
   vendor: VendorMetadata;
   /** SHA-256 of the canonical manifest and vendor metadata: equal means an unchanged re-import. */
@@ -33,11 +35,8 @@ export function toVendorPackage(
   vendor: VendorMetadata,
   options: { mapped?: boolean } = {},
 ): VendorPackage {
-  const supersedes = Array.isArray(raw['supersedes']) ? (raw['supersedes'] as unknown[]) : [];
-  const bad = supersedes.find((id) => typeof id !== 'string' || !GUID.test(id));
-  if (bad !== undefined) {
-    throw invalidInput(`manifest: supersedes: "${String(bad)}" is not a GUID`);
-  }
+  const supersedes = guidList(raw, 'supersedes');
+  const bundles = guidList(raw, 'bundles');
   // The columns of migration 010, with the XSD's own bounds (VendorName 1-200, FileName <= 256).
   if ((vendor.vendor ?? '').length > 200) {
     throw invalidInput('sdp:Properties VendorName: must be at most 200 characters');
@@ -45,8 +44,10 @@ export function toVendorPackage(
   if ((vendor.originFile?.fileName ?? '').length > 256) {
     throw invalidInput('sdp:OriginFile FileName: must be at most 256 characters');
   }
-  const manifest = parseManifest({ ...raw, supersedes: [] });
-  manifest.supersedes = [...new Set(supersedes.map((id) => (id as string).toLowerCase()))];
+  const publishable: Record<string, unknown> = { ...raw, supersedes: [] };
+  delete publishable['bundles'];
+  const manifest = parseManifest(publishable);
+  manifest.supersedes = supersedes;
   if (manifest.updateId === undefined) {
     throw invalidInput('sdp:Properties: no PackageID (the update ID of a vendor package)');
   }
@@ -57,10 +58,22 @@ export function toVendorPackage(
   const rest: Partial<Manifest> = { ...manifest };
   delete rest.isInstalled;
   delete rest.isInstallable;
+  // Bundles enter the key only when there are some, so packages imported before bundles were
+  // kept still re-import as unchanged.
   const metadataKey = createHash('sha256')
-    .update(canonicalJson({ manifest: rest, rules, vendor }))
+    .update(
+      canonicalJson({ manifest: rest, rules, vendor, ...(bundles.length > 0 ? { bundles } : {}) }),
+    )
     .digest('hex');
-  return { updateId: manifest.updateId, manifest, rules, vendor, metadataKey };
+  return { updateId: manifest.updateId, manifest, bundles, rules, vendor, metadataKey };
+}
+
+/** A list of update IDs (uncapped, as the XSD's lists are), lower-cased and de-duplicated. */
+function guidList(raw: Record<string, unknown>, key: 'supersedes' | 'bundles'): string[] {
+  const list = Array.isArray(raw[key]) ? (raw[key] as unknown[]) : [];
+  const bad = list.find((id) => typeof id !== 'string' || !GUID.test(id));
+  if (bad !== undefined) throw invalidInput(`manifest: ${key}: "${String(bad)}" is not a GUID`);
+  return [...new Set(list.map((id) => (id as string).toLowerCase()))];
 }
 
 function canonicalRules(manifest: Manifest): NormalizedRules {

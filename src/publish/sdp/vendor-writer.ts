@@ -231,7 +231,10 @@ function vendorRow(pkg: VendorPackage, revisionId: number): Record<string, unkno
   return {
     revision_id: revisionId,
     vendor: pkg.vendor.vendor ?? null,
-    manifest: JSON.stringify(pkg.manifest),
+    // Bundles ride along in the manifest JSON so `content add` rebuilds the same package.
+    manifest: JSON.stringify(
+      pkg.bundles.length > 0 ? { ...pkg.manifest, bundles: pkg.bundles } : pkg.manifest,
+    ),
     metadata: JSON.stringify(pkg.vendor),
     expected_sha1: origin?.sha1 ?? null,
     expected_size: origin?.size ?? null,
@@ -258,5 +261,8 @@ export function checkSelfReferences(pkg: VendorPackage): void {
   }
   if (pkg.manifest.prerequisites.flat().includes(pkg.updateId)) {
     throw invalidInput(`prerequisites: update ${pkg.updateId} cannot be its own prerequisite`);
+  }
+  if (pkg.bundles.includes(pkg.updateId)) {
+    throw invalidInput(`bundles: update ${pkg.updateId} cannot bundle itself`);
   }
 }
