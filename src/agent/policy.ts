@@ -80,8 +80,14 @@ export function verifyPolicy(
       'integrity',
       `the policy is for site ${policy.siteCode}, not ${expect.siteCode}`,
     );
-  if (Date.parse(policy.expires) <= (expect.now ?? new Date()).getTime())
-    throw new UpcatError('integrity', `the policy expired at ${policy.expires}`);
+  const now = expect.now ?? new Date();
+  if (Date.parse(policy.expires) <= now.getTime())
+    // A clock far ahead looks exactly like a stale policy: name this machine's time so the
+    // operator can tell which (issue 13 item 8, skewed clock).
+    throw new UpcatError(
+      'integrity',
+      `the policy expired at ${policy.expires}; this machine's clock reads ${now.toISOString()} (if the site is current, check the clock)`,
+    );
   return { policy, anchor: parsed.anchor };
 }
 
