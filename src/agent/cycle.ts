@@ -32,9 +32,9 @@ import {
   syncPolicy,
   type Facts,
 } from './session.js';
-import { rememberIdentityFlags } from './identity-flags.js';
 import type { SiteClient, SiteInfo } from './site-client.js';
 import { loadState, saveState, type AgentState } from './state.js';
+import { rememberIdentityFlags } from './identity-flags.js';
 import { ensurePrivateDir } from './state-dir.js';
 import { openTuf } from './tuf-client.js';
 import { applyPolicy, type UpdateResult } from './apply.js';

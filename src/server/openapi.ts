@@ -95,6 +95,7 @@ const ERRORS: Record<string, string> = {
   '404': 'not_found',
   '409': 'conflict: the request contradicts what is stored',
   '413': 'too_large',
+  '416': 'range_not_satisfiable: the Range lies outside the file',
   '429': 'rate_limited',
 };
 
@@ -407,6 +408,67 @@ function paths(): Record<string, PathItem> {
         summary: 'the site CA certificate (PEM)',
         tags: ['catalog'],
         responses: { '200': { description: 'PEM' }, ...errors('404') },
+      },
+    },
+    '/ClientWebService/client.asmx': {
+      post: {
+        operationId: 'wuspClientWebService',
+        summary:
+          'MS-WUSP ClientWebService: GetConfig, GetCookie, RegisterComputer, SyncUpdates, GetExtendedUpdateInfo, GetFileLocations, RefreshCache (SOAP 1.1 for the Windows Update Agent; docs/WINDOWS.md): a text/xml envelope dispatched on the quoted SOAPAction header; answers text/xml; faults (soap:Client with detail/ErrorCode) are sent with HTTP 500 as SOAP 1.1 requires',
+        tags: ['wusp'],
+        responses: {
+          '200': { description: "the operation's SOAP response envelope" },
+          '500': { description: 'a SOAP fault (ErrorCode, Message, ID, Method)' },
+        },
+      },
+    },
+    '/SimpleAuthWebService/SimpleAuth.asmx': {
+      post: {
+        operationId: 'wuspSimpleAuth',
+        summary:
+          'MS-WUSP SimpleAuthWebService: GetAuthorizationCookie (SOAP 1.1 for the Windows Update Agent; docs/WINDOWS.md): a text/xml envelope dispatched on the quoted SOAPAction header; answers text/xml; faults (soap:Client with detail/ErrorCode) are sent with HTTP 500 as SOAP 1.1 requires',
+        tags: ['wusp'],
+        responses: {
+          '200': { description: "the operation's SOAP response envelope" },
+          '500': { description: 'a SOAP fault (ErrorCode, Message, ID, Method)' },
+        },
+      },
+    },
+    '/ReportingWebService/ReportingWebService.asmx': {
+      post: {
+        operationId: 'wuspReporting',
+        summary:
+          'MS-WUSP ReportingWebService: ReportEventBatch (SOAP 1.1 for the Windows Update Agent; docs/WINDOWS.md): a text/xml envelope dispatched on the quoted SOAPAction header; answers text/xml; faults (soap:Client with detail/ErrorCode) are sent with HTTP 500 as SOAP 1.1 requires',
+        tags: ['wusp'],
+        responses: {
+          '200': { description: "the operation's SOAP response envelope" },
+          '500': { description: 'a SOAP fault (ErrorCode, Message, ID, Method)' },
+        },
+      },
+    },
+    '/ReportingWebService/WebService.asmx': {
+      post: {
+        operationId: 'wuspReportingWsdlAddress',
+        summary:
+          'MS-WUSP ReportingWebService at the address the section 6 WSDL names (same service) (SOAP 1.1 for the Windows Update Agent; docs/WINDOWS.md): a text/xml envelope dispatched on the quoted SOAPAction header; answers text/xml; faults (soap:Client with detail/ErrorCode) are sent with HTTP 500 as SOAP 1.1 requires',
+        tags: ['wusp'],
+        responses: {
+          '200': { description: "the operation's SOAP response envelope" },
+          '500': { description: 'a SOAP fault (ErrorCode, Message, ID, Method)' },
+        },
+      },
+    },
+    '/Content/{dir}/{file}': {
+      get: {
+        operationId: 'wuspContent',
+        summary:
+          'a payload wrapped in an Authenticode-signed CAB for the Windows Update Agent, at the URL GetExtendedUpdateInfo and GetFileLocations give (<last two hex digits of the SHA-1>/<SHA-1>.cab); HEAD and Range (206) for BITS',
+        tags: ['wusp'],
+        responses: {
+          '200': { description: 'the CAB' },
+          '206': { description: 'the requested range' },
+          ...errors('404', '416'),
+        },
       },
     },
     '/catalog/v1/upcat.cab': {

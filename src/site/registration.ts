@@ -65,6 +65,12 @@ export interface RegisterContext {
   certificateClient?: ClientRow;
   /** Native mode: the client presented a certificate that the site CA issued. */
   certificateTrusted?: boolean;
+  /**
+   * `wusp`: a Windows Update Agent registering through MS-WUSP (src/windows/wusp/). It never sends
+   * a CSR and authenticates with the sealed cookie the site issued it over TLS (server
+   * authentication only, as with WSUS), so a native-mode site does not ask it for one.
+   */
+  channel?: 'agent' | 'wusp';
   source?: string;
 }
 
@@ -96,7 +102,11 @@ export class RegistrationService {
       (ctx.secret === undefined ? undefined : await authenticateSecret(this.deps.db, ctx.secret));
     if (known !== undefined && known.hardware_id === input.hardwareId)
       return this.refresh(known, input, ctx);
-    if (input.csr === undefined && this.deps.config.site.mode === 'native') {
+    if (
+      input.csr === undefined &&
+      this.deps.config.site.mode === 'native' &&
+      ctx.channel !== 'wusp'
+    ) {
       throw new UpcatError(
         'invalid_input',
         'csr: a native-mode site registers clients with a certificate signing request',

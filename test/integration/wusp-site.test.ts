@@ -258,3 +258,43 @@ dbTest(
     }
   },
 );
+
+dbTest(
+  'a native-mode site registers Windows computers (a WUA sends no CSR) and still asks agents for one',
+  async (t, { site }) => {
+    site.config.site.mode = 'native';
+    site.config.site.approval = 'auto-all';
+    const published = await publishBytes(
+      site,
+      Buffer.from('MZ native'),
+      windowsManifest(),
+      'setup.exe',
+    );
+    await deployToAll(site, published.updateId);
+    const server = await serve(site);
+    try {
+      const wua = new WuaSimulator(server.url);
+      await wua.connect();
+      await wua.syncAll();
+      t.deepEqual(
+        wua.actionable().map((u) => u.updateId),
+        [published.updateId],
+        'the registered computer is offered the deployed update',
+      );
+      const id = await clientIdOf(site, wua.susClientId);
+      t.is((await site.clients.get(id)).status, 'approved');
+      const refused = await t.throwsAsync(
+        site.registration.register({
+          hardwareId: 'hw-native-agent',
+          name: 'pc',
+          os: 'linux',
+          architecture: 'x64',
+          clientVersion: '1.0.0',
+        }),
+      );
+      t.regex(refused?.message ?? '', /certificate signing request/);
+    } finally {
+      await server.close();
+    }
+  },
+);

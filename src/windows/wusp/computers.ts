@@ -162,7 +162,7 @@ export class WuspComputers {
           clientVersion: c.client_version,
           group: hint,
         },
-        { secret, ...(source === undefined ? {} : { source }) },
+        { secret, channel: 'wusp', ...(source === undefined ? {} : { source }) },
       );
     }
     await db('wusp_computers')
@@ -194,6 +194,7 @@ export class WuspComputers {
     };
     const attempt = (withSecret: string | undefined) =>
       registration.register(body, {
+        channel: 'wusp',
         ...(withSecret === undefined ? {} : { secret: withSecret }),
         ...(source === undefined ? {} : { source }),
       });
@@ -203,7 +204,8 @@ export class WuspComputers {
         registered = await attempt(secret);
       } catch (err) {
         // The record the secret belonged to was replaced or removed: register afresh.
-        if (secret === undefined || !isUpcatError(err) || err.code !== 'unauthorized') throw err;
+        const gone = isUpcatError(err) && ['unauthorized', 'client_replaced'].includes(err.code);
+        if (secret === undefined || !gone) throw err;
         registered = await attempt(undefined);
       }
     } catch (err) {
