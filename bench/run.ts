@@ -11,7 +11,7 @@ import { ROOT } from './util.js';
 const only = process.argv.slice(2);
 const dir = path.join(ROOT, 'bench');
 const files = (await readdir(dir))
-  .filter((f) => f.endsWith('.ts') && !['run.ts', 'types.ts', 'util.ts'].includes(f))
+  .filter((f) => f.endsWith('.ts') && !['run.ts', 'types.ts', 'util.ts', 'wrk.ts'].includes(f))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 

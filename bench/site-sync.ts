@@ -23,7 +23,7 @@
  * and reports the load at measurement time. Each scenario is bounded (BENCH_WRK_SECONDS, 12 s).
  * Run: node --import tsx bench/site-sync.ts (BENCH_CLIENTS=2000 for a quick trial; 100,000 by default)
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -38,6 +38,7 @@ import { computePolicy, entryDigest } from '../src/sync/policy.js';
 import { ANCHOR_MAX_AGE_MS } from '../src/sync/sync-service.js';
 import { loadAnchorKey } from '../src/sync/site-keys.js';
 import { currentCatalogVersion } from '../src/storage/catalog-repo.js';
+import { ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
 import { ROOT, freePort, waitForHttp, workDir } from './util.js';
 
@@ -53,16 +54,6 @@ const TARGET_RPS = 3000;
 const TARGET_P99_MS = 50;
 const LOAD_CEILING = 1.5;
 const LOAD_WAIT_MS = Number(process.env['BENCH_LOAD_WAIT_S'] ?? 300) * 1000;
-
-interface WrkFigures {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  requests: number;
-  /** Answers by HTTP status, as the Lua script counted them. */
-  statuses: Record<string, number>;
-  socketErrors: number;
-}
 
 export async function run(): Promise<BenchResult> {
   ensureWrk();
@@ -308,48 +299,10 @@ end
 }
 
 function wrk(script: string, url: string, seconds: number): Promise<WrkFigures> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', [
-      `-t${THREADS}`,
-      `-c${CONNECTIONS}`,
-      `-d${seconds}s`,
-      '--timeout',
-      '5s',
-      '-s',
-      script,
-      url,
-    ]);
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const m = /WRK_JSON (\{.*\})/.exec(out);
-      if (code !== 0 || m?.[1] === undefined)
-        return reject(new Error(`wrk exited ${code}: ${out}`));
-      const j = JSON.parse(m[1]) as {
-        requests: number;
-        duration_us: number;
-        p50_us: number;
-        p99_us: number;
-        socket_errors: number;
-        statuses: Record<string, number>;
-      };
-      resolve({
-        rps: j.requests / (j.duration_us / 1e6),
-        p50Ms: Math.round(j.p50_us / 100) / 10,
-        p99Ms: Math.round(j.p99_us / 100) / 10,
-        requests: j.requests,
-        statuses: j.statuses,
-        socketErrors: j.socket_errors,
-      });
-    });
-  });
+  return runWrk(script, url, seconds, { threads: THREADS, connections: CONNECTIONS });
 }
 
-function only(f: WrkFigures, status: string): boolean {
-  return Object.keys(f.statuses).every((k) => k === status) && f.socketErrors === 0;
-}
+const only = onlyStatus;
 
 /** Other work shares this machine: wait for a quiet moment (bounded), return the load then. */
 async function quietMachine(): Promise<number> {
@@ -358,14 +311,6 @@ async function quietMachine(): Promise<number> {
     await new Promise((r) => setTimeout(r, 5000));
   }
   return loadavg()[0] ?? 0;
-}
-
-function ensureWrk(): void {
-  try {
-    execFileSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' });
-  } catch {
-    execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit' });
-  }
 }
 
 function exited(child: ChildProcess): Promise<void> {

@@ -18,7 +18,7 @@
  * wraps and signs each payload's CAB) once; that warm-up is reported separately.
  * Run: node --import tsx bench/wusp-sync.ts (BENCH_COMPUTERS=2000 BENCH_UPDATES=100 for a trial)
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { existsSync } from 'node:fs';
@@ -33,6 +33,7 @@ import { CookieSealer } from '../src/windows/wusp/cookies.js';
 import { loadServerState } from '../src/windows/wusp/config.js';
 import { DEFAULT_SETTINGS } from '../src/windows/wusp/index.js';
 import { parseXml, type XmlElement } from '../src/rules/safe-xml.js';
+import { ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
 import { ROOT, freePort, median, waitForHttp, workDir } from './util.js';
 
@@ -47,15 +48,6 @@ const CWS = 'http://www.microsoft.com/SoftwareDistribution/Server/ClientWebServi
 const ENVELOPE_OPEN =
   '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/"><soap:Body>';
 const ENVELOPE_CLOSE = '</soap:Body></soap:Envelope>';
-
-interface WrkFigures {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  requests: number;
-  statuses: Record<string, number>;
-  socketErrors: number;
-}
 
 export async function run(): Promise<BenchResult> {
   ensureWrk();
@@ -403,56 +395,10 @@ async function writeHealthScript(dir: string): Promise<string> {
 }
 
 function wrk(script: string, url: string, seconds: number): Promise<WrkFigures> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', [
-      '-t1',
-      `-c${CONNECTIONS}`,
-      `-d${seconds}s`,
-      '--timeout',
-      '5s',
-      '-s',
-      script,
-      url,
-    ]);
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const m = /WRK_JSON (\{.*\})/.exec(out);
-      if (code !== 0 || m?.[1] === undefined)
-        return reject(new Error(`wrk exited ${code}: ${out}`));
-      const j = JSON.parse(m[1]) as {
-        requests: number;
-        duration_us: number;
-        p50_us: number;
-        p99_us: number;
-        socket_errors: number;
-        statuses: Record<string, number>;
-      };
-      resolve({
-        rps: j.requests / (j.duration_us / 1e6),
-        p50Ms: Math.round(j.p50_us / 100) / 10,
-        p99Ms: Math.round(j.p99_us / 100) / 10,
-        requests: j.requests,
-        statuses: j.statuses,
-        socketErrors: j.socket_errors,
-      });
-    });
-  });
+  return runWrk(script, url, seconds, { threads: 1, connections: CONNECTIONS });
 }
 
-function only(f: WrkFigures, status: string): boolean {
-  return Object.keys(f.statuses).every((k) => k === status) && f.socketErrors === 0;
-}
-
-function ensureWrk(): void {
-  try {
-    execFileSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' });
-  } catch {
-    execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit' });
-  }
-}
+const only = onlyStatus;
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null

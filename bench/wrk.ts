@@ -1,0 +1,74 @@
+/**
+ * wrk, the load generator the HTTP benchmarks drive from a second process: installed on first use
+ * (Debian's package), run with a Lua script whose `done` prints one `WRK_JSON {...}` line
+ * (requests, duration, p50/p99 and answers by status), and its figures read back.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+
+export interface WrkFigures {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  /** Answers by HTTP status, as the Lua script counted them. */
+  statuses: Record<string, number>;
+  socketErrors: number;
+}
+
+export function ensureWrk(): void {
+  try {
+    execFileSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' });
+  } catch {
+    execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit' });
+  }
+}
+
+export function runWrk(
+  script: string,
+  url: string,
+  seconds: number,
+  load: { threads: number; connections: number },
+): Promise<WrkFigures> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', [
+      `-t${load.threads}`,
+      `-c${load.connections}`,
+      `-d${seconds}s`,
+      '--timeout',
+      '5s',
+      '-s',
+      script,
+      url,
+    ]);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /WRK_JSON (\{.*\})/.exec(out);
+      if (code !== 0 || m?.[1] === undefined)
+        return reject(new Error(`wrk exited ${code}: ${out}`));
+      const j = JSON.parse(m[1]) as {
+        requests: number;
+        duration_us: number;
+        p50_us: number;
+        p99_us: number;
+        socket_errors: number;
+        statuses: Record<string, number>;
+      };
+      resolve({
+        rps: j.requests / (j.duration_us / 1e6),
+        p50Ms: Math.round(j.p50_us / 100) / 10,
+        p99Ms: Math.round(j.p99_us / 100) / 10,
+        requests: j.requests,
+        statuses: j.statuses,
+        socketErrors: j.socket_errors,
+      });
+    });
+  });
+}
+
+/** Every answer had this status and no socket failed. */
+export function onlyStatus(f: WrkFigures, status: string): boolean {
+  return Object.keys(f.statuses).every((k) => k === status) && f.socketErrors === 0;
+}
