@@ -11,7 +11,11 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import request from 'supertest';
 import type { Site } from '../../src/app.js';
-import { importCatalogXml, type CatalogImportOptions } from '../../src/publish/sdp/index.js';
+import {
+  importCatalogXml,
+  type CatalogImportOptions,
+  type CatalogImportResult,
+} from '../../src/publish/sdp/index.js';
 import { addContent } from '../../src/publish/sdp/content-service.js';
 import { desiredCatalog } from '../../src/publish/catalog-targets.js';
 import { createApp } from '../../src/server/app.js';
@@ -211,6 +215,23 @@ dbTest(
   },
 );
 
+/** A dry run, then the real run: the dry run stores nothing and predicts every package. */
+async function dryThenReal(
+  t: ExecutionContext,
+  site: Site,
+  xml: string,
+  over: Partial<CatalogImportOptions>,
+): Promise<CatalogImportResult> {
+  const before = await counts(site);
+  const dry = await importCatalogXml(xml, options(site, { ...over, dryRun: true }));
+  t.deepEqual(await counts(site), before, 'a dry run stores nothing');
+  const real = await importCatalogXml(xml, options(site, over));
+  const view = (r: CatalogImportResult) =>
+    r.packages.map((p) => ({ status: p.status, message: p.message, revision: p.revision }));
+  t.deepEqual(view(dry), view(real));
+  return real;
+}
+
 dbTest(
   'dry run predicts the real run package by package, failures included, and stores nothing',
   async (t, { site }) => {
@@ -242,22 +263,88 @@ dbTest(
         await writeFile(path.join(dir, p.fileName), body);
       }
       const xml = vendorCatalog([a.xml, b.xml, c.xml, d.xml, e.xml, '<sdp:Properties/>']);
-      const before = await counts(site);
-      const dry = await importCatalogXml(
-        xml,
-        options(site, { payloadDir: dir, dryRun: true, batchSize: 2 }),
-      );
-      t.deepEqual(await counts(site), before, 'a dry run stores nothing');
-      const real = await importCatalogXml(xml, options(site, { payloadDir: dir, batchSize: 2 }));
-      const view = (r: typeof real) =>
-        r.packages.map((p) => ({ status: p.status, message: p.message, revision: p.revision }));
-      t.deepEqual(view(dry), view(real));
+      const real = await dryThenReal(t, site, xml, { payloadDir: dir, batchSize: 2 });
       t.deepEqual(
         real.packages.map((p) => p.status),
         ['published', 'failed', 'failed', 'published', 'failed', 'invalid'],
       );
       t.regex(real.packages[2]?.message ?? '', /not in/);
       t.regex(real.packages[4]?.message ?? '', /product "Software"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+dbTest(
+  'metadata-only dry run (no writes when no package can bring content) predicts the real run package by package',
+  async (t, { site }) => {
+    const dir = await tempDir();
+    try {
+      const kept = packageBody({ payload: Buffer.from('k'), title: 'K 1.0' });
+      const changed = packageBody({ payload: Buffer.from('c'), title: 'C 1.0' });
+      const other = packageBody({ payload: Buffer.from('o'), title: 'O 1.0', product: 'Software' });
+      await importCatalogXml(
+        vendorCatalog([kept.xml, changed.xml, other.xml]),
+        options(site, { metadataOnly: true }),
+      );
+      const fresh = packageBody({
+        payload: Buffer.from('f'),
+        title: 'F 1.0',
+        supersedes: [kept.id],
+      });
+      const catalog = (extra: string[]) =>
+        vendorCatalog([
+          kept.xml,
+          packageBody({ id: changed.id, payload: Buffer.from('c2'), title: 'C 2.0' }).xml,
+          // An update that exists with another product: a conflict only the site can tell.
+          packageBody({
+            id: other.id,
+            payload: Buffer.from('o'),
+            title: 'O 1.0',
+            product: 'Firmware',
+          }).xml,
+          fresh.xml,
+          // The same update twice in one catalog: the second is a new revision of the first.
+          packageBody({ id: fresh.id, payload: Buffer.from('f2'), title: 'F 2.0' }).xml,
+          '<sdp:Properties/>',
+          ...extra,
+        ]);
+      const compare = async (xml: string, expected: string[]) => {
+        const real = await dryThenReal(t, site, xml, { metadataOnly: true, batchSize: 2 });
+        t.deepEqual(
+          real.packages.map((p) => p.status),
+          expected,
+        );
+        return real;
+      };
+      const real = await compare(catalog([]), [
+        'awaiting_content',
+        'awaiting_content',
+        'failed',
+        'awaiting_content',
+        'awaiting_content',
+        'invalid',
+      ]);
+      t.like(real.packages[0], { revision: 1, message: 'unchanged; still awaiting content' });
+      t.like(real.packages[1], { revision: 2 });
+      t.like(real.packages[4], { revision: 2 });
+
+      // A payload the pool already holds can bring content: the dry run takes the full path.
+      const pooled = packageBody({ payload: Buffer.from('p'), title: 'P 1.0' });
+      await writeFile(path.join(dir, pooled.fileName), 'p');
+      await importCatalogXml(vendorCatalog([pooled.xml]), options(site, { payloadDir: dir }));
+      const again = packageBody({ id: pooled.id, payload: Buffer.from('p'), title: 'P 1.1' });
+      const second = await compare(catalog([again.xml]), [
+        'awaiting_content',
+        'awaiting_content',
+        'failed',
+        'awaiting_content',
+        'awaiting_content',
+        'invalid',
+        'published',
+      ]);
+      t.like(second.packages[6], { revision: 2 });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -133,13 +133,32 @@ export class BatchLookup {
     file: PooledFile | undefined,
     pendingTargets: readonly string[],
   ): void {
-    const known = this.updates.get(pkg.updateId);
-    this.updates.set(pkg.updateId, {
-      state: known?.state ?? 'active',
+    this.noteRevision({
+      updateId: pkg.updateId,
       product: pkg.manifest.product,
-      latest: { number: revision, contentKey: pkg.metadataKey, awaiting: file === undefined },
+      contentKey: pkg.metadataKey,
+      number: revision,
+      awaiting: file === undefined,
     });
     if (file !== undefined) this.pooledFiles.push(file);
     for (const t of pendingTargets) this.pendingTargets.add(t);
   }
+
+  /** An update's new latest revision (a dry run that writes no rows carries these across batches). */
+  noteRevision(r: NotedRevision): void {
+    const known = this.updates.get(r.updateId);
+    this.updates.set(r.updateId, {
+      state: known?.state ?? 'active',
+      product: r.product,
+      latest: { number: r.number, contentKey: r.contentKey, awaiting: r.awaiting },
+    });
+  }
+}
+
+export interface NotedRevision {
+  updateId: string;
+  product: string;
+  contentKey: string;
+  number: number;
+  awaiting: boolean;
 }
