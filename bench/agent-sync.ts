@@ -34,6 +34,7 @@ import {
   histogramQuantile,
   parseExposition,
 } from './prometheus.js';
+import { pool, scrape } from './sim.js';
 import type { BenchResult } from './types.js';
 import { CLI, ROOT, freePort, median, timed, waitForHttp, workDir } from './util.js';
 import { countingProxy, describe, exchanges, type Exchange } from './wire.js';
@@ -332,12 +333,6 @@ async function simulate(url: string): Promise<SimResult> {
   };
 }
 
-async function scrape(url: string): Promise<ReturnType<typeof parseExposition>> {
-  const res = await fetch(`${url}/metrics`);
-  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
-  return parseExposition(await res.text());
-}
-
 /**
  * The server's latency for the load's requests: the histogram's growth between the two scrapes,
  * for the two routes the cycle asks (both answered on the fast paths, before Express).
@@ -373,17 +368,6 @@ function serverFigures(
 }
 
 const round2 = (v: number): number => Number(v.toFixed(2));
-
-async function pool(n: number, width: number, task: () => Promise<void>): Promise<void> {
-  let started = 0;
-  const worker = async (): Promise<void> => {
-    while (started < n) {
-      started += 1;
-      await task();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
-}
 
 const simulateUrl = process.env['BENCH_SIMULATE_URL'];
 if (
