@@ -32,7 +32,7 @@ import {
   syncPolicy,
   type Facts,
 } from './session.js';
-import type { SiteClient, SiteInfo } from './site-client.js';
+import { SiteClient, type SiteInfo } from './site-client.js';
 import { loadState, saveState, type AgentState } from './state.js';
 import { rememberIdentityFlags } from './identity-flags.js';
 import { ensurePrivateDir } from './state-dir.js';
@@ -245,15 +245,32 @@ async function cycle(given: AgentOptions, opened: SiteClient[]): Promise<CycleRe
       try {
         report.sync = await syncPolicy(site, state, key, info.siteCode);
       } catch (err) {
-        if (native === undefined && isUpcatError(err) && err.code === 'client_replaced') {
+        if (isUpcatError(err) && err.code === 'client_replaced') {
           // Another registration of this hardware ID replaced the record (issue 13 item 4): say
           // so, register again at once and sync under the new record.
           report.warnings.push(`${err.message} (client_replaced): registered again`);
           forget(state, site);
-          await ensureRegistered(site, state, facts);
+          if (native !== undefined) {
+            // The certificate names the replaced record: enrol afresh with a request, over TLS
+            // without it, and wait for approval like a new machine if the site asks for one.
+            await dropCertificate(opts.stateDir);
+            site = route.site = use(
+              new SiteClient(native.session.base, undefined, { ca: native.session.caPem }),
+            );
+          }
+          const again = await ensureRegistered(site, state, {
+            ...facts,
+            ...(native === undefined ? {} : { csr: native.session.csr }),
+          });
           report.clientId = state.clientId;
           await save();
-          report.sync = await syncPolicy(site, state, key, info.siteCode);
+          if (native !== undefined)
+            site = route.site = use(
+              await withCertificate(site, native.session, state, opts.stateDir, again),
+            );
+          waiting = native !== undefined && !site.hasCertificate;
+          route.clientRoutes = !waiting;
+          if (!waiting) report.sync = await syncPolicy(site, state, key, info.siteCode);
         } else {
           // A revoked certificate: if an unblock issued a new one since, take it and sync again.
           const renewed =

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { runCycle, type AgentOptions, type CycleReport } from '../../src/agent/cycle.js';
+import { certificateRequest, clientKey } from '../../src/agent/native.js';
 import { agentStatus } from '../../src/agent/status.js';
 import { verifiedCertificateSerial } from '../../src/server/middleware/client-auth.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
@@ -208,6 +209,53 @@ dbTest(
       t.is(approved.results.find((r) => r.updateId === updateId)?.state, 'installed');
       status = await agentStatus(stateDir);
       t.is(status.certificate?.serial, (await serialOf(stateDir)).toLowerCase());
+    });
+  },
+);
+
+dbTest(
+  'native agent: a record replaced by a proven registration enrols again by itself and waits as a conflict',
+  async (t, ctx) => {
+    ctx.site.config.site.approval = 'auto-trusted';
+    const { token } = await createEnrollmentToken(ctx.site.db, { name: 'agents', actor: 'test' });
+    await withNativeSite(t, ctx, async (_n, agent, stateDir) => {
+      const first = await agent({ enrollmentToken: token });
+      t.is(first.status, 'approved');
+      t.true(first.clientCertificate);
+
+      // Re-imaging with an enrollment token proves the machine: it replaces the record.
+      const otherDir = await mkdtemp(path.join(os.tmpdir(), 'upcat-agent-native-other-'));
+      try {
+        const other = await ctx.site.registration.register({
+          hardwareId: 'hw-native-agent',
+          name: 'pc-native-reimaged',
+          os: 'linux',
+          architecture: 'x64',
+          clientVersion: SITE_VERSION,
+          enrollmentToken: token,
+          csr: certificateRequest(await clientKey(otherDir), 'pc-native-reimaged'),
+        });
+        t.is((await ctx.site.clients.get(first.clientId ?? '')).recordState, 'obsolete');
+
+        // The old machine's next cycle is told client_replaced and enrols again on its own,
+        // with a request over TLS and without the dead certificate; with no proof of its own it
+        // waits as a conflict with the record that replaced it, which keeps working.
+        const again = await agent();
+        t.true(again.warnings.some((w) => /client_replaced/.test(w)));
+        t.not(again.clientId, first.clientId);
+        t.is(again.status, 'conflict');
+        t.false(again.clientCertificate);
+        t.is((await ctx.site.clients.get(again.clientId ?? '')).conflictWith, other.clientId);
+        t.is((await ctx.site.clients.get(other.clientId)).recordState, 'active');
+        await t.throwsAsync(readFile(path.join(stateDir, 'client.pem')), { code: 'ENOENT' });
+
+        // Later cycles wait quietly under the new record (no refusal, no sync without approval).
+        const later = await agent();
+        t.is(later.clientId, again.clientId);
+        t.false(later.warnings.some((w) => /client_replaced/.test(w)));
+      } finally {
+        await rm(otherDir, { recursive: true, force: true });
+      }
     });
   },
 );
