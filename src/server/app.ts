@@ -48,7 +48,7 @@ export function createApp(
   healthRoutes(router, site);
   siteRoutes(router, site);
   contentRoutes(router, site);
-  tufRoutes(router, site, (sha256) => blobExists(site.db, sha256));
+  tufRoutes(router, site, publishedPayloads(site));
   pkiRoutes(router, site);
   clientRoutes(router, site);
   syncRoutes(router, site);
@@ -65,4 +65,24 @@ export function createApp(
   app.use(notFoundRoute);
   app.use(errorHandler(site.log));
   return app;
+}
+
+/**
+ * Whether a committed revision names a payload, for `/tuf/targets` (issue 13 item 7). Every client
+ * reading the catalog asks this for every target, so a yes is remembered: a published payload
+ * stays published, and one that gc later removes from the pool is a 404 from the file system
+ * anyway. A no is asked again (the publish may commit a moment later). Bounded: the set starts
+ * over past 100,000 digests.
+ */
+function publishedPayloads(site: Site): (sha256: string) => Promise<boolean> {
+  const known = new Set<string>();
+  return async (sha256) => {
+    if (known.has(sha256)) return true;
+    const published = await blobExists(site.db, sha256);
+    if (published) {
+      if (known.size >= 100_000) known.clear();
+      known.add(sha256);
+    }
+    return published;
+  };
 }
