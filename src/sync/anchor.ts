@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { UpcatError } from '../errors.js';
+import { decodeBase64Strict } from '../strict-base64.js';
 
 /**
  * Sync anchors (issue 5 item 8): what a client last received, sealed with AES-256-GCM so that
@@ -104,8 +105,8 @@ export class AnchorSealer {
     nowMs: number = Date.now(),
   ): AnchorState | undefined {
     if (text === undefined || text.length > MAX_TEXT || !text.startsWith(PREFIX)) return undefined;
-    const raw = Buffer.from(text.slice(PREFIX.length), 'base64url');
-    if (raw.length < 12 + 16 + 2) return undefined;
+    const raw = decodeBase64Strict(text.slice(PREFIX.length), 'base64url');
+    if (raw === undefined || raw.length < 12 + 16 + 2) return undefined;
     let plain: string;
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
@@ -150,8 +151,8 @@ function pack(entries: Readonly<Record<string, string>>): string {
 }
 
 function unpack(text: string): Record<string, string> | undefined {
-  const raw = Buffer.from(text, 'base64url');
-  if (raw.length % ENTRY_BYTES !== 0 || raw.length / ENTRY_BYTES > ENTRY_BUDGET) return undefined;
+  const raw = decodeBase64Strict(text, 'base64url');
+  if (raw === undefined || raw.length % ENTRY_BYTES !== 0 || raw.length / ENTRY_BYTES > ENTRY_BUDGET) return undefined;
   const entries: Record<string, string> = {};
   for (let at = 0; at < raw.length; at += ENTRY_BYTES) {
     const hex = raw.toString('hex', at, at + 16);

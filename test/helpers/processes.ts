@@ -26,6 +26,8 @@ export interface Served {
   stop(): Promise<void>;
   /** SIGKILL: the process dies at once, in the middle of any response it is sending. */
   kill(): Promise<void>;
+  /** What the server has written to stderr so far (its log). */
+  log(): string;
 }
 
 /** Starts `upcat serve` on 127.0.0.1 (`port` 0: any free port) and waits until it serves. */
@@ -38,8 +40,8 @@ export async function startServe(
   const done = collect(child);
   let exited = false;
   void done.then(() => (exited = true));
+  let seen = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`upcat serve did not start within ${timeoutMs} ms: ${seen}`));
@@ -69,5 +71,6 @@ export async function startServe(
     port: Number(new URL(url).port),
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
+    log: () => seen,
   };
 }

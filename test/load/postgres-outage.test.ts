@@ -87,7 +87,8 @@ test('PostgreSQL down under load: 503 + Retry-After, then recovery without a res
         while (running) {
           const r = await get(route, auth).catch((err: unknown) => ({
             status: -1,
-            retryAfter: String(err),
+            // undici's "fetch failed" says nothing; its cause names the socket error.
+            retryAfter: `${String(err)} (${String((err as { cause?: unknown }).cause)})`,
           }));
           seen.push({ phase, route, status: r.status, retryAfter: r.retryAfter });
           await new Promise((resolve) => setTimeout(resolve, 50));
@@ -110,6 +111,16 @@ test('PostgreSQL down under load: 503 + Retry-After, then recovery without a res
       }
       running = false;
       await Promise.all(loops);
+      // A dropped connection is explained by the server's own log: show its warnings.
+      if (seen.some((s) => s.status === -1))
+        t.log(
+          served
+            .log()
+            .split('\n')
+            .filter((l) => !l.includes('database unavailable') && !l.includes('ECONNREFUSED'))
+            .slice(-30)
+            .join('\n'),
+        );
       t.true(back, 'the server answers again once PostgreSQL is back');
 
       const down = seen.filter((s) => s.phase === 'down');

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import type { Socket } from 'node:net';
 import { errnoCode, isUpcatError, type ErrorCode } from '../../errors.js';
 
 /** The one place where domain error codes become HTTP statuses. */
@@ -44,7 +45,7 @@ export const notFoundRoute: RequestHandler = (req, res) => {
  */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    if (!res.headersSent && databaseUnavailable(err)) {
+    if (!res.headersSent && (databaseUnavailable(err) || upstreamReset(err, req.socket))) {
       // The database is down or restarting: a condition that passes, not a bug, so the caller
       // is told when to come back and the pool reconnects by itself (issue 13 item 8).
       log.warn({ path: req.path, code: codeOf(err) }, 'database unavailable');
@@ -133,6 +134,15 @@ function codeOf(err: unknown): string | undefined {
 
 /** Error codes that mean the connection to the client ended under the request. */
 const CLIENT_GONE = new Set(['ECONNABORTED', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/**
+ * A reset or broken pipe while the caller's own socket is still open happened on another
+ * connection: the database's, when PostgreSQL stops or restarts under a query. The caller is
+ * still there and is owed an answer (503), not a dropped connection.
+ */
+function upstreamReset(err: unknown, socket: Socket): boolean {
+  return clientGone(err) !== undefined && !socket.destroyed && socket.writable;
+}
 
 function clientGone(err: unknown): string | undefined {
   const code = errnoCode(err);

@@ -15,6 +15,7 @@ import { catalogVersionColumn, normalizeClient, type ClientRow } from '../../sit
 import type { RegistrationService } from '../../site/registration.js';
 import { now } from '../../storage/catalog-repo.js';
 import type { Db } from '../../storage/db.js';
+import { decodeBase64Strict } from '../../strict-base64.js';
 import type { ComputerInfo } from './contract.js';
 import { WuspFault } from './soap.js';
 
@@ -84,8 +85,8 @@ class SecretBox {
   }
 
   open(sealed: string): string | undefined {
-    const b = Buffer.from(sealed, 'base64');
-    if (b.length < 29) return undefined;
+    const b = decodeBase64Strict(sealed, 'base64');
+    if (b === undefined || b.length < 29) return undefined;
     try {
       const d = createDecipheriv('aes-256-gcm', this.key, b.subarray(0, 12));
       d.setAuthTag(b.subarray(b.length - 16));

@@ -39,7 +39,7 @@ test('tampered, foreign, other-client, expired, future and malformed anchors ope
   const s = new AnchorSealer(key, 7 * DAY);
   const text = s.seal(state());
   const at = 1_000_000 + DAY;
-  for (let i = 3; i < text.length; i += 7) {
+  for (let i = 3; i < text.length; i += 1) {
     const c = text[i] === 'A' ? 'B' : 'A';
     t.is(s.open(text.slice(0, i) + c + text.slice(i + 1), 'c-1', at), undefined, `byte ${i}`);
   }
