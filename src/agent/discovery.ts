@@ -2,6 +2,7 @@ import { promises as dns, type SrvRecord } from 'node:dns';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { UpcatError } from '../errors.js';
+import { pinHostAddress } from './tls-fetch.js';
 
 /** How the agent found its site, for `upcat agent status` and messages. */
 export type SiteSource =
@@ -165,10 +166,11 @@ async function fromSrv(
     const name = r.name.replace(/\.$/, '');
     // Port 8531 is the site's TLS port by convention (as WSUS uses); anything else is plain HTTP.
     const scheme = r.port === 8531 || r.port === 443 ? 'https' : 'http';
-    // Over HTTPS the name stays: the server certificate is checked against it.
-    const address =
-      scheme === 'http' && isIP(name) === 0 ? await resolveAddress?.(name) : undefined;
-    const host = address ?? name;
+    const address = isIP(name) === 0 ? await resolveAddress?.(name) : undefined;
+    // Over HTTPS the name stays in the URL, as the server certificate is checked against it;
+    // the connection goes to the address found (tls-fetch.ts).
+    if (scheme === 'https' && address !== undefined) pinHostAddress(name, address);
+    const host = scheme === 'http' ? (address ?? name) : name;
     urls.push(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${r.port}`);
   }
   return urls;

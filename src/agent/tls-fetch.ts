@@ -1,4 +1,6 @@
+import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 
 /** The TLS side of talking to a site over HTTPS (native mode, docs/AGENT.md). */
@@ -81,5 +83,37 @@ export function tlsAgent(tls: TlsOptions): https.Agent {
     ...(tls.ca === undefined ? {} : { ca: tls.ca }),
     ...(tls.key === undefined || tls.cert === undefined ? {} : { key: tls.key, cert: tls.cert }),
     rejectUnauthorized: tls.insecure !== true,
+    lookup: pinnedLookup,
   });
+}
+
+/**
+ * Addresses of HTTPS site hosts found through DNS servers named with `--dns-server` (issue 13
+ * item 7). Over HTTPS the URL keeps the host name, because the server certificate is checked
+ * against it (and sent as SNI); only the connection goes to the address those servers gave, as
+ * the system resolver may not know the host at all. One agent process talks to one site, so a
+ * table per process is enough.
+ */
+const pinnedAddresses = new Map<string, string>();
+
+export function pinHostAddress(host: string, address: string): void {
+  pinnedAddresses.set(host.toLowerCase(), address);
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family: number,
+) => void;
+
+/** `net.connect`'s lookup: a pinned address when there is one, else the system's resolver. */
+function pinnedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  const address = pinnedAddresses.get(hostname.toLowerCase());
+  if (address === undefined) {
+    dns.lookup(hostname, options, callback);
+    return;
+  }
+  const family = isIP(address);
+  if (options.all === true) callback(null, [{ address, family }], family);
+  else callback(null, address, family);
 }

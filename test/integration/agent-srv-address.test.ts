@@ -1,7 +1,16 @@
+import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import test from 'ava';
 import dnsPacket from 'dns-packet';
 import { discoverSite } from '../../src/agent/discovery.js';
+import { tlsAgent, tlsFetch } from '../../src/agent/tls-fetch.js';
+
+const run = promisify(execFile);
 
 /**
  * A site known only to the DNS server named with --dns-server (issue 13 item 7): its SRV record
@@ -79,4 +88,58 @@ test('an SRV target the named server has no address for keeps its name', async (
     resolveSrv: async () => [{ name: 'nowhere.corp.invalid', port: 8530, priority: 0, weight: 1 }],
   });
   t.deepEqual(found.candidates, ['http://nowhere.corp.invalid:8530']);
+});
+
+test('an HTTPS SRV target keeps its name for the certificate and connects to the address the named server gave', async (t) => {
+  // A certificate for the host name only: a connection made to the address by name would fail
+  // verification, one made to the system resolver's idea of the name would not connect at all.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-srv-tls-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    path.join(dir, 'key.pem'),
+    '-out',
+    path.join(dir, 'cert.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=upcat-site.corp.invalid',
+    '-addext',
+    'subjectAltName=DNS:upcat-site.corp.invalid',
+  ]);
+  const cert = await readFile(path.join(dir, 'cert.pem'), 'utf8');
+  const server = https.createServer(
+    { key: await readFile(path.join(dir, 'key.pem')), cert },
+    (req, res) => res.end(JSON.stringify({ host: req.headers.host })),
+  );
+  await new Promise<void>((r) => server.listen(8531, '127.0.0.9', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+
+  const dns = await dnsServer({
+    srv: '_upcat._tcp.corp.invalid',
+    target: 'upcat-site.corp.invalid',
+    address: '127.0.0.9',
+    port: 8531,
+  });
+  t.teardown(dns.close);
+  const found = await discoverSite({ domain: 'corp.invalid', dnsServers: [dns.address], env: {} });
+  t.deepEqual(found.candidates, ['https://upcat-site.corp.invalid:8531']);
+  t.deepEqual(dns.questions, ['SRV _upcat._tcp.corp.invalid', 'A upcat-site.corp.invalid']);
+
+  const tls = { ca: cert };
+  const res = await tlsFetch(
+    `${found.url}/v1/site`,
+    { method: 'GET', headers: {} },
+    tls,
+    tlsAgent(tls),
+  );
+  t.is(res.status, 200);
+  t.deepEqual(await res.json(), { host: 'upcat-site.corp.invalid:8531' });
 });
