@@ -783,7 +783,7 @@ export function openApiDocument(): OpenApiDocument {
           type: 'http',
           scheme: 'bearer',
           description:
-            'An API token (`upcat token create --scope publish|approve|admin`); admin implies the other scopes, approve does not imply publish.',
+            'An API token (`upcat token create --scope read|publish|approve|admin`); admin implies the other scopes, every scope implies read, approve does not imply publish.',
         },
         clientSecret: {
           type: 'http',

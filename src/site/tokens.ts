@@ -14,17 +14,19 @@ import { isUniqueViolation } from '../storage/db-errors.js';
 
 /**
  * API tokens for release pipelines and administrators (issue 7). Scopes:
+ * - `read`: read the admin API (updates, clients, groups, deployments, reports), change nothing;
+ *   every other scope implies it (the console's viewer role, issue 14);
  * - `publish`: publish and expire updates;
  * - `approve`: deploy and promote updates, read reports and clients;
  * - `admin`: everything, including changes to clients, tokens and the audit log.
  * `admin` implies the other two; `approve` does not imply `publish`, so that whoever approves
  * releases cannot also put new bits into the catalog (two people for one change reaching endpoints).
  */
-export const TOKEN_SCOPES = ['publish', 'approve', 'admin'] as const;
+export const TOKEN_SCOPES = ['read', 'publish', 'approve', 'admin'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
 export function scopeAllows(held: TokenScope, needed: TokenScope): boolean {
-  return held === needed || held === 'admin';
+  return held === needed || held === 'admin' || needed === 'read';
 }
 
 /** Who a token authenticates. */

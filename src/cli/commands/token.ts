@@ -7,7 +7,7 @@ export function registerToken(program: Command): void {
   const token = program
     .command('token')
     .description(
-      'API tokens for release pipelines and administrators (scopes publish, approve, admin)',
+      'API tokens for release pipelines and administrators (scopes read, publish, approve, admin)',
     );
 
   token
@@ -15,7 +15,7 @@ export function registerToken(program: Command): void {
     .description('create a token and print its secret (shown once, stored only as a hash)')
     .requiredOption(
       '--scope <scope>',
-      'publish | approve | admin (admin implies the others) | enroll (agents register trusted)',
+      'read | publish | approve | admin (admin implies the others; all imply read) | enroll (agents register trusted)',
     )
     .option('--name <name>', 'a name for the audit log (default: token-<id prefix>)')
     .option('--expires <duration>', 'lifetime such as 90d, 12h (default: no expiry)')
