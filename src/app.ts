@@ -7,6 +7,7 @@ import { BlobPool } from './storage/blobs/pool.js';
 import { drainDb, migrate, openDb, type Db } from './storage/db.js';
 import { PublishService } from './publish/publish-service.js';
 import { ExpireService } from './publish/expire-service.js';
+import { UpdateAdminService } from './site/update-admin.js';
 import { CatalogReader } from './publish/catalog-reader.js';
 import { TufPublisher } from './publish/tuf-publisher.js';
 import { initSiteSigning, loadSiteSigning, type SiteSigning } from './signing/site-signing.js';
@@ -22,6 +23,8 @@ export interface Site extends SiteServices {
   pool: BlobPool;
   publish: PublishService;
   expire: ExpireService;
+  /** Updates list, detail, decline (issue 14). */
+  updateAdmin: UpdateAdminService;
   catalog: CatalogReader;
   /** Undefined until `upcat init` has made the keys. */
   signing: SiteSigning | undefined;
@@ -62,6 +65,7 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
     tuf,
     publish: new PublishService({ db, pool, limits, log, signing, tuf }),
     expire: new ExpireService({ db, log, tuf }),
+    updateAdmin: new UpdateAdminService({ db, log, tuf }),
     catalog: new CatalogReader(db),
     ...services,
     close: async () => {

@@ -1,0 +1,19 @@
+import type { Knex } from 'knex';
+
+/**
+ * Declined updates (issue 14 item 1): when an update was declined. `updates.state` already
+ * names `declined`; a decline leaves `expired_at` empty on purpose, because garbage collection
+ * (ops/gc/payloads.ts) frees the payloads of an update gone since `expired_at`, and a declined
+ * update must keep them: an undecline puts it back as it was.
+ */
+export async function up(db: Knex): Promise<void> {
+  await db.schema.alterTable('updates', (t) => {
+    t.string('declined_at', 32).nullable();
+  });
+}
+
+export async function down(db: Knex): Promise<void> {
+  await db.schema.alterTable('updates', (t) => {
+    t.dropColumn('declined_at');
+  });
+}
