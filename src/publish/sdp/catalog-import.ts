@@ -17,12 +17,8 @@
  * run on the same site would give, failures included. When no package can bring content, the
  * rows (which decide nothing then) are not written at all: see cannotBringContent.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { errnoCode, invalidInput, isUpcatError, UpcatError } from '../../errors.js';
@@ -41,6 +37,7 @@ import { CATALOG_LIMITS, readCatalog } from './read.js';
 import { sdpReportJson, type SdpReportJson } from './report.js';
 import type { SdpImport } from './to-manifest.js';
 import { toVendorPackage, type VendorPackage } from './vendor-package.js';
+import { Spool, type SpooledPackage } from './spool.js';
 import { BatchLookup, type NotedRevision } from './batch-lookup.js';
 import {
   checkSelfReferences,
@@ -149,13 +146,14 @@ export async function importCatalogFrom(
   label = 'catalog',
 ): Promise<CatalogImportResult> {
   await checkOptions(options);
-  const spool = await Spool.create();
+  const spool = new Spool();
   try {
     const packages: PackageOutcome[] = [];
     const sha1s = new Set<string>();
     for await (const sdp of readCatalog(source(), label)) {
       const { outcome, pkg } = check(sdp);
-      if (pkg !== undefined) {
+      // Without a site nothing is stored, so nothing need be kept (the map-only pass).
+      if (pkg !== undefined && options.site !== undefined) {
         await spool.write(packages.length, pkg);
         const sha1 = pkg.vendor.originFile?.sha1;
         if (sha1 !== undefined) sha1s.add(sha1);
@@ -223,9 +221,7 @@ function check(sdp: SdpImport): { outcome: PackageOutcome; pkg?: VendorPackage }
   }
 }
 
-interface Item {
-  index: number;
-  pkg: VendorPackage;
+interface Item extends SpooledPackage {
   payload?: PreparedPayload;
   /** Why no payload is at hand (missing file, failed fetch, wrong digest). */
   payloadProblem?: UpcatError;
@@ -499,47 +495,4 @@ function summarize(packages: readonly PackageOutcome[]): CatalogImportSummary {
     unmappedByName: tally(packages.flatMap((p) => p.unmapped.map((u) => u.name))),
     unsupportedRulesByName: tally(packages.flatMap((p) => p.unsupportedRules.map((u) => u.name))),
   };
-}
-
-/** Checked packages as JSON lines in a temporary file, read back in batches. */
-class Spool {
-  private out: ReturnType<typeof createWriteStream> | undefined;
-  private constructor(private readonly dir: string) {}
-
-  static async create(): Promise<Spool> {
-    return new Spool(await mkdtemp(path.join(os.tmpdir(), 'upcat-import-')));
-  }
-
-  private get file(): string {
-    return path.join(this.dir, 'packages.jsonl');
-  }
-
-  async write(index: number, pkg: VendorPackage): Promise<void> {
-    this.out ??= createWriteStream(this.file);
-    if (!this.out.write(`${JSON.stringify({ index, pkg })}\n`)) await once(this.out, 'drain');
-  }
-
-  async close(): Promise<void> {
-    if (this.out === undefined) return;
-    this.out.end();
-    await once(this.out, 'close');
-  }
-
-  async *batches(size: number): AsyncGenerator<Item[]> {
-    if (this.out === undefined) return;
-    const lines = createInterface({ input: createReadStream(this.file), crlfDelay: Infinity });
-    let batch: Item[] = [];
-    for await (const line of lines) {
-      batch.push(JSON.parse(line) as Item);
-      if (batch.length >= size) {
-        yield batch;
-        batch = [];
-      }
-    }
-    if (batch.length > 0) yield batch;
-  }
-
-  async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
-  }
 }
