@@ -13,6 +13,8 @@ import { clientRoutes } from './routes/clients.js';
 import { syncRoutes } from './routes/sync.js';
 import { statusRoutes } from './routes/status.js';
 import { adminRoutes } from './routes/reports.js';
+import { groupRoutes } from './routes/groups.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import { openApiRoutes } from './openapi.js';
 import { updatesRoutes } from './routes/updates.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -54,6 +56,8 @@ export function createApp(
   syncRoutes(router, site);
   statusRoutes(router, site);
   adminRoutes(router, site);
+  groupRoutes(router, site); // groups and their members (issue 14)
+  deploymentRoutes(router, site); // deployments list, change, remove (issue 14)
   openApiRoutes(router);
   updatesRoutes(router, site);
   metricsRoutes(router, site, metrics);

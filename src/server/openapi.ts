@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { manifestSchema } from '../catalog/manifest.js';
-import { deploymentSchema } from '../site/deployments.js';
+import { deploymentChangeSchema, deploymentSchema } from '../site/deployments.js';
 import { promotionSchema } from '../site/promote.js';
 import { registrationSchema } from '../site/registration.js';
 import { fallbackSchema, statusSchema } from '../site/state-messages.js';
@@ -26,7 +26,7 @@ export interface OpenApiDocument {
   };
 }
 
-export type HttpMethod = 'get' | 'head' | 'post';
+export type HttpMethod = 'get' | 'head' | 'post' | 'patch' | 'delete';
 export type PathItem = Partial<Record<HttpMethod, Operation>> & { parameters?: Parameter[] };
 
 export interface Operation {
@@ -107,9 +107,9 @@ function errors(...statuses: string[]): Record<string, ResponseObject> {
   return out;
 }
 
-const TOKEN = (scope: 'publish' | 'approve' | 'admin'): Array<Record<string, string[]>> => [
-  { apiToken: [scope] },
-];
+const TOKEN = (
+  scope: 'read' | 'publish' | 'approve' | 'admin',
+): Array<Record<string, string[]>> => [{ apiToken: [scope] }];
 const CLIENT: Array<Record<string, string[]>> = [{ clientSecret: [] }, { clientCertificate: [] }];
 
 const pathParam = (name: string, description: string, schema: JsonSchema = str): Parameter => ({
@@ -152,6 +152,7 @@ function schemas(): Record<string, JsonSchema> {
     PromotionInput: fromZod(promotionSchema),
     Deployment: object(
       {
+        id: int,
         updateId: str,
         group: str,
         action: { enum: ['install', 'uninstall', 'optional'] },
@@ -159,8 +160,9 @@ function schemas(): Record<string, JsonSchema> {
         percent: int,
         catalogVersion: int,
       },
-      ['updateId', 'group', 'action', 'deadline', 'percent', 'catalogVersion'],
+      ['id', 'updateId', 'group', 'action', 'deadline', 'percent', 'catalogVersion'],
     ),
+    ...groupSchemas(),
     Promotion: {
       allOf: [
         ref('Deployment'),
@@ -306,6 +308,7 @@ function paths(): Record<string, PathItem> {
       },
     },
     ...clientChanges(),
+    ...groupAndDeploymentPaths(),
     '/v1/sync': {
       get: {
         operationId: 'sync',
@@ -595,32 +598,6 @@ function paths(): Record<string, PathItem> {
         },
       },
     },
-    '/v1/deployments': {
-      get: {
-        operationId: 'listDeployments',
-        summary: 'every deployment',
-        tags: ['admin'],
-        security: TOKEN('approve'),
-        responses: {
-          '200': {
-            description: 'deployments',
-            content: json(object({ deployments: arrayOf(ref('Deployment')) })),
-          },
-          ...errors('401', '403'),
-        },
-      },
-      post: {
-        operationId: 'approve',
-        summary: 'deploy an update to a group',
-        tags: ['admin'],
-        security: TOKEN('approve'),
-        requestBody: { required: true, content: json(ref('DeploymentInput')) },
-        responses: {
-          '201': { description: 'the deployment', content: json(ref('Deployment')) },
-          ...errors('400', '401', '403', '404', '409'),
-        },
-      },
-    },
     '/v1/promotions': {
       post: {
         operationId: 'promote',
@@ -755,6 +732,282 @@ function clientChanges(): Record<string, PathItem> {
     };
   }
   return out;
+}
+
+/** Groups and deployments of the admin API (issue 14 item 1). */
+function groupSchemas(): Record<string, JsonSchema> {
+  const member = object(
+    {
+      clientId: str,
+      name: str,
+      status: str,
+      blocked: { type: 'boolean' },
+      lastContact: nullable(str),
+    },
+    ['clientId', 'name', 'status', 'blocked', 'lastContact'],
+  );
+  return {
+    DeploymentChange: fromZod(deploymentChangeSchema),
+    Group: object(
+      {
+        name: str,
+        builtin: { type: 'boolean' },
+        members: { type: 'integer', description: 'live clients in the group' },
+      },
+      ['name', 'builtin', 'members'],
+    ),
+    GroupDetail: {
+      allOf: [
+        ref('Group'),
+        object({ deployments: int, clients: arrayOf(member), next: nullable(str) }, [
+          'deployments',
+          'clients',
+          'next',
+        ]),
+      ],
+    },
+  };
+}
+
+const PAGE_PARAMS: Parameter[] = [
+  {
+    name: 'limit',
+    in: 'query',
+    description: 'at most this many (default 100)',
+    schema: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+  { name: 'cursor', in: 'query', description: 'the `next` of the previous page', schema: str },
+];
+
+const ETAG_HEADERS = {
+  ETag: {
+    description: 'a strong validator of the body; send it back in If-None-Match',
+    schema: str,
+  },
+};
+
+const GROUP_NAME = pathParam('group', 'the group name (URL-encoded)');
+
+function groupAndDeploymentPaths(): Record<string, PathItem> {
+  const pageOf = (key: string, items: JsonSchema): JsonSchema =>
+    object({ [key]: arrayOf(items), next: nullable(str) }, [key, 'next']);
+  return {
+    '/v1/groups': {
+      get: {
+        operationId: 'listGroups',
+        summary: 'groups with their member counts, in creation order',
+        tags: ['admin'],
+        security: TOKEN('read'),
+        parameters: PAGE_PARAMS,
+        responses: {
+          '200': {
+            description: 'a page of groups',
+            headers: ETAG_HEADERS,
+            content: json(pageOf('groups', ref('Group'))),
+          },
+          '304': { description: 'not modified (If-None-Match)' },
+          ...errors('400', '401', '403'),
+        },
+      },
+      post: {
+        operationId: 'createGroup',
+        summary: 'create a named group',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        requestBody: { required: true, content: json(object({ name: str }, ['name'])) },
+        responses: {
+          '201': { description: 'the group', content: json(ref('Group')) },
+          ...errors('400', '401', '403', '409'),
+        },
+      },
+    },
+    '/v1/groups/{group}': {
+      parameters: [GROUP_NAME],
+      get: {
+        operationId: 'showGroup',
+        summary: 'a group, its deployment count and a page of its members (client ID order)',
+        tags: ['admin'],
+        security: TOKEN('read'),
+        parameters: PAGE_PARAMS,
+        responses: {
+          '200': {
+            description: 'the group',
+            headers: ETAG_HEADERS,
+            content: json(ref('GroupDetail')),
+          },
+          '304': { description: 'not modified (If-None-Match)' },
+          ...errors('400', '401', '403', '404'),
+        },
+      },
+      patch: {
+        operationId: 'renameGroup',
+        summary: 'rename a named group (the builtin groups keep their names)',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        requestBody: { required: true, content: json(object({ name: str }, ['name'])) },
+        responses: {
+          '200': { description: 'the group', content: json(ref('Group')) },
+          ...errors('400', '401', '403', '404', '409'),
+        },
+      },
+      delete: {
+        operationId: 'deleteGroup',
+        summary: 'delete a named group; its members leave it',
+        description:
+          'A group that still has deployments is refused (409) unless force=true, which removes them too and moves the catalog version. All Computers and Unassigned cannot be deleted (400).',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        parameters: [
+          {
+            name: 'force',
+            in: 'query',
+            description: 'also remove the group’s deployments',
+            schema: { enum: ['true', 'false'] },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'deleted',
+            content: json(
+              object(
+                {
+                  name: str,
+                  removedDeployments: int,
+                  removedMembers: int,
+                  catalogVersion: nullable(int),
+                },
+                ['name', 'removedDeployments', 'removedMembers', 'catalogVersion'],
+              ),
+            ),
+          },
+          ...errors('400', '401', '403', '404', '409'),
+        },
+      },
+    },
+    '/v1/groups/{group}/members': {
+      parameters: [GROUP_NAME],
+      post: {
+        operationId: 'addGroupMembers',
+        summary: 'put clients in a named group (each by ID, unique ID prefix or name), all or none',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        requestBody: {
+          required: true,
+          content: json(
+            object({ clientIds: { ...arrayOf(str), minItems: 1, maxItems: 1000 } }, ['clientIds']),
+          ),
+        },
+        responses: {
+          '200': {
+            description: 'the clients; added is false for one that was already a member',
+            content: json(
+              object(
+                {
+                  group: str,
+                  clients: arrayOf(
+                    object({ clientId: str, added: { type: 'boolean' } }, ['clientId', 'added']),
+                  ),
+                },
+                ['group', 'clients'],
+              ),
+            ),
+          },
+          ...errors('400', '401', '403', '404'),
+        },
+      },
+    },
+    '/v1/groups/{group}/members/{client}': {
+      parameters: [GROUP_NAME, pathParam('client', 'the client: ID, unique ID prefix or name')],
+      delete: {
+        operationId: 'removeGroupMember',
+        summary: 'take a client out of a named group',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        responses: {
+          '200': {
+            description: 'removed',
+            content: json(object({ group: str, clientId: str }, ['group', 'clientId'])),
+          },
+          ...errors('400', '401', '403', '404'),
+        },
+      },
+    },
+    '/v1/deployments': {
+      get: {
+        operationId: 'listDeployments',
+        summary: 'deployments in ID order, filtered',
+        tags: ['admin'],
+        security: TOKEN('read'),
+        parameters: [
+          { name: 'group', in: 'query', description: 'only this group', schema: str },
+          { name: 'updateId', in: 'query', description: 'only this update', schema: UPDATE_ID },
+          {
+            name: 'action',
+            in: 'query',
+            description: 'only this action',
+            schema: { enum: ['install', 'uninstall', 'optional'] },
+          },
+          ...PAGE_PARAMS,
+        ],
+        responses: {
+          '200': {
+            description: 'a page of deployments',
+            headers: ETAG_HEADERS,
+            content: json(pageOf('deployments', ref('Deployment'))),
+          },
+          '304': { description: 'not modified (If-None-Match)' },
+          ...errors('400', '401', '403'),
+        },
+      },
+      post: {
+        operationId: 'approve',
+        summary: 'deploy an update to a group',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        requestBody: { required: true, content: json(ref('DeploymentInput')) },
+        responses: {
+          '201': { description: 'the deployment', content: json(ref('Deployment')) },
+          ...errors('400', '401', '403', '404', '409'),
+        },
+      },
+    },
+    '/v1/deployments/{id}': {
+      parameters: [pathParam('id', 'the deployment ID', { type: 'integer', minimum: 1 })],
+      patch: {
+        operationId: 'changeDeployment',
+        summary: 'change a deployment’s deadline (null clears it) or rollout percentage',
+        description:
+          'Moves the catalog version: the clients’ next sync carries the change. `percent` and `percentage` are the same field.',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        requestBody: { required: true, content: json(ref('DeploymentChange')) },
+        responses: {
+          '200': { description: 'the deployment', content: json(ref('Deployment')) },
+          ...errors('400', '401', '403', '404'),
+        },
+      },
+      delete: {
+        operationId: 'removeDeployment',
+        summary: 'remove a deployment: its update leaves the group’s policy',
+        tags: ['admin'],
+        security: TOKEN('approve'),
+        responses: {
+          '200': {
+            description: 'removed',
+            content: json(
+              object({ id: int, updateId: str, group: str, catalogVersion: int }, [
+                'id',
+                'updateId',
+                'group',
+                'catalogVersion',
+              ]),
+            ),
+          },
+          ...errors('400', '401', '403', '404'),
+        },
+      },
+    },
+  };
 }
 
 let built: OpenApiDocument | undefined;

@@ -9,6 +9,8 @@ import { groupIdByName } from './client-repo.js';
 import { DEADLINE_FORMS, parseDeadline } from './deadline.js';
 import { text } from './fields.js';
 import { writeCatalog } from '../storage/catalog-writer.js';
+import type { Page } from '../server/paging.js';
+import { deploymentPage, findDeployment, type DeploymentQuery } from './deployment-list.js';
 
 export const ACTIONS = ['install', 'uninstall', 'optional'] as const;
 export type DeploymentAction = (typeof ACTIONS)[number];
@@ -31,11 +33,45 @@ export const deploymentSchema = z
 export type DeploymentInput = z.input<typeof deploymentSchema>;
 
 export interface DeploymentView {
+  /** The deployment's own ID, which `PATCH|DELETE /v1/deployments/:id` name. */
+  id: number;
   updateId: string;
   group: string;
   action: DeploymentAction;
   deadline: string | null;
   percent: number;
+  catalogVersion: number;
+}
+
+/** `PATCH /v1/deployments/:id`, `upcat deployments set`: what may change in place. */
+export const deploymentChangeSchema = z
+  .object({
+    /** null clears the deadline. */
+    deadline: z
+      .string()
+      .max(64)
+      .refine((s) => parseDeadline(s) !== undefined, `must be ${DEADLINE_FORMS}`)
+      .nullable()
+      .optional(),
+    percent: z.number().int().min(1).max(100).optional(),
+    /** The same as `percent` (the issue's word); give one of the two. */
+    percentage: z.number().int().min(1).max(100).optional(),
+  })
+  .strict()
+  .refine((c) => c.percent === undefined || c.percentage === undefined, {
+    message: 'give percent or percentage, not both',
+    path: ['percentage'],
+  })
+  .refine(
+    (c) => c.deadline !== undefined || c.percent !== undefined || c.percentage !== undefined,
+    { message: 'give deadline, percentage or both', path: ['deadline'] },
+  );
+
+/** What removing a deployment answers. */
+export interface DeploymentRemoval {
+  id: number;
+  updateId: string;
+  group: string;
   catalogVersion: number;
 }
 
@@ -108,13 +144,12 @@ export class DeploymentService {
     const existing = (await trx('deployments')
       .where({ update_id: updateId, group_id: groupId })
       .first('id')) as { id: number } | undefined;
+    let id = existing?.id;
     if (existing === undefined) {
-      await trx('deployments').insert({
-        update_id: updateId,
-        group_id: groupId,
-        created_at: repo.now(),
-        ...row,
-      });
+      const [inserted] = (await trx('deployments')
+        .insert({ update_id: updateId, group_id: groupId, created_at: repo.now(), ...row })
+        .returning('id')) as Array<{ id: number } | number>;
+      id = typeof inserted === 'number' ? inserted : inserted?.id;
     } else {
       await trx('deployments').where({ id: existing.id }).update(row);
     }
@@ -125,6 +160,7 @@ export class DeploymentService {
       detail: { group: d.group, ...row, ...audited.detail },
     });
     return {
+      id: Number(id),
       updateId,
       group: d.group,
       action: d.action,
@@ -134,33 +170,100 @@ export class DeploymentService {
     };
   }
 
+  /** Every deployment, in ID order. */
   async list(): Promise<DeploymentView[]> {
-    const rows = (await this.deps
-      .db('deployments as d')
-      .join('groups as g', 'g.id', 'd.group_id')
-      .orderBy('d.id')
-      .select(
-        'd.update_id',
-        'g.name',
-        'd.action',
-        'd.deadline',
-        'd.percent',
-        'd.catalog_version',
-      )) as Array<{
-      update_id: string;
-      name: string;
-      action: DeploymentAction;
-      deadline: string | null;
-      percent: number;
-      catalog_version: number | string;
-    }>;
-    return rows.map((r) => ({
-      updateId: r.update_id,
-      group: r.name,
-      action: r.action,
-      deadline: r.deadline,
-      percent: Number(r.percent),
-      catalogVersion: Number(r.catalog_version),
-    }));
+    const all: DeploymentView[] = [];
+    let after: number | undefined;
+    for (;;) {
+      const page = await this.page({ filter: {}, limit: 1000, after });
+      all.push(...page.items);
+      if (page.next === null) return all;
+      after = page.items[page.items.length - 1]?.id;
+    }
   }
+
+  /** One page of deployments (`GET /v1/deployments`): filtered, in ID order. */
+  page(query: DeploymentQuery): Promise<Page<DeploymentView>> {
+    return deploymentPage(this.deps.db, query);
+  }
+
+  /**
+   * Changes a deployment's deadline or rollout percentage in place. Like an approval it moves
+   * the catalog version in the same transaction, so every client's next sync recomputes its
+   * policy (sync/policy.ts) and the caches keyed on the version let go (storage/changes.ts).
+   * A change to what is already there is no change: no new version, no audit row.
+   */
+  async change(id: number, input: unknown, actor: string): Promise<DeploymentView> {
+    const c = parseWith(deploymentChangeSchema, input, 'deployment change');
+    const percent = c.percent ?? c.percentage;
+    const view = await writeCatalog(this.deps.db, async (trx) => {
+      await repo.lockCatalog(trx);
+      const before = await mustFind(trx, id);
+      const after = {
+        deadline:
+          c.deadline === undefined
+            ? before.deadline
+            : c.deadline === null
+              ? null
+              : (parseDeadline(c.deadline) ?? null),
+        percent: percent ?? before.percent,
+      };
+      if (after.deadline === before.deadline && after.percent === before.percent) return before;
+      const catalogVersion = await repo.nextCatalogVersion(trx, {
+        reason: 'deployment-change',
+        updateId: before.updateId,
+        actor,
+      });
+      await trx('deployments')
+        .where({ id })
+        .update({ ...after, catalog_version: catalogVersion });
+      await repo.audit(trx, {
+        actor,
+        action: 'deployment.change',
+        target: before.updateId,
+        detail: {
+          id,
+          group: before.group,
+          before: { deadline: before.deadline, percent: before.percent },
+          after,
+          catalogVersion,
+        },
+      });
+      return { ...before, ...after, catalogVersion };
+    });
+    this.deps.log.info(
+      { id, deadline: view.deadline, percent: view.percent },
+      'deployment changed',
+    );
+    return view;
+  }
+
+  /** Removes a deployment: its update leaves the policy of the group's clients. */
+  async remove(id: number, actor: string): Promise<DeploymentRemoval> {
+    const removed = await writeCatalog(this.deps.db, async (trx) => {
+      await repo.lockCatalog(trx);
+      const d = await mustFind(trx, id);
+      await trx('deployments').where({ id }).delete();
+      const catalogVersion = await repo.nextCatalogVersion(trx, {
+        reason: 'deployment-remove',
+        updateId: d.updateId,
+        actor,
+      });
+      await repo.audit(trx, {
+        actor,
+        action: 'deployment.remove',
+        target: d.updateId,
+        detail: { id, group: d.group, action: d.action, deadline: d.deadline, percent: d.percent },
+      });
+      return { id, updateId: d.updateId, group: d.group, catalogVersion };
+    });
+    this.deps.log.info({ id, updateId: removed.updateId }, 'deployment removed');
+    return removed;
+  }
+}
+
+async function mustFind(trx: Knex.Transaction, id: number): Promise<DeploymentView> {
+  const d = await findDeployment(trx, id);
+  if (d === undefined) throw notFound(`id: deployment ${id} does not exist`, { id });
+  return d;
 }

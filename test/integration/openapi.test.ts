@@ -63,7 +63,7 @@ test('every route the app registers is in the OpenAPI document, and every docume
     const doc = openApiDocument();
     const documented = new Set<string>();
     for (const [p, item] of Object.entries(doc.paths))
-      for (const m of ['get', 'head', 'post'] as HttpMethod[])
+      for (const m of ['get', 'head', 'post', 'patch', 'delete'] as HttpMethod[])
         if (item[m] !== undefined) documented.add(`${m} ${shape(p)}`);
 
     const routes = registeredRoutes(app as unknown as { router: { stack: RouteLayer[] } });
@@ -130,7 +130,9 @@ test('GET /v1/openapi.json: an OpenAPI 3.1 document whose references resolve', a
     t.true(refs.length > 10);
     for (const r of refs) t.truthy(doc.components.schemas[r ?? ''], `schema ${r}`);
     const ids = Object.values(doc.paths).flatMap((item) =>
-      (['get', 'head', 'post'] as const).flatMap((m) => item[m]?.operationId ?? []),
+      (['get', 'head', 'post', 'patch', 'delete'] as const).flatMap(
+        (m) => item[m]?.operationId ?? [],
+      ),
     );
     t.is(new Set(ids).size, ids.length, 'operation IDs are unique');
     for (const item of Object.values(doc.paths))

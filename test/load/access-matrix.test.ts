@@ -28,7 +28,12 @@ const CALLERS: readonly Caller[] = [
   'admin',
 ];
 
-type Row = [method: 'GET' | 'POST', path: string, body: unknown, expected: number[]];
+type Row = [
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body: unknown,
+  expected: number[],
+];
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 const SOAP = '<?xml version="1.0"?><x/>';
@@ -59,8 +64,18 @@ const TABLE: Row[] = [
   ['GET', '/v1/reports/stale', undefined, [401, 401, 401, 401, 403, 200, 200]],
   ['GET', '/v1/reports/client-install-failures', undefined, [401, 401, 401, 401, 403, 200, 200]],
   ['GET', `/v1/reports/clients/${UNKNOWN}/history`, undefined, [401, 401, 401, 401, 403, 404, 404]],
-  ['GET', '/v1/deployments', undefined, [401, 401, 401, 401, 403, 200, 200]],
+  ['GET', '/v1/deployments', undefined, [401, 401, 401, 401, 200, 200, 200]],
   ['POST', '/v1/deployments', {}, [401, 401, 401, 401, 403, 400, 400]],
+  ['PATCH', '/v1/deployments/1', {}, [401, 401, 401, 401, 403, 400, 400]],
+  ['DELETE', '/v1/deployments/999999', undefined, [401, 401, 401, 401, 403, 404, 404]],
+  // Groups (issue 14): any token reads them; approve (or admin) changes them.
+  ['GET', '/v1/groups', undefined, [401, 401, 401, 401, 200, 200, 200]],
+  ['GET', '/v1/groups/nope', undefined, [401, 401, 401, 401, 404, 404, 404]],
+  ['POST', '/v1/groups', {}, [401, 401, 401, 401, 403, 400, 400]],
+  ['PATCH', '/v1/groups/nope', {}, [401, 401, 401, 401, 403, 400, 400]],
+  ['DELETE', '/v1/groups/nope', undefined, [401, 401, 401, 401, 403, 404, 404]],
+  ['POST', '/v1/groups/nope/members', {}, [401, 401, 401, 401, 403, 400, 400]],
+  ['DELETE', `/v1/groups/nope/members/${UNKNOWN}`, undefined, [401, 401, 401, 401, 403, 404, 404]],
   ['POST', '/v1/promotions', {}, [401, 401, 401, 401, 403, 400, 400]],
   // ...publish scope (or admin) publishes and expires...
   ['POST', '/v1/updates', undefined, [401, 401, 401, 401, 400, 403, 400]],
@@ -88,7 +103,14 @@ const TABLE: Row[] = [
 
 function send(app: Express, row: Row, auth: string | undefined): request.Test {
   const [method, path, body] = row;
-  let req = method === 'GET' ? request(app).get(path) : request(app).post(path);
+  let req =
+    method === 'GET'
+      ? request(app).get(path)
+      : method === 'PATCH'
+        ? request(app).patch(path)
+        : method === 'DELETE'
+          ? request(app).delete(path)
+          : request(app).post(path);
   if (auth !== undefined) req = req.set('Authorization', `Bearer ${auth}`);
   if (typeof body === 'string') req = req.set('Content-Type', 'text/xml').send(body);
   else if (body !== undefined) req = req.send(body as object);

@@ -57,9 +57,6 @@ export function adminRoutes(router: Router, site: AdminSite): void {
     res.json(await site.clients.resolve(paramOf(req.params, 'clientId'), how, actorOf(res)));
   });
 
-  router.get('/v1/deployments', approve, async (_req, res) => {
-    res.json({ deployments: await site.deployments.list() });
-  });
   router.post('/v1/deployments', approve, json, async (req, res) => {
     res.status(201).json(await site.deployments.approve(req.body, actorOf(res)));
   });
