@@ -14,6 +14,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['package', async () => (await import('./commands/package.js')).registerPackage],
   ['publish', async () => (await import('./commands/publish.js')).registerPublish],
   ['expire', async () => (await import('./commands/expire.js')).registerExpire],
+  ['updates', async () => (await import('./commands/updates.js')).registerUpdates],
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
   ['keys', async () => (await import('./commands/keys.js')).registerKeys],
   ['verify', async () => (await import('./commands/verify.js')).registerVerify],

@@ -17,6 +17,7 @@ import { groupRoutes } from './routes/groups.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { openApiRoutes } from './openapi.js';
 import { updatesRoutes } from './routes/updates.js';
+import { updateAdminRoutes } from './routes/update-admin.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { wuspRoutes } from './routes/wusp.js';
 import { wuspContentRoutes } from './routes/wusp-content.js';
@@ -60,6 +61,7 @@ export function createApp(
   deploymentRoutes(router, site); // deployments list, change, remove (issue 14)
   openApiRoutes(router);
   updatesRoutes(router, site);
+  updateAdminRoutes(router, site); // updates list, detail, decline (issue 14)
   metricsRoutes(router, site, metrics);
   wuspRoutes(router, site); // MS-WUSP for the Windows Update Agent (issue 12)
   wuspContentRoutes(router, site);

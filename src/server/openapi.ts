@@ -6,6 +6,7 @@ import { promotionSchema } from '../site/promote.js';
 import { registrationSchema } from '../site/registration.js';
 import { fallbackSchema, statusSchema } from '../site/state-messages.js';
 import { SITE_VERSION } from '../version.js';
+import { listUpdatesOperation, updateAdminPaths, updateAdminSchemas } from './openapi-updates.js';
 
 /**
  * The OpenAPI 3.1 description of the whole HTTP API (issue 7), served at `GET /v1/openapi.json`.
@@ -183,6 +184,7 @@ function schemas(): Record<string, JsonSchema> {
         ),
       ],
     },
+    ...updateAdminSchemas(),
     ExpireResult: object({ updateId: str, catalogVersion: int, changed: { type: 'boolean' } }),
     PublishResult: object(
       { updateId: str, revision: int, catalogVersion: int, sha256: str, sha1: str, size: int },
@@ -505,6 +507,7 @@ function paths(): Record<string, PathItem> {
       },
     },
     '/v1/updates': {
+      get: listUpdatesOperation(),
       post: {
         operationId: 'publish',
         summary:
@@ -585,6 +588,7 @@ function paths(): Record<string, PathItem> {
         },
       },
     },
+    ...updateAdminPaths(),
     '/v1/updates/{updateId}/expire': {
       post: {
         operationId: 'expire',

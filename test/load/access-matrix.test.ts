@@ -80,6 +80,11 @@ const TABLE: Row[] = [
   // ...publish scope (or admin) publishes and expires...
   ['POST', '/v1/updates', undefined, [401, 401, 401, 401, 400, 403, 400]],
   ['POST', `/v1/updates/${UNKNOWN}/expire`, undefined, [401, 401, 401, 401, 404, 403, 404]],
+  // Updates (issue 14): any token lists and reads them; publish (or admin) declines.
+  ['GET', '/v1/updates', undefined, [401, 401, 401, 401, 200, 200, 200]],
+  ['GET', `/v1/updates/${UNKNOWN}`, undefined, [401, 401, 401, 401, 404, 404, 404]],
+  ['POST', `/v1/updates/${UNKNOWN}/decline`, undefined, [401, 401, 401, 401, 404, 403, 404]],
+  ['POST', `/v1/updates/${UNKNOWN}/undecline`, undefined, [401, 401, 401, 401, 404, 403, 404]],
   // ...and only admin changes client records and reads the audit log.
   ['POST', `/v1/clients/${UNKNOWN}/approve`, undefined, [401, 401, 401, 401, 403, 403, 404]],
   ['POST', `/v1/clients/${UNKNOWN}/block`, undefined, [401, 401, 401, 401, 403, 403, 404]],
