@@ -88,6 +88,14 @@ export const configSchema = z
         bodyTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
         minBodyBytesPerSecond: z.number().int().min(1).max(1_073_741_824).default(1024),
         /**
+         * People's console sessions (issue 14 item 4): a session ends after this many minutes
+         * without a request (idle), and this many hours after login whatever happens (absolute).
+         */
+        sessionIdleMinutes: z.number().int().min(1).max(1440).default(30),
+        sessionMaxHours: z.number().int().min(1).max(720).default(12),
+        /** Login attempts per minute per source address, and failed ones per account name per 15 minutes. */
+        loginAttemptsPerMinute: z.number().int().min(1).max(10_000).default(10),
+        /**
          * The URL that catalog consumers (ConfigMgr, WSUS Package Publisher) reach this site at,
          * such as https://upcat.example.com:8531; exported SDPs and catalogs name payloads under
          * it (OriginFile/@OriginUri = <publicUrl>/content/<sha256>). Absent: no OriginUri.

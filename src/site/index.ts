@@ -15,6 +15,8 @@ import { StateMessageService } from './state-messages.js';
 import { TokenService } from './tokens.js';
 import { AuditService } from './audit.js';
 import { PromotionService } from './promote.js';
+import { SessionService } from './sessions.js';
+import { UserService } from './users.js';
 
 /** The site services (issue 5), built once by the composition root (src/app.ts). */
 export interface SiteServices {
@@ -35,6 +37,9 @@ export interface SiteServices {
   tokens: TokenService;
   audit: AuditService;
   promotions: PromotionService;
+  /** People's accounts and their login sessions (issue 14 item 4). */
+  users: UserService;
+  sessions: SessionService;
 }
 
 export function createSiteServices(deps: {
@@ -47,6 +52,7 @@ export function createSiteServices(deps: {
   const sync = new SyncService(deps);
   const contacts = new ContactRecorder(deps);
   const changes = new ChangeWatcher(deps, deps.config.server.changePollMs);
+  const users = new UserService(deps);
   const syncFast = new SyncFastPath(
     { changes, sync, contacts, config: deps.config },
     deps.config.server.syncCacheClients,
@@ -66,5 +72,7 @@ export function createSiteServices(deps: {
     tokens: new TokenService(deps),
     audit: new AuditService(deps),
     promotions: new PromotionService({ ...deps, deployments }),
+    users,
+    sessions: new SessionService({ ...deps, users }),
   };
 }

@@ -40,6 +40,13 @@ export class RateWindows {
     return this.windows.size;
   }
 
+  /** Whether one more hit now would be allowed, without counting it. */
+  peek(key: string, at = Date.now()): { allowed: boolean; retryAfterMs: number } {
+    const w = this.windows.get(key);
+    if (w === undefined || at - w.start >= this.windowMs) return { allowed: true, retryAfterMs: 0 };
+    return { allowed: w.count < this.perWindow, retryAfterMs: w.start + this.windowMs - at };
+  }
+
   hit(key: string, at = Date.now()): { allowed: boolean; retryAfterMs: number } {
     let w = this.windows.get(key);
     if (w === undefined || at - w.start >= this.windowMs) w = { start: at, count: 0 };

@@ -1,0 +1,49 @@
+import type { Router } from 'express';
+import type { Site } from '../../app.js';
+import { UpcatError } from '../../errors.js';
+import { normalizeName } from '../../site/users.js';
+import { jsonBody } from '../middleware/body.js';
+import { actorOf, requireScope } from '../middleware/token-auth.js';
+import { decodeCursor, pageLimitOf, pageOf, sendJsonWithEtag } from '../paging.js';
+
+type UsersSite = Pick<Site, 'tokens' | 'sessions' | 'users'>;
+
+/**
+ * People's accounts over HTTP (issue 14 item 4; docs/PROTOCOL.md "Users"), scope `admin`:
+ * list (by name, keyset-paged), add, remove (its sessions end at once), set a password (its
+ * sessions end too). The same service as `upcat users`.
+ */
+export function userRoutes(router: Router, site: UsersSite): void {
+  const admin = requireScope(site, 'admin');
+  const json = jsonBody(8 * 1024);
+  router.param('name', (_req, _res, next, value: string) => {
+    normalizeName(value);
+    next();
+  });
+
+  router.get('/v1/users', admin, async (req, res) => {
+    const limit = pageLimitOf(req.query['limit']);
+    const cursor = req.query['cursor'];
+    if (cursor !== undefined && typeof cursor !== 'string')
+      throw new UpcatError('invalid_input', 'cursor: give it at most once');
+    const after = cursor === undefined ? undefined : String(decodeCursor(cursor, 1)[0]);
+    const rows = await site.users.list({ limit: limit + 1, after });
+    const page = pageOf(rows, limit, (u) => [u.name]);
+    sendJsonWithEtag(req, res, { users: page.items, next: page.next });
+  });
+
+  router.post('/v1/users', admin, json, async (req, res) => {
+    res.status(201).json(await site.users.add(req.body, actorOf(res)));
+  });
+
+  router.delete('/v1/users/:name', admin, async (req, res) => {
+    res.json(await site.users.remove(String(req.params['name']), actorOf(res)));
+  });
+
+  router.post('/v1/users/:name/password', admin, json, async (req, res) => {
+    const body = (req.body ?? {}) as { password?: unknown };
+    if (Object.keys(body).some((k) => k !== 'password'))
+      throw new UpcatError('invalid_input', 'body: only {"password": string}');
+    res.json(await site.users.passwd(String(req.params['name']), body.password, actorOf(res)));
+  });
+}
