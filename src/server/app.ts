@@ -13,6 +13,8 @@ import { clientRoutes } from './routes/clients.js';
 import { syncRoutes } from './routes/sync.js';
 import { statusRoutes } from './routes/status.js';
 import { adminRoutes } from './routes/reports.js';
+import { clientAdminRoutes } from './routes/client-admin.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { groupRoutes } from './routes/groups.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { openApiRoutes } from './openapi.js';
@@ -22,8 +24,6 @@ import { metricsRoutes } from './routes/metrics.js';
 import { wuspRoutes } from './routes/wusp.js';
 import { wuspContentRoutes } from './routes/wusp-content.js';
 import { catalogCabRoutes } from './routes/catalog-cab.js';
-import { sessionRoutes } from './routes/sessions.js';
-import { userRoutes } from './routes/users.js';
 import { ServerMetrics } from './metrics.js';
 import { blobExists } from '../storage/catalog-repo.js';
 
@@ -59,6 +59,8 @@ export function createApp(
   syncRoutes(router, site);
   statusRoutes(router, site);
   adminRoutes(router, site);
+  clientAdminRoutes(router, site); // clients of the admin API (issue 14)
+  tokenRoutes(router, site); // tokens over HTTP (issue 14)
   groupRoutes(router, site); // groups and their members (issue 14)
   deploymentRoutes(router, site); // deployments list, change, remove (issue 14)
   openApiRoutes(router);
@@ -68,8 +70,6 @@ export function createApp(
   wuspRoutes(router, site); // MS-WUSP for the Windows Update Agent (issue 12)
   wuspContentRoutes(router, site);
   catalogCabRoutes(router, site); // the signed catalog CAB for ConfigMgr and WSUS Package Publisher (issue 11)
-  sessionRoutes(router, site); // people's login (issue 14 item 4)
-  userRoutes(router, site);
   app.use(router);
 
   app.use(notFoundRoute);

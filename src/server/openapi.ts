@@ -6,7 +6,6 @@ import { promotionSchema } from '../site/promote.js';
 import { registrationSchema } from '../site/registration.js';
 import { fallbackSchema, statusSchema } from '../site/state-messages.js';
 import { SITE_VERSION } from '../version.js';
-import { SESSION_COOKIE_SCHEME, sessionPaths } from './openapi-sessions.js';
 import { listUpdatesOperation, updateAdminPaths, updateAdminSchemas } from './openapi-updates.js';
 
 /**
@@ -61,8 +60,7 @@ export interface ResponseObject {
 
 export type SecurityScheme =
   | { type: 'http'; scheme: 'bearer'; description: string }
-  | { type: 'mutualTLS'; description: string }
-  | { type: 'apiKey'; in: 'cookie'; name: string; description: string };
+  | { type: 'mutualTLS'; description: string };
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses). */
 export type JsonSchema = { [key: string]: unknown };
@@ -205,6 +203,7 @@ function schemas(): Record<string, JsonSchema> {
       blocked: { type: 'boolean' },
       groups: arrayOf(str),
       lastContact: nullable(str),
+      channel: { enum: ['agent', 'wusp'] },
     }),
     AuditEntry: object(
       {
@@ -284,19 +283,7 @@ function paths(): Record<string, PathItem> {
           ...errors('400', '403', '409'),
         },
       },
-      get: {
-        operationId: 'listClients',
-        summary: 'every client record',
-        tags: ['admin'],
-        security: TOKEN('approve'),
-        responses: {
-          '200': {
-            description: 'clients',
-            content: json(object({ clients: arrayOf(ref('Client')) })),
-          },
-          ...errors('401', '403'),
-        },
-      },
+      get: clientListOperation(),
     },
     '/v1/clients/{clientId}/certificate': {
       get: {
@@ -312,7 +299,7 @@ function paths(): Record<string, PathItem> {
       },
     },
     ...clientChanges(),
-    ...sessionPaths(),
+    ...clientAndTokenPaths(),
     ...groupAndDeploymentPaths(),
     '/v1/sync': {
       get: {
@@ -639,6 +626,7 @@ function paths(): Record<string, PathItem> {
             description: 'days without contact (default 30)',
             schema: { type: 'integer', minimum: 1 },
           },
+          REPORT_FORMAT,
         ],
       },
     },
@@ -695,16 +683,184 @@ function paths(): Record<string, PathItem> {
   };
 }
 
+/** A report: JSON, or CSV (RFC 4180, a header row) for `?format=csv` or `Accept: text/csv`. */
 function report(operationId: string, summary: string, key: string): PathItem {
   return {
     get: {
       operationId,
       summary,
       tags: ['reports'],
-      security: TOKEN('approve'),
+      security: TOKEN('read'),
+      parameters: [REPORT_FORMAT],
       responses: {
-        '200': { description: summary, content: json(object({ [key]: arrayOf({}) })) },
+        '200': {
+          description: `${summary}; as CSV, an attachment named upcat-<report>.csv`,
+          content: {
+            ...json(object({ [key]: arrayOf({}) })),
+            'text/csv': { schema: str },
+          },
+        },
         ...errors('400', '401', '403', '404'),
+      },
+    },
+  };
+}
+
+const REPORT_FORMAT: Parameter = {
+  name: 'format',
+  in: 'query',
+  description: 'csv or json; without it, the Accept header decides (JSON first)',
+  schema: { enum: ['csv', 'json'] },
+};
+
+const query = (name: string, description: string, schema: JsonSchema = str): Parameter => ({
+  name,
+  in: 'query',
+  description,
+  schema,
+});
+const pageParams: Parameter[] = [
+  query('limit', 'at most this many (default 100)', { type: 'integer', minimum: 1, maximum: 1000 }),
+  query('cursor', 'the `next` of the previous page'),
+];
+const trueFalse: JsonSchema = { enum: ['true', 'false'] };
+const etagged = (description: string, schema: JsonSchema): Record<string, ResponseObject> => ({
+  '200': {
+    description,
+    headers: { ETag: { description: 'send it back in If-None-Match', schema: str } },
+    content: json(schema),
+  },
+  '304': { description: 'not modified (If-None-Match)' },
+});
+
+/** `GET /v1/clients` (issue 14 item 1): filtered, keyset-paged, with an ETag. */
+function clientListOperation(): Operation {
+  return {
+    operationId: 'listClients',
+    summary: 'client records, filtered, in creation order',
+    tags: ['admin'],
+    security: TOKEN('read'),
+    parameters: [
+      query('status', 'approved or pending (active records), conflict, obsolete', {
+        enum: ['approved', 'pending', 'conflict', 'obsolete'],
+      }),
+      query('state', 'the record state', { enum: ['active', 'conflict', 'obsolete'] }),
+      query('group', 'members of this group'),
+      query('blocked', 'blocked (true) or not (false)', trueFalse),
+      query('conflict', 'held in conflict (true) or not (false)', trueFalse),
+      query('staleDays', 'active records not seen for this many days', {
+        type: 'integer',
+        minimum: 1,
+      }),
+      query('channel', 'agent (or native: upcat agent) or wusp (Windows Update Agent)', {
+        enum: ['agent', 'native', 'wusp'],
+      }),
+      query('search', 'part of the name (any case), or the start of the client or hardware ID'),
+      ...pageParams,
+    ],
+    responses: {
+      ...etagged(
+        'a page of clients',
+        object({ clients: arrayOf(ref('Client')), next: nullable(str) }, ['clients', 'next']),
+      ),
+      ...errors('400', '401', '403'),
+    },
+  };
+}
+
+/** One client's detail and the tokens of the admin API (issue 14 item 1). */
+function clientAndTokenPaths(): Record<string, PathItem> {
+  const token = object(
+    {
+      id: str,
+      name: str,
+      scope: str,
+      createdAt: str,
+      expiresAt: nullable(str),
+      revokedAt: nullable(str),
+      lastUsedAt: nullable(str),
+      state: { enum: ['active', 'expired', 'revoked'] },
+    },
+    ['id', 'name', 'scope', 'createdAt', 'expiresAt', 'revokedAt', 'lastUsedAt', 'state'],
+  );
+  return {
+    '/v1/clients/{clientId}': {
+      get: {
+        operationId: 'showClient',
+        summary: 'a client record and its recent state messages (newest first, at most 50)',
+        tags: ['admin'],
+        security: TOKEN('read'),
+        parameters: [pathParam('clientId', 'the client: ID, unique ID prefix or name')],
+        responses: {
+          ...etagged(
+            'the client',
+            object({ client: ref('Client'), history: arrayOf({}) }, ['client', 'history']),
+          ),
+          ...errors('400', '401', '403', '404'),
+        },
+      },
+    },
+    '/v1/tokens': {
+      get: {
+        operationId: 'listTokens',
+        summary: 'API tokens in creation order (never a secret or a hash)',
+        tags: ['admin'],
+        security: TOKEN('admin'),
+        parameters: pageParams,
+        responses: {
+          ...etagged(
+            'a page of tokens',
+            object({ tokens: arrayOf(token), next: nullable(str) }, ['tokens', 'next']),
+          ),
+          ...errors('400', '401', '403'),
+        },
+      },
+      post: {
+        operationId: 'createToken',
+        summary: 'create a token; its secret is in this answer only',
+        tags: ['admin'],
+        security: TOKEN('admin'),
+        requestBody: {
+          required: true,
+          content: json(
+            object(
+              {
+                name: str,
+                scope: { enum: ['read', 'publish', 'approve', 'admin', 'enroll'] },
+                expiresIn: { type: 'string', description: 'a lifetime such as 90d or 12h' },
+              },
+              ['scope'],
+            ),
+          ),
+        },
+        responses: {
+          '201': {
+            description: 'the token and its secret',
+            content: json(
+              object({ id: str, name: str, scope: str, token: str, expiresAt: nullable(str) }, [
+                'id',
+                'name',
+                'scope',
+                'token',
+                'expiresAt',
+              ]),
+            ),
+          },
+          ...errors('400', '401', '403', '409'),
+        },
+      },
+    },
+    '/v1/tokens/{tokenId}': {
+      delete: {
+        operationId: 'revokeToken',
+        summary: 'revoke a token (by id, or by its name when one live token has it)',
+        tags: ['admin'],
+        security: TOKEN('admin'),
+        parameters: [pathParam('tokenId', 'the token id')],
+        responses: {
+          '200': { description: 'the revoked token', content: json(token) },
+          ...errors('400', '401', '403', '404', '409'),
+        },
       },
     },
   };
@@ -721,8 +877,8 @@ function clientChanges(): Record<string, PathItem> {
             ? 'resolve an identity conflict: merge, new or block'
             : `${change} a client`,
         tags: ['admin'],
-        security: TOKEN('admin'),
-        parameters: [pathParam('clientId', 'the client record')],
+        security: TOKEN('approve'),
+        parameters: [pathParam('clientId', 'the client: ID, unique ID prefix or name')],
         ...(change === 'resolve'
           ? {
               requestBody: {
@@ -1035,7 +1191,6 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'release', description: 'release pipelines (publish scope)' },
       { name: 'admin', description: 'administrators (approve and admin scopes)' },
       { name: 'reports', description: 'compliance reports (approve scope)' },
-      { name: 'users', description: "people's accounts and login sessions (issue 14)" },
     ],
     paths: paths(),
     components: {
@@ -1055,7 +1210,6 @@ export function openApiDocument(): OpenApiDocument {
           type: 'mutualTLS',
           description: 'A client certificate issued by the site CA (native mode, HTTPS listener).',
         },
-        sessionCookie: SESSION_COOKIE_SCHEME,
       },
       schemas: schemas(),
     },

@@ -15,6 +15,9 @@ import { receivesPolicy } from '../sync/policy.js';
 import type { ClientCertificates } from './certificates.js';
 import { checkPathId } from './fields.js';
 import { statusOf, type ClientStatus } from './registration.js';
+import type { Channel } from './channels.js';
+import { clientRowsPage, type ClientQuery } from './client-list.js';
+import type { Page } from '../server/paging.js';
 
 /** One client record as `upcat clients list --json` and the admin API show it (issue 5 item 10). */
 export interface ClientView {
@@ -36,6 +39,8 @@ export interface ClientView {
   cloneSuspected: boolean;
   createdAt: string;
   lastContact: string | null;
+  /** upcat's agent, or Windows' own Windows Update Agent over MS-WUSP (issue 12). */
+  channel: Channel;
 }
 
 export type Resolution = 'merge' | 'new' | 'block';
@@ -57,6 +62,19 @@ export class ClientAdminService {
       rows.map((r) => r.client_id),
     );
     return rows.map((r) => viewOf(r, groups.get(r.client_id) ?? []));
+  }
+
+  /** One page of the filtered clients list of the admin API and `upcat clients list`. */
+  async page(query: ClientQuery): Promise<Page<ClientView>> {
+    const page = await clientRowsPage(this.deps.db, query);
+    const groups = await groupsOf(
+      this.deps.db,
+      page.items.map((r) => r.client_id),
+    );
+    return {
+      items: page.items.map((r) => viewOf(r, groups.get(r.client_id) ?? [])),
+      next: page.next,
+    };
   }
 
   async get(clientId: string): Promise<ClientView> {
@@ -203,5 +221,6 @@ function viewOf(r: ClientRow, groups: string[]): ClientView {
     cloneSuspected: r.clone_suspected,
     createdAt: r.created_at,
     lastContact: r.last_contact,
+    channel: (r as ClientRow & { channel?: string }).channel === 'wusp' ? 'wusp' : 'agent',
   };
 }

@@ -11,6 +11,8 @@ import { parseDuration } from './duration.js';
 import { ENROLL_SCOPE } from './enrollment.js';
 import { hashSecret, secretMatches } from './secrets.js';
 import { isUniqueViolation } from '../storage/db-errors.js';
+import { whereAfter } from '../storage/keyset.js';
+import { pageOf, type Page } from '../server/paging.js';
 
 /**
  * API tokens for release pipelines and administrators (issue 7). Scopes:
@@ -146,8 +148,27 @@ export class TokenService {
 
   async list(): Promise<TokenView[]> {
     const rows = (await this.deps.db('tokens').orderBy('created_at').orderBy('id')) as TokenRow[];
+    return rows.map((r) => this.viewOf(r, now()));
+  }
+
+  /** One page of `GET /v1/tokens` (issue 14 item 1), in (created_at, id) order, after `after`. */
+  async page(limit: number, after?: readonly [string, string]): Promise<Page<TokenView>> {
+    const query = whereAfter(this.deps.db('tokens'), ['created_at', 'id'], after);
+    const rows = (await query
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit + 1)) as TokenRow[];
     const at = now();
-    return rows.map((r) => ({
+    return pageOf(
+      rows.map((r) => this.viewOf(r, at)),
+      limit,
+      (t) => [t.createdAt, t.id],
+    );
+  }
+
+  /** What a token looks like to anyone: never its secret nor its hash. */
+  private viewOf(r: TokenRow, at: string): TokenView {
+    return {
       id: r.id,
       name: r.name,
       scope: r.scope,
@@ -156,7 +177,7 @@ export class TokenService {
       revokedAt: r.revoked_at,
       lastUsedAt: this.pendingUse.get(r.id) ?? r.last_used_at,
       state: r.revoked_at !== null ? 'revoked' : isExpired(r, at) ? 'expired' : 'active',
-    }));
+    };
   }
 
   /** Revokes by id, or by name when exactly one unrevoked token carries it. */

@@ -89,7 +89,9 @@ dbTest(
     t.is((await get('/v1/reports/revisions', 'Bearer upcat_nonsense')).status, 401);
     t.is((await get('/v1/reports/revisions', 'Basic abc')).status, 401);
 
-    const wrong = await get('/v1/reports/revisions', publish);
+    // Reports are reads: every scope reads them (issue 14); deploying needs approve.
+    t.is((await get('/v1/reports/revisions', publish)).status, 200);
+    const wrong = await request(app).post('/v1/deployments').set('Authorization', publish).send({});
     t.is(wrong.status, 403);
     t.is(wrong.body.error.code, 'forbidden');
     t.regex(wrong.body.error.message, /scope publish; this route needs approve/);
@@ -102,8 +104,9 @@ dbTest(
     const expire = (auth: string) =>
       request(app).post(`/v1/updates/${a.updateId}/expire`).set('Authorization', auth);
     t.is((await expire(approve)).status, 403);
+    // Operators (approve) block clients; a publisher may not.
     t.is(
-      (await request(app).post(`/v1/clients/x/block`).set('Authorization', approve)).status,
+      (await request(app).post(`/v1/clients/x/block`).set('Authorization', publish)).status,
       403,
     );
     t.is((await expire(publish)).status, 200);

@@ -58,12 +58,20 @@ const TABLE: Row[] = [
   ['GET', '/v1/sync', undefined, [401, 200, 200, 403, 401, 401, 401]],
   ['POST', '/v1/status', {}, [401, 400, 400, 403, 401, 401, 401]],
   ['GET', `/v1/clients/${UNKNOWN}/certificate`, undefined, [401, 403, 403, 403, 401, 401, 401]],
-  // Operator routes: approve scope (or admin) reads reports and manages deployments...
-  ['GET', '/v1/clients', undefined, [401, 401, 401, 401, 403, 200, 200]],
-  ['GET', '/v1/reports/revisions', undefined, [401, 401, 401, 401, 403, 200, 200]],
-  ['GET', '/v1/reports/stale', undefined, [401, 401, 401, 401, 403, 200, 200]],
-  ['GET', '/v1/reports/client-install-failures', undefined, [401, 401, 401, 401, 403, 200, 200]],
-  ['GET', `/v1/reports/clients/${UNKNOWN}/history`, undefined, [401, 401, 401, 401, 403, 404, 404]],
+  // Reads: any token (every scope implies read) lists clients and reads reports, JSON or CSV.
+  ['GET', '/v1/clients', undefined, [401, 401, 401, 401, 200, 200, 200]],
+  ['GET', `/v1/clients/${UNKNOWN}`, undefined, [401, 401, 401, 401, 404, 404, 404]],
+  ['GET', '/v1/reports/revisions', undefined, [401, 401, 401, 401, 200, 200, 200]],
+  ['GET', '/v1/reports/revisions?format=csv', undefined, [401, 401, 401, 401, 200, 200, 200]],
+  ['GET', '/v1/reports/stale', undefined, [401, 401, 401, 401, 200, 200, 200]],
+  ['GET', '/v1/reports/client-install-failures', undefined, [401, 401, 401, 401, 200, 200, 200]],
+  ['GET', `/v1/reports/clients/${UNKNOWN}/history`, undefined, [401, 401, 401, 401, 404, 404, 404]],
+  // Operators (approve scope, or admin) approve, block, unblock and resolve clients.
+  ['POST', `/v1/clients/${UNKNOWN}/approve`, undefined, [401, 401, 401, 401, 403, 404, 404]],
+  ['POST', `/v1/clients/${UNKNOWN}/block`, undefined, [401, 401, 401, 401, 403, 404, 404]],
+  ['POST', `/v1/clients/${UNKNOWN}/unblock`, undefined, [401, 401, 401, 401, 403, 404, 404]],
+  ['POST', `/v1/clients/${UNKNOWN}/resolve`, {}, [401, 401, 401, 401, 403, 400, 400]],
+  // Operator routes: approve scope (or admin) manages deployments...
   ['GET', '/v1/deployments', undefined, [401, 401, 401, 401, 200, 200, 200]],
   ['POST', '/v1/deployments', {}, [401, 401, 401, 401, 403, 400, 400]],
   ['PATCH', '/v1/deployments/1', {}, [401, 401, 401, 401, 403, 400, 400]],
@@ -85,12 +93,11 @@ const TABLE: Row[] = [
   ['GET', `/v1/updates/${UNKNOWN}`, undefined, [401, 401, 401, 401, 404, 404, 404]],
   ['POST', `/v1/updates/${UNKNOWN}/decline`, undefined, [401, 401, 401, 401, 404, 403, 404]],
   ['POST', `/v1/updates/${UNKNOWN}/undecline`, undefined, [401, 401, 401, 401, 404, 403, 404]],
-  // ...and only admin changes client records and reads the audit log.
-  ['POST', `/v1/clients/${UNKNOWN}/approve`, undefined, [401, 401, 401, 401, 403, 403, 404]],
-  ['POST', `/v1/clients/${UNKNOWN}/block`, undefined, [401, 401, 401, 401, 403, 403, 404]],
-  ['POST', `/v1/clients/${UNKNOWN}/unblock`, undefined, [401, 401, 401, 401, 403, 403, 404]],
-  ['POST', `/v1/clients/${UNKNOWN}/resolve`, {}, [401, 401, 401, 401, 403, 403, 400]],
+  // ...and only admin manages tokens and reads the audit log.
   ['GET', '/v1/audit', undefined, [401, 401, 401, 401, 403, 403, 200]],
+  ['GET', '/v1/tokens', undefined, [401, 401, 401, 401, 403, 403, 200]],
+  ['POST', '/v1/tokens', {}, [401, 401, 401, 401, 403, 403, 400]],
+  ['DELETE', `/v1/tokens/${UNKNOWN}`, undefined, [401, 401, 401, 401, 403, 403, 404]],
   // MS-WUSP (issue 12): SOAP authenticates by its own cookies, not by HTTP headers; a body that is
   // not a SOAP envelope is a SOAP fault (HTTP 500 by SOAP 1.1 section 6.2) for everyone.
   ['POST', '/ClientWebService/client.asmx', SOAP, [500, 500, 500, 500, 500, 500, 500]],

@@ -5,19 +5,22 @@ import { parseSince } from '../../site/duration.js';
 import { checkPathId } from '../../site/fields.js';
 import { jsonBody } from '../middleware/body.js';
 import { actorOf, requireScope } from '../middleware/token-auth.js';
+import { paramOf } from '../params.js';
+import { sendReport } from '../report-format.js';
 
 type AdminSite = Pick<
   Site,
-  'tokens' | 'reports' | 'clients' | 'deployments' | 'promotions' | 'audit' | 'expire'
+  'tokens' | 'reports' | 'deployments' | 'promotions' | 'audit' | 'expire'
 >;
 
 /**
  * The admin and release-pipeline API (issues 5 and 7), behind bearer tokens with scopes
- * (docs/PROTOCOL.md "Tokens and scopes"): reading reports and clients, deploying and
- * promoting need `approve`; expiring an update needs `publish`; changing a client record and
- * reading the audit log need `admin` (which holds every scope).
+ * (docs/PROTOCOL.md "Tokens and scopes"): reading reports needs any token (`read`); deploying
+ * and promoting need `approve`; expiring an update needs `publish`; reading the audit log needs
+ * `admin` (which holds every scope). Clients are in routes/client-admin.ts.
  */
 export function adminRoutes(router: Router, site: AdminSite): void {
+  const read = requireScope(site, 'read');
   const approve = requireScope(site, 'approve');
   const admin = requireScope(site, 'admin');
   const publish = requireScope(site, 'publish');
@@ -29,32 +32,20 @@ export function adminRoutes(router: Router, site: AdminSite): void {
     next();
   });
 
-  router.get('/v1/reports/revisions', approve, async (_req, res) => {
-    res.json({ revisions: await site.reports.revisions() });
+  // Reports are reads (any token), as JSON or CSV (issue 14 item 1: report-format.ts).
+  router.get('/v1/reports/revisions', read, async (req, res) => {
+    sendReport(req, res, 'revisions', 'revisions', await site.reports.revisions());
   });
-  router.get('/v1/reports/clients/:clientId/history', approve, async (req, res) => {
-    res.json({ history: await site.reports.clientHistory(paramOf(req.params, 'clientId')) });
+  router.get('/v1/reports/clients/:clientId/history', read, async (req, res) => {
+    const history = await site.reports.clientHistory(paramOf(req.params, 'clientId'));
+    sendReport(req, res, 'history', 'history', history);
   });
-  router.get('/v1/reports/stale', approve, async (req, res) => {
-    res.json({ clients: await site.reports.stale(daysOf(req.query['days'])) });
+  router.get('/v1/reports/stale', read, async (req, res) => {
+    sendReport(req, res, 'stale', 'clients', await site.reports.stale(daysOf(req.query['days'])));
   });
-  router.get('/v1/reports/client-install-failures', approve, async (_req, res) => {
-    res.json({ endpoints: await site.reports.clientInstallFailures() });
-  });
-
-  router.get('/v1/clients', approve, async (_req, res) => {
-    res.json({ clients: await site.clients.list() });
-  });
-  for (const change of ['approve', 'block', 'unblock'] as const) {
-    router.post(`/v1/clients/:clientId/${change}`, admin, async (req, res) => {
-      res.json(await site.clients[change](paramOf(req.params, 'clientId'), actorOf(res)));
-    });
-  }
-  router.post('/v1/clients/:clientId/resolve', admin, json, async (req, res) => {
-    const how = (req.body as { how?: unknown } | undefined)?.how;
-    if (how !== 'merge' && how !== 'new' && how !== 'block')
-      throw new UpcatError('invalid_input', 'how: must be merge, new or block');
-    res.json(await site.clients.resolve(paramOf(req.params, 'clientId'), how, actorOf(res)));
+  router.get('/v1/reports/client-install-failures', read, async (req, res) => {
+    const endpoints = await site.reports.clientInstallFailures();
+    sendReport(req, res, 'client-install-failures', 'endpoints', endpoints);
   });
 
   router.post('/v1/deployments', approve, json, async (req, res) => {
@@ -99,10 +90,4 @@ function wholeNumber(value: string, field: string, digits = 6): number {
   if (!new RegExp(`^\\d{1,${digits}}$`).test(value))
     throw new UpcatError('invalid_input', `${field}: must be a whole number`);
   return Number(value);
-}
-
-/** A route parameter as one string (Express 5 types wildcard parameters as arrays). */
-function paramOf(params: Record<string, string | string[] | undefined>, name: string): string {
-  const value = params[name];
-  return typeof value === 'string' ? value : '';
 }
