@@ -1,27 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
-import { collect, runCli, spawnCli, type CliResult } from '../helpers/cli.js';
-import { fileManifest, publishBytes } from '../helpers/publish.js';
+import { runCli } from '../helpers/cli.js';
+import { serveCli, stdoutOf as ok } from '../helpers/served-cli.js';
 import { dbTestSerial } from '../helpers/site.js';
 import { tokenOf } from '../helpers/tokens.js';
-
-const ok = (r: CliResult): string => {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
-
-async function serve(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1'], env);
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      const match = /on (http:\/\/[\d.]+:\d+)/.exec(seen);
-      if (match?.[1] !== undefined) resolve(match[1]);
-    });
-    child.once('exit', () => reject(new Error(`server exited early: ${seen}`)));
-  });
-  return { url, child };
-}
+import { publishNumbered } from '../helpers/updates.js';
 
 interface ListJson {
   updates: Array<{ updateId: string; status: string }>;
@@ -31,18 +12,7 @@ interface ListJson {
 dbTestSerial(
   'upcat updates list, show, decline and undecline, locally and with --server',
   async (t, { site, env }) => {
-    const ids: string[] = [];
-    for (const n of [1, 2, 3])
-      ids.push(
-        (
-          await publishBytes(
-            site,
-            `p${n}`,
-            fileManifest(`p${n}.bin`, { title: `Contoso ${n}`, version: `${n}.0` }),
-            `p${n}.bin`,
-          )
-        ).updateId,
-      );
+    const ids = await publishNumbered(site, [1, 2, 3], (n) => ({ title: `Contoso ${n}` }));
     const [a, b, c] = ids as [string, string, string];
 
     // A table, newest first, with a hint when there is more.
@@ -97,8 +67,7 @@ dbTestSerial(
     );
 
     // The same commands against a server, with a token.
-    const { url, child } = await serve(env);
-    const done = collect(child);
+    const { url, stop } = await serveCli(env);
     try {
       const read = await tokenOf(site, 'read');
       const publish = await tokenOf(site, 'publish');
@@ -136,8 +105,7 @@ dbTestSerial(
       ) as { updateId: string; state: string; changed: boolean };
       t.deepEqual([undeclined.updateId, undeclined.state, undeclined.changed], [a, 'active', true]);
     } finally {
-      child.kill('SIGTERM');
-      await done;
+      await stop();
     }
     t.is((await site.updateAdmin.show(a)).status, 'live');
   },

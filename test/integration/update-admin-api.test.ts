@@ -3,28 +3,17 @@ import { createApp } from '../../src/server/app.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { dbTest } from '../helpers/site.js';
 import { tokenOf } from '../helpers/tokens.js';
+import { publishNumbered } from '../helpers/updates.js';
 
 dbTest(
   'GET /v1/updates: filtered pages with a next cursor and an ETag; bad filters are 400s naming the parameter',
   async (t, { site }) => {
     const app = createApp(site);
     const read = `Bearer ${await tokenOf(site, 'read')}`;
-    const ids: string[] = [];
-    for (const n of [1, 2, 3])
-      ids.push(
-        (
-          await publishBytes(
-            site,
-            `p${n}`,
-            fileManifest(`p${n}.bin`, {
-              title: `Tool ${n}`,
-              product: n === 3 ? 'Other' : 'Tool',
-              version: `${n}.0`,
-            }),
-            `p${n}.bin`,
-          )
-        ).updateId,
-      );
+    const ids = await publishNumbered(site, [1, 2, 3], (n) => ({
+      title: `Tool ${n}`,
+      product: n === 3 ? 'Other' : 'Tool',
+    }));
     const get = (query: Record<string, string>) =>
       request(app).get('/v1/updates').query(query).set('Authorization', read);
 
