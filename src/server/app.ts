@@ -24,6 +24,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { wuspRoutes } from './routes/wusp.js';
 import { wuspContentRoutes } from './routes/wusp-content.js';
 import { catalogCabRoutes } from './routes/catalog-cab.js';
+import { consoleRoutes } from './routes/console.js';
 import { ServerMetrics } from './metrics.js';
 import { blobExists } from '../storage/catalog-repo.js';
 
@@ -70,6 +71,7 @@ export function createApp(
   wuspRoutes(router, site); // MS-WUSP for the Windows Update Agent (issue 12)
   wuspContentRoutes(router, site);
   catalogCabRoutes(router, site); // the signed catalog CAB for ConfigMgr and WSUS Package Publisher (issue 11)
+  consoleRoutes(router); // the administrator's web console (issue 14)
   app.use(router);
 
   app.use(notFoundRoute);

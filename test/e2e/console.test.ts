@@ -1,0 +1,225 @@
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { openSite } from '../../src/app.js';
+import { registration } from '../helpers/clients.js';
+import { startServe } from '../helpers/processes.js';
+import { fileManifest, publishBytes } from '../helpers/publish.js';
+import { sharedSigningDir } from '../helpers/site.js';
+import { tokenOf } from '../helpers/tokens.js';
+
+/**
+ * The web console in a real browser (issue 14 item 7): Debian's chromium driven by
+ * playwright-core against a real `upcat serve`. Each role logs in; an admin approves and blocks
+ * clients and deploys an update through the forms, and the API confirms each change; a viewer is
+ * offered no change and is refused one at the API with the console's own session; a lost
+ * session brings the login form back; every page passes axe-core with no serious violation.
+ * UPDATE_SCREENSHOTS=1 rewrites the pictures in docs/console/.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const PASSWORD = 'correct horse battery staple';
+const SCREENSHOTS = process.env['UPDATE_SCREENSHOTS'] === '1';
+const axeSource = await readFile(
+  createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
+  'utf8',
+);
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: Array<{ target: string[] }>;
+}
+
+/** axe-core on the page as it is now: the serious and critical violations, described. */
+async function axeProblems(page: Page): Promise<string[]> {
+  // evaluate() runs outside the page's CSP (which allows no injected script).
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      globalThis as unknown as { axe: { run: () => Promise<{ violations: unknown[] }> } }
+    ).axe;
+    return (await axe.run()).violations;
+  });
+  return (violations as AxeViolation[])
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+    );
+}
+
+async function checkPage(t: ExecutionContext, page: Page, name: string): Promise<void> {
+  await page.waitForLoadState('networkidle');
+  t.deepEqual(await axeProblems(page), [], `axe on ${name}`);
+  if (SCREENSHOTS)
+    await page.screenshot({ path: path.join('docs', 'console', `${name}.png`), fullPage: true });
+}
+
+async function logIn(browser: Browser, base: string, name: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/`);
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  return page;
+}
+
+test('the console in chromium: each role, approve, block, deploy, refusals, a lost session, accessibility', async (t) => {
+  t.timeout(240_000);
+  const home = await mkdtemp(path.join(os.tmpdir(), 'upcat-console-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
+  await cp(await sharedSigningDir(), path.join(home, 'signing'), { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    UPCAT_HOME: home,
+  };
+  const site = await openSite({ home, env, logLevel: 'silent' });
+  const published = await publishBytes(
+    site,
+    'agent build 2.0',
+    fileManifest('agent.bin', {
+      title: 'Contoso Agent 2.0',
+      product: 'Contoso Agent',
+      version: '2.0',
+    }),
+    'agent.bin',
+  );
+  for (const [name, role] of [
+    ['ada', 'admin'],
+    ['otto', 'operator'],
+    ['vera', 'viewer'],
+  ] as const)
+    await site.users.add({ name, role, password: PASSWORD }, 'test');
+  const token = await tokenOf(site, 'admin');
+  await site.close();
+
+  const served = await startServe(env);
+  t.teardown(() => served.stop());
+  const base = served.url;
+  const api = async (method: string, route: string, body?: unknown): Promise<Response> =>
+    fetch(`${base}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const clientIds: string[] = [];
+  for (const n of [1, 2, 3]) {
+    const res = await fetch(`${base}/v1/clients`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(registration({ hardwareId: `hw-${n}`, name: `pc-${n}` })),
+    });
+    const body = (await res.json()) as { clientId: string; status: string };
+    t.is(body.status, 'pending');
+    clientIds.push(body.clientId);
+  }
+  const statusOf = async (id: string): Promise<{ status: string; blocked: boolean }> => {
+    const { clients } = (await (await api('GET', '/v1/clients')).json()) as {
+      clients: Array<{ clientId: string; status: string; blocked: boolean }>;
+    };
+    const found = clients.find((c) => c.clientId === id);
+    if (found === undefined) throw new Error(`client ${id} is not listed`);
+    return found;
+  };
+
+  // The page itself: its own scripts only, never framed.
+  const page0 = await fetch(`${base}/console/`);
+  t.is(page0.status, 200);
+  t.regex(
+    page0.headers.get('content-security-policy') ?? '',
+    /script-src 'self'.*frame-ancestors 'none'/,
+  );
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+  t.teardown(() => browser.close());
+
+  // An admin: the dashboard counts the waiting clients; approve one, block another.
+  const admin = await logIn(browser, base, 'ada');
+  await admin.getByText('Clients waiting for approval').waitFor();
+  t.is(await admin.locator('.card .big').first().textContent(), '3');
+  await checkPage(t, admin, 'dashboard');
+  await admin.goto(`${base}/console/#/clients?status=pending`);
+  await admin.getByRole('button', { name: 'Approve pc-1' }).click();
+  await admin.getByRole('status').filter({ hasText: 'Approve: pc-1' }).waitFor();
+  t.is((await statusOf(clientIds[0] ?? '')).status, 'approved');
+  await admin.getByRole('button', { name: 'Block pc-2' }).click();
+  await admin.getByRole('status').filter({ hasText: 'Block: pc-2' }).waitFor();
+  t.true((await statusOf(clientIds[1] ?? '')).blocked);
+  await checkPage(t, admin, 'clients');
+
+  // Updates: search, open, deploy through the form; the API has the deployment.
+  await admin.goto(`${base}/console/#/updates`);
+  await admin.getByLabel('Search').fill('Agent 2');
+  await admin.getByRole('button', { name: 'Search' }).click();
+  await admin.getByRole('link', { name: 'Contoso Agent 2.0' }).click();
+  await admin.getByRole('heading', { name: 'Deploy', exact: true }).waitFor();
+  await checkPage(t, admin, 'update');
+  await admin.getByLabel('Percentage of the group').fill('150');
+  await admin.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await admin.getByText('A whole number from 1 to 100.').waitFor();
+  await admin.getByLabel('Percentage of the group').fill('50');
+  await admin.getByLabel('Group', { exact: true }).selectOption('All Computers');
+  await admin.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await admin.getByRole('status').filter({ hasText: 'Deployed to All Computers' }).waitFor();
+  const deployments = (await (await api('GET', '/v1/deployments')).json()) as {
+    deployments: Array<{ updateId: string; group: string; percent: number }>;
+  };
+  t.like(
+    deployments.deployments.find((d) => d.updateId === published.updateId),
+    { group: 'All Computers', percent: 50 },
+  );
+  await admin.goto(`${base}/console/#/audit`);
+  await admin.getByRole('cell', { name: 'user:ada' }).first().waitFor();
+  await checkPage(t, admin, 'audit');
+
+  // A lost session (the cookie gone, as after expiry): the next call brings the login form back.
+  await admin.context().clearCookies();
+  await admin.goto(`${base}/console/#/groups`);
+  await admin.getByText(/Log in to upcat/).waitFor();
+
+  // A viewer sees no change to make, and the API refuses one made with the console's session.
+  const viewer = await logIn(browser, base, 'vera');
+  await viewer.goto(`${base}/console/#/clients?status=pending`);
+  await viewer.getByRole('link', { name: 'pc-3' }).waitFor();
+  t.is(await viewer.getByRole('button', { name: /Approve/ }).count(), 0);
+  t.is(await viewer.getByRole('link', { name: 'Audit log' }).count(), 0);
+  const refused = await viewer.evaluate(async (id) => {
+    const session = (await (await fetch('/v1/session')).json()) as { csrfToken: string };
+    const res = await fetch(`/v1/clients/${id}/approve`, {
+      method: 'POST',
+      headers: { 'x-csrf-token': session.csrfToken },
+    });
+    return res.status;
+  }, clientIds[2] ?? '');
+  t.is(refused, 403);
+  t.is((await statusOf(clientIds[2] ?? '')).status, 'pending');
+
+  // An operator approves clients.
+  const operator = await logIn(browser, base, 'otto');
+  await operator.goto(`${base}/console/#/clients?status=pending`);
+  await operator.getByRole('button', { name: 'Approve pc-3' }).click();
+  await operator.getByRole('status').filter({ hasText: 'Approve: pc-3' }).waitFor();
+  t.is((await statusOf(clientIds[2] ?? '')).status, 'approved');
+  await operator.goto(`${base}/console/#/groups`);
+  await operator.getByRole('cell', { name: 'All Computers' }).waitFor();
+  await checkPage(t, operator, 'groups');
+});
