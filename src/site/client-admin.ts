@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { UpcatError, notFound } from '../errors.js';
+import { UpcatError } from '../errors.js';
 import { audit } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
 import {
@@ -13,7 +13,7 @@ import {
 } from './client-repo.js';
 import { receivesPolicy } from '../sync/policy.js';
 import type { ClientCertificates } from './certificates.js';
-import { checkPathId } from './fields.js';
+import { resolveClient } from './client-names.js';
 import { statusOf, type ClientStatus } from './registration.js';
 import type { Channel } from './channels.js';
 import { clientRowsPage, type ClientQuery } from './client-list.js';
@@ -174,23 +174,23 @@ export class ClientAdminService {
     action: string,
     apply: (trx: Q, row: ClientRow) => Promise<void>,
   ): Promise<ClientView> {
-    await this.deps.db.transaction(async (trx) => {
+    const id = await this.deps.db.transaction(async (trx) => {
       const first = await this.mustFind(trx, clientId);
       // The hardware lock orders this change with registrations of the same machine.
       await lockKey(trx, first.hardware_id);
-      const row = await this.mustFind(trx, clientId);
+      const row = await this.mustFind(trx, first.client_id);
       await apply(trx, row);
       await bumpEpoch(trx, [row.client_id]);
       await audit(trx, { actor, action, target: row.client_id });
+      return row.client_id;
     });
-    this.deps.log.info({ clientId, action }, 'client changed');
-    return this.get(clientId);
+    this.deps.log.info({ clientId: id, action }, 'client changed');
+    return this.get(id);
   }
 
+  /** A client by ID, unique ID prefix or name (issue 14 item 3: site/client-names.ts). */
   private async mustFind(q: Q, clientId: string): Promise<ClientRow> {
-    const row = await findClient(q, checkPathId(clientId, 'clientId').toLowerCase());
-    if (row === undefined) throw notFound(`client ${clientId} does not exist`, { clientId });
-    return row;
+    return resolveClient(q, clientId, 'clientId');
   }
 }
 

@@ -261,3 +261,26 @@ dbTest(
     t.regex(entries[0]?.actor ?? '', /^token:test-approve-/);
   },
 );
+
+dbTest('clients are named by ID, unique ID prefix or name', async (t, { site }) => {
+  const [a, b] = await seed(site, [
+    { name: 'desk-01', approval: 'pending' },
+    { name: 'desk-02', approval: 'pending' },
+    { name: 'twin' },
+    { name: 'Twin' },
+  ]);
+  const app = createApp(site);
+  const auth = await bearer(site, 'approve');
+  const byName = await request(app).post('/v1/clients/DESK-01/approve').set('Authorization', auth);
+  t.is(byName.status, 200, byName.text);
+  t.like(byName.body, { clientId: a, status: 'approved' });
+  const prefix = (b ?? '').slice(0, 8);
+  const shown = await request(app).get(`/v1/clients/${prefix}`).set('Authorization', auth);
+  t.is(shown.status, 200, shown.text);
+  t.is(shown.body.client.clientId, b);
+  const ambiguous = await request(app).get('/v1/clients/twin').set('Authorization', auth);
+  t.is(ambiguous.status, 400);
+  t.regex(String(ambiguous.body.error?.message), /names 2 clients/);
+  const none = await request(app).post('/v1/clients/nobody/block').set('Authorization', auth);
+  t.is(none.status, 404);
+});
