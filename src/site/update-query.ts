@@ -67,14 +67,15 @@ export async function listUpdates(db: Db, f: UpdateFilters): Promise<Page<Update
       w
         .where('r.created_at', '<', published)
         .orWhere((same) =>
-          same.where('r.created_at', '=', published).andWhere('u.update_id', '<', updateId),
+          same.where('r.created_at', '=', published).andWhere('r.update_id', '<', updateId),
         ),
     );
   }
   const rows = (await query
     .orderBy([
       { column: 'r.created_at', order: 'desc' },
-      { column: 'u.update_id', order: 'desc' },
+      // r.update_id (= u.update_id) so that the (created_at, update_id) index gives the order.
+      { column: 'r.update_id', order: 'desc' },
     ])
     .limit(f.limit + 1)
     .select(
