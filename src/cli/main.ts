@@ -27,6 +27,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['clients', async () => (await import('./commands/clients.js')).registerClients],
   ['groups', async () => (await import('./commands/groups.js')).registerGroups],
   ['approve', async () => (await import('./commands/approve.js')).registerApprove],
+  ['deployments', async () => (await import('./commands/deployments.js')).registerDeployments],
   ['report', async () => (await import('./commands/report.js')).registerReport],
   ['token', async () => (await import('./commands/token.js')).registerToken],
   ['promote', async () => (await import('./commands/promote.js')).registerPromote],

@@ -10,7 +10,12 @@ import { DEADLINE_FORMS, parseDeadline } from './deadline.js';
 import { text } from './fields.js';
 import { writeCatalog } from '../storage/catalog-writer.js';
 import type { Page } from '../server/paging.js';
-import { deploymentPage, findDeployment, type DeploymentQuery } from './deployment-list.js';
+import {
+  deploymentPage,
+  findDeployment,
+  type DeploymentFilter,
+  type DeploymentQuery,
+} from './deployment-list.js';
 
 export const ACTIONS = ['install', 'uninstall', 'optional'] as const;
 export type DeploymentAction = (typeof ACTIONS)[number];
@@ -170,12 +175,12 @@ export class DeploymentService {
     };
   }
 
-  /** Every deployment, in ID order. */
-  async list(): Promise<DeploymentView[]> {
+  /** Every deployment (that the filter keeps), in ID order. */
+  async list(filter: DeploymentFilter = {}): Promise<DeploymentView[]> {
     const all: DeploymentView[] = [];
     let after: number | undefined;
     for (;;) {
-      const page = await this.page({ filter: {}, limit: 1000, after });
+      const page = await this.page({ filter, limit: 1000, after });
       all.push(...page.items);
       if (page.next === null) return all;
       after = page.items[page.items.length - 1]?.id;

@@ -126,6 +126,18 @@ export class GroupService {
     };
   }
 
+  /** A group with every member (the CLI prints whole lists). */
+  async showAll(name: string): Promise<GroupDetail> {
+    const first = await this.show(name, { limit: 1000 });
+    const clients = [...first.clients];
+    for (let next = first.next; next !== null;) {
+      const page = await this.show(name, { limit: 1000, after: clients.at(-1)?.clientId });
+      clients.push(...page.clients);
+      next = page.next;
+    }
+    return { ...first, clients, next: null };
+  }
+
   /**
    * Renames a named group. Policy follows group IDs, so no client's policy changes; a client
    * whose agent still names the old group as its hint joins nothing at its next registration.
