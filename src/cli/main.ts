@@ -30,6 +30,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['deployments', async () => (await import('./commands/deployments.js')).registerDeployments],
   ['report', async () => (await import('./commands/report.js')).registerReport],
   ['token', async () => (await import('./commands/token.js')).registerToken],
+  ['users', async () => (await import('./commands/users.js')).registerUsers],
   ['promote', async () => (await import('./commands/promote.js')).registerPromote],
   ['audit', async () => (await import('./commands/audit.js')).registerAudit],
   ['agent', async () => (await import('./commands/agent.js')).registerAgent],

@@ -24,6 +24,8 @@ import { metricsRoutes } from './routes/metrics.js';
 import { wuspRoutes } from './routes/wusp.js';
 import { wuspContentRoutes } from './routes/wusp-content.js';
 import { catalogCabRoutes } from './routes/catalog-cab.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { userRoutes } from './routes/users.js';
 import { consoleRoutes } from './routes/console.js';
 import { ServerMetrics } from './metrics.js';
 import { blobExists } from '../storage/catalog-repo.js';
@@ -72,6 +74,8 @@ export function createApp(
   wuspContentRoutes(router, site);
   catalogCabRoutes(router, site); // the signed catalog CAB for ConfigMgr and WSUS Package Publisher (issue 11)
   consoleRoutes(router); // the administrator's web console (issue 14)
+  sessionRoutes(router, site); // people's login (issue 14 item 4)
+  userRoutes(router, site);
   app.use(router);
 
   app.use(notFoundRoute);

@@ -6,6 +6,7 @@ import { promotionSchema } from '../site/promote.js';
 import { registrationSchema } from '../site/registration.js';
 import { fallbackSchema, statusSchema } from '../site/state-messages.js';
 import { SITE_VERSION } from '../version.js';
+import { SESSION_COOKIE_SCHEME, sessionPaths } from './openapi-sessions.js';
 import { listUpdatesOperation, updateAdminPaths, updateAdminSchemas } from './openapi-updates.js';
 
 /**
@@ -60,7 +61,8 @@ export interface ResponseObject {
 
 export type SecurityScheme =
   | { type: 'http'; scheme: 'bearer'; description: string }
-  | { type: 'mutualTLS'; description: string };
+  | { type: 'mutualTLS'; description: string }
+  | { type: 'apiKey'; in: 'cookie'; name: string; description: string };
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses). */
 export type JsonSchema = { [key: string]: unknown };
@@ -299,6 +301,7 @@ function paths(): Record<string, PathItem> {
       },
     },
     ...clientChanges(),
+    ...sessionPaths(),
     ...clientAndTokenPaths(),
     ...groupAndDeploymentPaths(),
     '/v1/sync': {
@@ -1191,6 +1194,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'release', description: 'release pipelines (publish scope)' },
       { name: 'admin', description: 'administrators (approve and admin scopes)' },
       { name: 'reports', description: 'compliance reports (approve scope)' },
+      { name: 'users', description: "people's accounts and login sessions (issue 14)" },
     ],
     paths: paths(),
     components: {
@@ -1210,6 +1214,7 @@ export function openApiDocument(): OpenApiDocument {
           type: 'mutualTLS',
           description: 'A client certificate issued by the site CA (native mode, HTTPS listener).',
         },
+        sessionCookie: SESSION_COOKIE_SCHEME,
       },
       schemas: schemas(),
     },

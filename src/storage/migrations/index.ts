@@ -10,6 +10,7 @@ import * as m009 from './009-token-name-unique.js';
 import * as m010 from './010-vendor-packages.js';
 import * as m011 from './011-wusp.js';
 import * as m012 from './012-maintenance.js';
+import * as m013 from './013-users.js';
 import * as m014 from './014-declined.js';
 import * as m016 from './016-client-admin-indexes.js';
 
@@ -31,6 +32,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['010-vendor-packages', m010],
   ['011-wusp', m011],
   ['012-maintenance', m012],
+  ['013-users', m013],
   ['014-declined', m014],
   ['016-client-admin-indexes', m016],
 ];
