@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { conflict, notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
@@ -54,7 +55,7 @@ export class DeclineService {
   }
 
   private async changeInDb(
-    trx: Parameters<Parameters<typeof writeCatalog>[1]>[0],
+    trx: Knex.Transaction,
     id: string,
     actor: string,
     to: DeclineResult['state'],
