@@ -87,6 +87,13 @@ dbTest(
     t.is(bad.status, 400);
     t.regex(bad.body.error.message as string, /^updateId: /);
 
+    const before = await request(app).get('/v1/updates').set('Authorization', read);
+    const etag = before.headers['etag'] as string;
+    const notModified = await request(app)
+      .get('/v1/updates')
+      .set('Authorization', read)
+      .set('If-None-Match', etag);
+    t.is(notModified.status, 304);
     const refused = await request(app)
       .post(`/v1/updates/${a.updateId}/decline`)
       .set('Authorization', read);
@@ -96,6 +103,13 @@ dbTest(
       .set('Authorization', publish);
     t.is(declined.status, 200, declined.text);
     t.like(declined.body, { updateId: a.updateId, state: 'declined', changed: true });
+    // The list changed, so the old ETag no longer matches.
+    const changed = await request(app)
+      .get('/v1/updates')
+      .set('Authorization', read)
+      .set('If-None-Match', etag);
+    t.is(changed.status, 200);
+    t.is(changed.body.updates[0].status, 'declined');
     const listed = await request(app)
       .get('/v1/updates')
       .query({ status: 'declined' })
