@@ -4,6 +4,8 @@ import { normalizeClient, type ClientRow, type Q } from './client-repo.js';
 
 /** How many candidates an ambiguous name lists in its error (enough to choose, not a dump). */
 const SHOWN = 5;
+/** Candidates read at most: enough to say "ambiguous" and show some. */
+const READ = 50;
 const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -34,9 +36,9 @@ export async function resolveClient(q: Q, ref: string, field = 'client'): Promis
     // Only hex digits and dashes can start an ID; `like` needs no escaping for them.
     if (/^[0-9a-f-]+$/.test(lower)) w.orWhere('client_id', 'like', `${lower}%`);
   });
-  const rows = ((await query.orderBy('client_id').limit(50)) as Array<Record<string, unknown>>).map(
-    normalizeClient,
-  );
+  const rows = (
+    (await query.orderBy('client_id').limit(READ)) as Array<Record<string, unknown>>
+  ).map(normalizeClient);
   const live = rows.filter((r) => r.record_state !== 'obsolete');
   const candidates = live.length > 0 ? live : rows;
   const [only, ...more] = candidates;
@@ -49,7 +51,7 @@ export async function resolveClient(q: Q, ref: string, field = 'client'): Promis
       .join(', ');
     throw new UpcatError(
       'invalid_input',
-      `${field}: "${text}" names ${candidates.length} clients: ${named}${candidates.length > SHOWN ? ', ...' : ''}; give more of the ID`,
+      `${field}: "${text}" names ${rows.length === READ ? 'many' : candidates.length} clients: ${named}${candidates.length > SHOWN ? ', ...' : ''}; give more of the ID`,
       { details: { field, candidates: candidates.slice(0, SHOWN).map((r) => r.client_id) } },
     );
   }
