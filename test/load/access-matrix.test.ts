@@ -98,6 +98,15 @@ const TABLE: Row[] = [
   ['GET', '/v1/tokens', undefined, [401, 401, 401, 401, 403, 403, 200]],
   ['POST', '/v1/tokens', {}, [401, 401, 401, 401, 403, 403, 400]],
   ['DELETE', `/v1/tokens/${UNKNOWN}`, undefined, [401, 401, 401, 401, 403, 403, 404]],
+  // People's accounts (issue 14 item 4): only admin; sessions are not opened by a Bearer token
+  // (GET /v1/session is 401 for every token); an empty login is a 400, a logout without a session a 204.
+  ['GET', '/v1/users', undefined, [401, 401, 401, 401, 403, 403, 200]],
+  ['POST', '/v1/users', {}, [401, 401, 401, 401, 403, 403, 400]],
+  ['DELETE', '/v1/users/nobody', undefined, [401, 401, 401, 401, 403, 403, 404]],
+  ['POST', '/v1/users/nobody/password', {}, [401, 401, 401, 401, 403, 403, 400]],
+  ['GET', '/v1/session', undefined, [401, 401, 401, 401, 401, 401, 401]],
+  ['POST', '/v1/session', {}, [400, 400, 400, 400, 400, 400, 400]],
+  ['DELETE', '/v1/session', undefined, [204, 204, 204, 204, 204, 204, 204]],
   // MS-WUSP (issue 12): SOAP authenticates by its own cookies, not by HTTP headers; a body that is
   // not a SOAP envelope is a SOAP fault (HTTP 500 by SOAP 1.1 section 6.2) for everyone.
   ['POST', '/ClientWebService/client.asmx', SOAP, [500, 500, 500, 500, 500, 500, 500]],
