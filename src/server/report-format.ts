@@ -1,8 +1,6 @@
 import type { Request, Response } from 'express';
 import { UpcatError } from '../errors.js';
-import { reportCsv, type ReportKind, REPORT_COLUMNS } from '../site/report-csv.js';
-
-type RowOf<K extends ReportKind> = Parameters<(typeof REPORT_COLUMNS)[K][number]['value']>[0];
+import { reportCsv, type ReportKind, type ReportRow } from '../site/report-csv.js';
 
 /**
  * Whether a report request asks for CSV: `?format=csv` (or `json`) decides; otherwise the
@@ -27,7 +25,7 @@ export function sendReport<K extends ReportKind>(
   res: Response,
   kind: K,
   key: string,
-  rows: ReadonlyArray<RowOf<K>>,
+  rows: ReadonlyArray<ReportRow<K>>,
 ): void {
   res.set('Cache-Control', 'no-store').vary('Accept');
   if (!wantsCsv(req)) {

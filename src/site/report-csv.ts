@@ -45,9 +45,14 @@ export const REPORT_COLUMNS = {
 
 export type ReportKind = keyof typeof REPORT_COLUMNS;
 
+/** The row type of a report kind. */
+export type ReportRow<K extends ReportKind> = Parameters<
+  (typeof REPORT_COLUMNS)[K][number]['value']
+>[0];
+
 export function reportCsv<K extends ReportKind>(
   kind: K,
-  rows: ReadonlyArray<Parameters<(typeof REPORT_COLUMNS)[K][number]['value']>[0]>,
+  rows: ReadonlyArray<ReportRow<K>>,
 ): string {
-  return toCsv(REPORT_COLUMNS[kind] as ReadonlyArray<CsvColumn<(typeof rows)[number]>>, rows);
+  return toCsv(REPORT_COLUMNS[kind] as ReadonlyArray<CsvColumn<ReportRow<K>>>, rows);
 }

@@ -286,9 +286,16 @@ dbTestSerial(
 
 test('the new commands have --help and --json; the remote-capable ones take --server and --token', async (t) => {
   const commands: Array<[string[], boolean]> = [
-    [['token', 'create'], false],
-    [['token', 'list'], false],
-    [['token', 'revoke'], false],
+    [['token', 'create'], true],
+    [['token', 'list'], true],
+    [['token', 'revoke'], true],
+    [['clients', 'list'], true],
+    [['clients', 'show'], true],
+    [['clients', 'conflicts'], true],
+    [['clients', 'approve'], true],
+    [['clients', 'block'], true],
+    [['clients', 'unblock'], true],
+    [['clients', 'resolve'], true],
     [['promote'], true],
     [['audit'], true],
     [['approve'], true],

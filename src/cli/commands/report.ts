@@ -6,15 +6,18 @@ import type {
   RevisionReport,
   StaleClient,
 } from '../../site/reports.js';
+import { reportCsv, type ReportKind, type ReportRow } from '../../site/report-csv.js';
 import { output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 import { table } from './table.js';
 
-type Opts = RemoteOptions & { json?: boolean };
+type Opts = RemoteOptions & { json?: boolean; csv?: boolean };
 
 /**
  * `upcat report revisions|client|stale|client-install-failures` (issue 5 item 10); with
- * `--server URL --token T`, through `GET /v1/reports/...` (issue 7).
+ * `--server URL --token T`, through `GET /v1/reports/...` (issue 7). `--csv` prints the CSV that
+ * the server answers for `?format=csv` (issue 14 item 3): both write it with site/report-csv.ts,
+ * and a remote report is rendered from its JSON answer, so the bytes are the same.
  */
 export function registerReport(program: Command): void {
   const report = program.command('report').description('compliance reports');
@@ -25,7 +28,8 @@ export function registerReport(program: Command): void {
       .description(
         'per deployment (latest revision, group): whether it is still in policy; of the approved, active clients it targets, how many installed, already installed, uninstalled, failed, are pending, not applicable',
       )
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')
+      .option('--csv', 'print CSV (RFC 4180, a header row), as GET /v1/reports/... ?format=csv'),
   ).action(async (opts: Opts, cmd: Command) => {
     const rows = await localOrRemote(
       cmd,
@@ -34,7 +38,7 @@ export function registerReport(program: Command): void {
       async (remote) =>
         (await remote.getJson<{ revisions: RevisionReport[] }>('/v1/reports/revisions')).revisions,
     );
-    output(opts.json, rows, () =>
+    print(opts, 'revisions', rows, () =>
       table(
         [
           'UPDATE',
@@ -71,7 +75,8 @@ export function registerReport(program: Command): void {
       .command('client')
       .description("a client's state message history, newest first")
       .argument('<clientId>', 'the client record')
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')
+      .option('--csv', 'print CSV (RFC 4180, a header row), as GET /v1/reports/... ?format=csv'),
   ).action(async (clientId: string, opts: Opts, cmd: Command) => {
     const rows = await localOrRemote(
       cmd,
@@ -84,7 +89,7 @@ export function registerReport(program: Command): void {
           )
         ).history,
     );
-    output(opts.json, rows, () =>
+    print(opts, 'history', rows, () =>
       table(
         ['RECEIVED', 'TOPIC', 'UPDATE', 'REV', 'STATE', 'CODE'],
         rows.map((r) => [
@@ -104,7 +109,8 @@ export function registerReport(program: Command): void {
       .command('stale')
       .description('clients not seen for N days')
       .option('--days <n>', 'days without contact', '30')
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')
+      .option('--csv', 'print CSV (RFC 4180, a header row), as GET /v1/reports/... ?format=csv'),
   ).action(async (opts: Opts & { days: string }, cmd: Command) => {
     if (!/^\d{1,5}$/.test(opts.days) || Number(opts.days) < 1) {
       throw new UpcatError('invalid_input', '--days: must be a whole number of days, 1 or more');
@@ -117,7 +123,7 @@ export function registerReport(program: Command): void {
       async (remote) =>
         (await remote.getJson<{ clients: StaleClient[] }>('/v1/reports/stale', { days })).clients,
     );
-    output(opts.json, rows, () =>
+    print(opts, 'stale', rows, () =>
       table(
         ['CLIENT', 'NAME', 'HARDWARE ID', 'LAST CONTACT'],
         rows.map((r) => [r.clientId, r.name, r.hardwareId, r.lastContact ?? 'never']),
@@ -131,7 +137,8 @@ export function registerReport(program: Command): void {
       .description(
         'endpoints that reported through the fallback status point that the client failed to install',
       )
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')
+      .option('--csv', 'print CSV (RFC 4180, a header row), as GET /v1/reports/... ?format=csv'),
   ).action(async (opts: Opts, cmd: Command) => {
     const rows = await localOrRemote(
       cmd,
@@ -144,7 +151,7 @@ export function registerReport(program: Command): void {
           )
         ).endpoints,
     );
-    output(opts.json, rows, () =>
+    print(opts, 'client-install-failures', rows, () =>
       table(
         ['HARDWARE ID', 'NAME', 'SOURCE', 'CODE', 'FAILURES', 'LAST'],
         rows.map((r) => [
@@ -158,4 +165,17 @@ export function registerReport(program: Command): void {
       ),
     );
   });
+}
+
+/** A report as a table, JSON or CSV. */
+function print<K extends ReportKind>(
+  opts: Opts,
+  kind: K,
+  rows: ReadonlyArray<ReportRow<K>>,
+  human: () => string,
+): void {
+  if (opts.csv === true && opts.json === true)
+    throw new UpcatError('invalid_input', '--csv and --json: choose one');
+  if (opts.csv === true) process.stdout.write(reportCsv(kind, rows));
+  else output(opts.json, rows, human);
 }
