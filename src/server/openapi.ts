@@ -491,6 +491,17 @@ function paths(): Record<string, PathItem> {
         responses: { '200': { description: 'DER (application/pkix-cert)' }, ...errors('404') },
       },
     },
+    '/console': {
+      get: {
+        operationId: 'console',
+        summary: 'the web console (an HTML page; /console/ with its scripts under /console/js/)',
+        tags: ['console'],
+        responses: {
+          '200': { description: 'HTML (text/html)' },
+          '301': { description: 'to /console/' },
+        },
+      },
+    },
     '/pki/crl': {
       get: {
         operationId: 'crl',

@@ -94,7 +94,7 @@ async function listen(
   server.headersTimeout = 30_000;
   server.requestTimeout = 0; // payload downloads may legitimately take long; idle sockets time out below
   server.keepAliveTimeout = 5_000;
-  server.timeout = 120_000;
+  idleTimeoutOnClients(server, IDLE_SOCKET_MS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, hostName, () => {
@@ -105,6 +105,30 @@ async function listen(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+}
+
+/** A socket on which nothing moves for this long is closed: a stalled reader, say. */
+const IDLE_SOCKET_MS = 120_000;
+
+/**
+ * The idle timeout is for clients that stall, not for the server's own work: while a request is
+ * being handled (a publish waiting its turn behind others at the catalog writer, under load) the
+ * socket is quiet because the server has not answered yet, and closing it then would drop an
+ * answer the client is owed (a publish that succeeded, reported to nobody). So the timer is off
+ * from the request until the response starts, and on again for its body (a client that stops
+ * reading a download). Slow senders have their own bound (middleware/body.ts, 408).
+ */
+export function idleTimeoutOnClients(server: http.Server, idleMs: number): void {
+  server.timeout = idleMs;
+  // First among the listeners: the application may answer synchronously (the fast paths do).
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.socket.setTimeout(0);
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
+    res.writeHead = ((...args: unknown[]) => {
+      if (!req.socket.destroyed) req.socket.setTimeout(idleMs);
+      return writeHead(...args);
+    }) as typeof res.writeHead;
+  });
 }
 
 /** Stops accepting connections, lets requests in flight finish (up to the timeout), closes. */
