@@ -235,3 +235,35 @@ dbTest(
     );
   },
 );
+
+dbTest(
+  'sessions: with a Bearer token beside the cookie, the token decides (its path unchanged)',
+  async (t, { site }) => {
+    const app = createApp(site);
+    const vera = await loginAs(site, app, 'vera', 'viewer');
+    const body = { name: 'newcomer', role: 'viewer', password: PASSWORD };
+    // A viewer's cookie with an admin token: the token's scope, no CSRF token needed.
+    const admin = await request(app)
+      .post('/v1/users')
+      .set('Cookie', vera.cookie)
+      .set('Authorization', await bearer(site, 'admin'))
+      .send(body);
+    t.is(admin.status, 201, admin.text);
+    // An admin's cookie with a publish token: the token's scope refuses.
+    const ada = await loginAs(site, app, 'ada', 'admin');
+    const publish = await request(app)
+      .get('/v1/users')
+      .set('Cookie', ada.cookie)
+      .set('Authorization', await bearer(site, 'publish'));
+    t.is(publish.status, 403);
+    t.regex(publish.body.error.message, /^token ".*" has scope publish; this route needs admin$/);
+    // A dead token is 401 even beside a live session.
+    const dead = await request(app)
+      .get('/v1/users')
+      .set('Cookie', ada.cookie)
+      .set('Authorization', 'Bearer upcat_nonsense');
+    t.is(dead.status, 401);
+    // A session is not a client credential.
+    t.is((await request(app).get('/v1/sync').set('Cookie', ada.cookie)).status, 401);
+  },
+);
