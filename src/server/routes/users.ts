@@ -16,10 +16,10 @@ type UsersSite = Pick<Site, 'tokens' | 'sessions' | 'users'>;
 export function userRoutes(router: Router, site: UsersSite): void {
   const admin = requireScope(site, 'admin');
   const json = jsonBody(8 * 1024);
-  router.param('name', (_req, _res, next, value: string) => {
-    normalizeName(value);
-    next();
-  });
+  // Not router.param('name'): the router is shared, and a param handler would check every
+  // route's :name (payload signatures at /content/:name among them) as an account name.
+  const nameOf = (params: Record<string, string | string[] | undefined>): string =>
+    normalizeName(params['name']);
 
   router.get('/v1/users', admin, async (req, res) => {
     const limit = pageLimitOf(req.query['limit']);
@@ -37,13 +37,13 @@ export function userRoutes(router: Router, site: UsersSite): void {
   });
 
   router.delete('/v1/users/:name', admin, async (req, res) => {
-    res.json(await site.users.remove(String(req.params['name']), actorOf(res)));
+    res.json(await site.users.remove(nameOf(req.params), actorOf(res)));
   });
 
   router.post('/v1/users/:name/password', admin, json, async (req, res) => {
     const body = (req.body ?? {}) as { password?: unknown };
     if (Object.keys(body).some((k) => k !== 'password'))
       throw new UpcatError('invalid_input', 'body: only {"password": string}');
-    res.json(await site.users.passwd(String(req.params['name']), body.password, actorOf(res)));
+    res.json(await site.users.passwd(nameOf(req.params), body.password, actorOf(res)));
   });
 }
