@@ -1,5 +1,5 @@
 import type { Db } from '../storage/db.js';
-import { notFound } from '../errors.js';
+import { resolveClient } from './client-names.js';
 import type { DeploymentAction } from './deployments.js';
 import { countedClients, sameInstallRevisions, targetedBy } from './evidence.js';
 
@@ -162,11 +162,9 @@ export class ReportService {
       )) as DeploymentRow[];
   }
 
+  /** A client's state messages, newest first; the client by ID, unique ID prefix or name. */
   async clientHistory(clientId: string, limit = 1000): Promise<HistoryEntry[]> {
-    const id = clientId.toLowerCase();
-    if ((await this.deps.db('clients').where({ client_id: id }).first('client_id')) === undefined) {
-      throw notFound(`client ${clientId} does not exist`, { clientId });
-    }
+    const id = (await resolveClient(this.deps.db, clientId, 'clientId')).client_id;
     const rows = (await this.deps
       .db('state_messages')
       .where({ client_id: id })

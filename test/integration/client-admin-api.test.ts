@@ -222,6 +222,11 @@ dbTest(
       'newest first',
     );
     t.truthy(res.headers['etag']);
+    const report = await request(app)
+      .get('/v1/reports/clients/PC-HIST/history')
+      .set('Authorization', auth);
+    t.is(report.status, 200, report.text);
+    t.is((report.body.history as unknown[]).length, 3, 'the history report takes a name too');
     const missing = await request(app)
       .get('/v1/clients/00000000-0000-4000-8000-00000000abcd')
       .set('Authorization', auth);

@@ -5,6 +5,7 @@ import { clientDetail, type ClientDetail } from '../../site/client-detail.js';
 import { parseClientQuery } from '../../site/client-list.js';
 import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
+import { historyTable } from './history-table.js';
 import { table } from './table.js';
 
 type Json = { json?: boolean };
@@ -236,20 +237,7 @@ function detailText({ client: c, history }: ClientDetail): string {
   if (c.conflictWith !== null) lines.push(`duplicates    ${c.conflictWith}`);
   if (c.replacedBy !== null) lines.push(`replaced by   ${c.replacedBy}`);
   lines.push('', history.length === 0 ? 'no state messages' : 'recent state messages:');
-  if (history.length > 0)
-    lines.push(
-      table(
-        ['RECEIVED', 'TOPIC', 'UPDATE', 'REV', 'STATE', 'CODE'],
-        history.map((h) => [
-          h.receivedAt,
-          h.topic,
-          h.updateId ?? '-',
-          h.revision ?? '-',
-          h.state,
-          h.code ?? '-',
-        ]),
-      ),
-    );
+  if (history.length > 0) lines.push(historyTable(history));
   return lines.join('\n');
 }
 

@@ -9,6 +9,7 @@ import type {
 import { reportCsv, type ReportKind, type ReportRow } from '../../site/report-csv.js';
 import { output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
+import { historyTable } from './history-table.js';
 import { table } from './table.js';
 
 type Opts = RemoteOptions & { json?: boolean; csv?: boolean };
@@ -89,19 +90,7 @@ export function registerReport(program: Command): void {
           )
         ).history,
     );
-    print(opts, 'history', rows, () =>
-      table(
-        ['RECEIVED', 'TOPIC', 'UPDATE', 'REV', 'STATE', 'CODE'],
-        rows.map((r) => [
-          r.receivedAt,
-          r.topic,
-          r.updateId ?? '-',
-          r.revision ?? '-',
-          r.state,
-          r.code ?? '-',
-        ]),
-      ),
-    );
+    print(opts, 'history', rows, () => historyTable(rows));
   });
 
   remoteOptions(
