@@ -53,7 +53,18 @@ export function statusOf(row: { state: string; superseded_by: string | null }): 
  * the order is total and a keyset cursor never skips or repeats a row).
  */
 export async function listUpdates(db: Db, f: UpdateFilters): Promise<Page<UpdateSummary>> {
-  const query = latestJoin(db);
+  // Revisions first, as a cross join with the join condition in WHERE: SQLite then walks the
+  // (created_at, update_id) index newest first and stops at the page's end. Written as an inner
+  // join it scanned every update and sorted them all for each page (50-70 ms at 10,000 updates,
+  // 3-10 ms this way); PostgreSQL plans both forms alike.
+  const query = db
+    .from(db.raw('?? as r cross join ?? as u', ['revisions', 'updates']))
+    .whereRaw('?? = ?? and ?? = ??', [
+      'r.update_id',
+      'u.update_id',
+      'r.revision_number',
+      'u.latest_revision',
+    ]);
   if (f.product !== undefined) query.where('r.product', f.product);
   if (f.classification !== undefined) query.where('r.classification', f.classification);
   // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's only for non-ASCII.
