@@ -8,8 +8,8 @@ const CLIENTS = 100_000;
 
 /**
  * The clients list at 100,000 clients (issue 14 benchmarks: a filtered, paged list under 50 ms
- * p99 at the API): every filter, first and deep pages, timed through the real app. The bound
- * asserted is looser than the target (CI machines vary); the figures are logged. On SQLite the
+ * p99 at the API): every filter, first and deep pages, through the real app; the times are
+ * logged, not asserted (bench/admin-lists.ts measures them against a reference). On SQLite the
  * plan must walk migration 016's index in list order, never sort the table.
  */
 dbTest('clients list: filtered keyset pages stay fast at 100,000 clients', async (t, { site }) => {
@@ -48,12 +48,17 @@ dbTest('clients list: filtered keyset pages stay fast at 100,000 clients', async
   const times: number[] = [];
   const timed = async (
     query: Record<string, string>,
-  ): Promise<{ next: string | null; n: number }> => {
+  ): Promise<{ next: string | null; n: number; ids: string[] }> => {
     const t0 = performance.now();
     const res = await request(app).get('/v1/clients').query(query).set('Authorization', auth);
     times.push(performance.now() - t0);
     if (res.status !== 200) throw new Error(res.text);
-    return { next: res.body.next as string | null, n: (res.body.clients as unknown[]).length };
+    const clients = res.body.clients as Array<{ clientId: string }>;
+    return {
+      next: res.body.next as string | null,
+      n: clients.length,
+      ids: clients.map((c) => c.clientId),
+    };
   };
   // One untimed request first: the first one pays for loading and compiling the route.
   await request(app).get('/v1/clients').set('Authorization', auth);
@@ -83,5 +88,20 @@ dbTest('clients list: filtered keyset pages stay fast at 100,000 clients', async
   t.log(
     `${times.length} pages over ${CLIENTS} clients: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
   );
-  t.true(p99 < 500, `p99 ${p99.toFixed(1)} ms`);
+  // Speed is the benchmark's to judge (bench/admin-lists.ts); here, that the pages are right at
+  // this size: every pending client exactly once, following the cursor to the end.
+  const seen = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const r = await timed({
+      status: 'pending',
+      limit: '1000',
+      ...(cursor === null ? {} : { cursor }),
+    });
+    for (const id of r.ids) seen.add(id);
+    t.true(r.n === 1000 || r.next === null, 'only the last page is short');
+    cursor = r.next;
+  } while (cursor !== null);
+  // Pending: every 50th client, less every 2000th (a conflict record, not active).
+  t.is(seen.size, CLIENTS / 50 - CLIENTS / 2000);
 });
