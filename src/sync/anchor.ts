@@ -152,7 +152,12 @@ function pack(entries: Readonly<Record<string, string>>): string {
 
 function unpack(text: string): Record<string, string> | undefined {
   const raw = decodeBase64Strict(text, 'base64url');
-  if (raw === undefined || raw.length % ENTRY_BYTES !== 0 || raw.length / ENTRY_BYTES > ENTRY_BUDGET) return undefined;
+  if (
+    raw === undefined ||
+    raw.length % ENTRY_BYTES !== 0 ||
+    raw.length / ENTRY_BYTES > ENTRY_BUDGET
+  )
+    return undefined;
   const entries: Record<string, string> = {};
   for (let at = 0; at < raw.length; at += ENTRY_BYTES) {
     const hex = raw.toString('hex', at, at + 16);
