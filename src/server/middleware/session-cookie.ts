@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { SESSION_ID } from '../../site/sessions.js';
+import { fromTrustedProxy } from '../trusted-proxy.js';
 
 /**
  * The one cookie upcat sets: `upcat_session`, a person's login session (issue 14 item 4).
@@ -31,9 +32,8 @@ export function sessionCookieOf(header: string | undefined): string | undefined 
  */
 export function cameOverHttps(req: Request, trustedProxies: readonly string[]): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
-  const address = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   return (
-    trustedProxies.some((p) => p.replace(/^::ffff:/, '') === address) &&
+    fromTrustedProxy(req.socket.remoteAddress, trustedProxies) &&
     req.get('x-forwarded-proto')?.trim().toLowerCase() === 'https'
   );
 }

@@ -4,6 +4,7 @@ import type { Site } from '../../app.js';
 import { UpcatError } from '../../errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import { requireScope } from '../middleware/token-auth.js';
+import { fromTrustedProxy, unmapped } from '../trusted-proxy.js';
 
 /**
  * `GET /metrics` (DESIGN.md §5): the Prometheus text exposition of this server process. The
@@ -62,7 +63,7 @@ export function isLocalCaller(
   const socket = unmapped(address);
   const proxied = FORWARDING.some((h) => headers[h] !== undefined);
   if (!proxied) return isLoopback(socket);
-  if (!trustedProxies.map(unmapped).includes(socket)) return false;
+  if (!fromTrustedProxy(socket, trustedProxies)) return false;
   const named = forwardedFor(headers);
   return named !== undefined && isLoopback(unmapped(named));
 }
@@ -84,10 +85,6 @@ function forwardedFor(headers: IncomingHttpHeaders): string | undefined {
   const fwd = last(headers['forwarded']);
   const m = fwd === undefined ? null : /for="?\[?([^\]";]+)\]?"?/i.exec(fwd);
   return m?.[1];
-}
-
-function unmapped(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
 }
 
 function isLoopback(address: string): boolean {
