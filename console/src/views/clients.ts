@@ -31,6 +31,8 @@ export function clientsView(ctx: ViewContext, params: URLSearchParams): void {
     : '';
   const search = h('input', { id: 'client-search', type: 'search', placeholder: 'Name or ID' });
   search.value = params.get('search') ?? '';
+  // From a group's page: the clients of that group (kept while filtering).
+  const group = params.get('group') ?? '';
   const selected = new Set<string>();
   const canApprove = may(ctx.user, 'approve');
   const approveSelected = h('button', { type: 'button', disabled: true }, 'Approve selected');
@@ -42,6 +44,7 @@ export function clientsView(ctx: ViewContext, params: URLSearchParams): void {
     const p = new URLSearchParams();
     if (status.value !== '') p.set('status', status.value);
     if (search.value.trim() !== '') p.set('search', search.value.trim());
+    if (group !== '') p.set('group', group);
     ctx.navigate(`#/clients${p.toString() === '' ? '' : `?${p}`}`);
   };
   approveSelected.addEventListener('click', () => {
@@ -53,7 +56,10 @@ export function clientsView(ctx: ViewContext, params: URLSearchParams): void {
     })().catch(ctx.fail);
   });
 
-  const filter = status.value === 'blocked' ? { blocked: 'true' } : { status: status.value };
+  const filter = {
+    ...(status.value === 'blocked' ? { blocked: 'true' } : { status: status.value }),
+    group,
+  };
   const table = pagedTable<ClientItem>(
     'Clients',
     [
@@ -140,7 +146,13 @@ export function clientsView(ctx: ViewContext, params: URLSearchParams): void {
     e.preventDefault();
     reload();
   });
-  show(ctx.main, heading('Clients'), form, canApprove ? approveSelected : null, table);
+  show(
+    ctx.main,
+    heading(group === '' ? 'Clients' : `Clients in ${group}`),
+    form,
+    canApprove ? approveSelected : null,
+    table,
+  );
 }
 
 interface HistoryEntry {
