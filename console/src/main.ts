@@ -83,8 +83,13 @@ function route(): void {
   alertBox.hidden = true;
   // A notice belongs to the change just made: it stays on that view, and goes with the next one.
   if (location.hash !== noticeAt) noticeBox.hidden = true;
+  // Each view draws into a container of its own: an answer that arrives after the administrator
+  // has moved on (the detail reloaded after a deploy, say) lands in a detached container instead
+  // of over the page now shown.
+  const container = h('div', { class: 'view' });
+  show(main, container);
   const ctx: ViewContext = {
-    main,
+    main: container,
     user,
     fail,
     notify,
@@ -106,7 +111,7 @@ function route(): void {
   else if (view === 'groups') groupsView(ctx);
   else if (view === 'audit') auditView(ctx);
   else dashboardView(ctx);
-  main.querySelector('h1')?.focus();
+  container.querySelector('h1')?.focus();
 }
 
 /** A lost session shows the login form over the page; after logging in, the same view comes back. */

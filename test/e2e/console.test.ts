@@ -219,7 +219,15 @@ test('the console in chromium: each role, approve, block, deploy, refusals, a lo
   await operator.getByRole('button', { name: 'Approve pc-3' }).click();
   await operator.getByRole('status').filter({ hasText: 'Approve: pc-3' }).waitFor();
   t.is((await statusOf(clientIds[2] ?? '')).status, 'approved');
+  t.is((await api('POST', '/v1/groups', { name: 'Ring 1' })).status, 201);
+  const added = await api('POST', '/v1/groups/Ring%201/members', { clientIds: [clientIds[0]] });
+  t.is(added.status, 200, await added.text());
   await operator.goto(`${base}/console/#/groups`);
   await operator.getByRole('cell', { name: 'All Computers' }).waitFor();
   await checkPage(t, operator, 'groups');
+  // A group's link lists that group's clients only.
+  await operator.getByRole('link', { name: 'Ring 1' }).click();
+  await operator.getByRole('heading', { name: 'Clients in Ring 1' }).waitFor();
+  await operator.getByRole('link', { name: 'pc-1' }).waitFor();
+  t.is(await operator.getByRole('link', { name: 'pc-2' }).count(), 0);
 });
