@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, collect, runCli, spawnCli, type CliResult } from '../helpers/cli.js';
+import { CLI, collect, runCli, type CliResult } from '../helpers/cli.js';
+import { serveCli } from '../helpers/served-cli.js';
 import { registration } from '../helpers/clients.js';
 import { dbTestSerial } from '../helpers/site.js';
 
@@ -16,20 +17,6 @@ const ok = (r: CliResult, what: string): string => {
   if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr}`);
   return r.stdout;
 };
-
-async function serve(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1'], env);
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      const match = /on (http:\/\/[\d.]+:\d+)/.exec(seen);
-      if (match?.[1] !== undefined) resolve(match[1]);
-    });
-    child.once('exit', () => reject(new Error(`server exited early: ${seen}`)));
-  });
-  return { url, child };
-}
 
 /** Runs one of the example scripts with bash, as a CI job would, in `cwd`. */
 function runScript(script: string, args: string[], cwd: string, env: NodeJS.ProcessEnv) {
@@ -89,8 +76,7 @@ dbTestSerial(
     await symlink(CLI, path.join(runner, 'bin/upcat'));
 
     t.log(`setup: ${Date.now() - t0} ms`);
-    const { url, child } = await serve(env);
-    const served = collect(child);
+    const { url, stop } = await serveCli(env);
     try {
       // The site's first root (written when the server starts), as endpoints were provisioned.
       await mkdir(path.join(runner, 'trusted'));
@@ -217,8 +203,7 @@ dbTestSerial(
         'upcat: --target: "payloads/../x" is not a target name (payloads/<sha256> or updates/<id>.xml)\n',
       );
     } finally {
-      child.kill('SIGTERM');
-      await served;
+      await stop();
     }
   },
 );

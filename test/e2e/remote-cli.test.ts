@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
@@ -7,9 +6,10 @@ import test from 'ava';
 import request from 'supertest';
 import { createApp } from '../../src/server/app.js';
 import type { AuditEntry } from '../../src/site/audit.js';
-import { collect, runCli, spawnCli, type CliResult } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 import { register, registration } from '../helpers/clients.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
+import { serveCli } from '../helpers/served-cli.js';
 import { dbTestSerial } from '../helpers/site.js';
 
 /** An environment without a site home: a remote command must not need one. */
@@ -21,20 +21,6 @@ function remoteEnv(token?: string): NodeJS.ProcessEnv {
     UPCAT_HOME: '/nonexistent',
     ...(token === undefined ? {} : { UPCAT_TOKEN: token }),
   };
-}
-
-async function serve(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1'], env);
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      const match = /on (http:\/\/[\d.]+:\d+)/.exec(seen);
-      if (match?.[1] !== undefined) resolve(match[1]);
-    });
-    child.once('exit', () => reject(new Error(`server exited early: ${seen}`)));
-  });
-  return { url, child };
 }
 
 /** A loopback port that nothing listens on. */
@@ -95,8 +81,7 @@ dbTestSerial(
     t.regex(listed, /ci\s+publish\s+active/);
     t.false(listed.includes(admin.token.split('.')[1] ?? '-'), 'never the secret');
 
-    const { url, child } = await serve(env);
-    const done = collect(child);
+    const { url, stop } = await serveCli(env);
     try {
       const remote = (args: string[], token = admin.token) =>
         runCli([...args, '--server', url], remoteEnv(token));
@@ -278,8 +263,7 @@ dbTestSerial(
       const badPort = await runCli(['audit', '--server', 'http://127.0.0.1:1'], remoteEnv('x'));
       t.regex(badPort.stderr, /^upcat: cannot reach http:\/\/127\.0\.0\.1:1: bad port\n$/);
     } finally {
-      child.kill('SIGTERM');
-      await done;
+      await stop();
     }
   },
 );
