@@ -1,4 +1,5 @@
 import { fieldColumns, toCsv, type CsvColumn } from './csv.js';
+import type { HistoryPoint } from './report-history.js';
 import type { ClientInstallFailure, HistoryEntry, RevisionReport, StaleClient } from './reports.js';
 
 /**
@@ -40,6 +41,16 @@ export const REPORT_COLUMNS = {
     'detail',
     'failures',
     'lastAt',
+  ]),
+  'revision-history': fieldColumns<HistoryPoint>([
+    'at',
+    'updateId',
+    'revision',
+    'installed',
+    'failed',
+    'pending',
+    'notApplicable',
+    'targeted',
   ]),
 } as const;
 

@@ -6,6 +6,11 @@ import type {
   RevisionReport,
   StaleClient,
 } from '../../site/reports.js';
+import {
+  parseHistoryQuery,
+  revisionHistory,
+  type HistoryPoint,
+} from '../../site/report-history.js';
 import { reportCsv, type ReportKind, type ReportRow } from '../../site/report-csv.js';
 import { output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
@@ -92,6 +97,57 @@ export function registerReport(program: Command): void {
     );
     print(opts, 'history', rows, () => historyTable(rows));
   });
+
+  remoteOptions(
+    report
+      .command('history')
+      .description(
+        "a revision's installed / failed / pending counts over time, one row per hour or day, of the clients its deployments target today",
+      )
+      .argument('<updateId>', 'the update')
+      .option('--revision <n>', 'the revision (default: the latest)')
+      .option('--group <name>', 'only the clients the deployment to this group targets')
+      .option('--bucket <size>', 'hour or day', 'day')
+      .option('--since <when>', 'an ISO time or a duration back from now (default 48h or 30d)')
+      .option('--json', 'print JSON')
+      .option('--csv', 'print CSV (RFC 4180, a header row), as GET /v1/reports/... ?format=csv'),
+  ).action(
+    async (
+      updateId: string,
+      opts: Opts & { revision?: string; group?: string; bucket: string; since?: string },
+      cmd: Command,
+    ) => {
+      const raw = {
+        updateId,
+        revision: opts.revision,
+        group: opts.group,
+        bucket: opts.bucket,
+        since: opts.since,
+      };
+      const query = parseHistoryQuery(raw);
+      const rows = await localOrRemote(
+        cmd,
+        opts,
+        (site) => revisionHistory(site.db, query),
+        async (remote) =>
+          (await remote.getJson<{ points: HistoryPoint[] }>('/v1/reports/history', raw)).points,
+      );
+      print(opts, 'revision-history', rows, () =>
+        table(
+          ['UNTIL', 'REV', 'INSTALLED', 'FAILED', 'PENDING', 'NOT APPLICABLE', 'TARGETED'],
+          rows.map((r) => [
+            r.at,
+            r.revision,
+            r.installed,
+            r.failed,
+            r.pending,
+            r.notApplicable,
+            r.targeted,
+          ]),
+        ),
+      );
+    },
+  );
 
   remoteOptions(
     report

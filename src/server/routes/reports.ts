@@ -3,6 +3,7 @@ import type { Site } from '../../app.js';
 import { UpcatError } from '../../errors.js';
 import { parseSince } from '../../site/duration.js';
 import { checkPathId } from '../../site/fields.js';
+import { parseHistoryQuery, revisionHistory } from '../../site/report-history.js';
 import { jsonBody } from '../middleware/body.js';
 import { actorOf, requireScope } from '../middleware/token-auth.js';
 import { paramOf } from '../params.js';
@@ -10,7 +11,7 @@ import { sendReport } from '../report-format.js';
 
 type AdminSite = Pick<
   Site,
-  'tokens' | 'reports' | 'deployments' | 'promotions' | 'audit' | 'expire'
+  'tokens' | 'reports' | 'deployments' | 'promotions' | 'audit' | 'expire' | 'db'
 >;
 
 /**
@@ -39,6 +40,11 @@ export function adminRoutes(router: Router, site: AdminSite): void {
   router.get('/v1/reports/clients/:clientId/history', read, async (req, res) => {
     const history = await site.reports.clientHistory(paramOf(req.params, 'clientId'));
     sendReport(req, res, 'history', 'history', history);
+  });
+  // A revision's installed / failed / pending over time (site/report-history.ts).
+  router.get('/v1/reports/history', read, async (req, res) => {
+    const points = await revisionHistory(site.db, parseHistoryQuery(req.query));
+    sendReport(req, res, 'revision-history', 'points', points);
   });
   router.get('/v1/reports/stale', read, async (req, res) => {
     sendReport(req, res, 'stale', 'clients', await site.reports.stale(daysOf(req.query['days'])));
