@@ -17,7 +17,7 @@ import { clientAdminRoutes } from './routes/client-admin.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { groupRoutes } from './routes/groups.js';
 import { deploymentRoutes } from './routes/deployments.js';
-import { openApiRoutes } from './openapi.js';
+import { openApiRoutes } from './openapi/index.js';
 import { updatesRoutes } from './routes/updates.js';
 import { updateAdminRoutes } from './routes/update-admin.js';
 import { metricsRoutes } from './routes/metrics.js';
