@@ -177,6 +177,28 @@ export function sessionPaths(): Record<string, PathItem> {
           '401': E401,
           '403': E403,
           '404': failure('not_found'),
+          '409': failure('conflict: the last admin account'),
+        },
+      }),
+      patch: adminOp({
+        operationId: 'setUserRole',
+        summary: "change an account's role; it applies from the account's next request",
+        requestBody: {
+          required: true,
+          content: body({
+            type: 'object',
+            properties: { role: { type: 'string', enum: ['admin', 'operator', 'viewer'] } },
+            required: ['role'],
+            additionalProperties: false,
+          }),
+        },
+        responses: {
+          '200': { description: 'the account', content: body(USER) },
+          '400': failure('invalid_input: not a role'),
+          '401': E401,
+          '403': E403,
+          '404': failure('not_found'),
+          '409': failure('conflict: the last admin account'),
         },
       }),
     },

@@ -5,7 +5,7 @@ import { audit } from '../storage/catalog-repo.js';
 import { isUniqueViolation } from '../storage/db-errors.js';
 import type { Db } from '../storage/db.js';
 import { parseWith } from '../validation.js';
-import type { Q } from './client-repo.js';
+import { lockKey, type Q } from './client-repo.js';
 import { checkPassword, hashPassword, verifyPassword } from './passwords.js';
 import type { TokenScope } from './tokens.js';
 
@@ -71,6 +71,13 @@ const addInput = z.strictObject({
   password: z.string(),
 });
 
+const roleInput = z.strictObject({
+  role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
+});
+
+/** Removals and demotions of admins take this lock, so two at once cannot remove the last two. */
+const ADMINS_LOCK = 'users:admins';
+
 export class UserService {
   /**
    * A hash of nothing anyone knows: a login for an unknown name checks against it (same time).
@@ -116,16 +123,45 @@ export class UserService {
     return ((await q) as UserRow[]).map(viewOf);
   }
 
-  /** Removes an account; its sessions end in the same transaction (site/sessions.ts checks both). */
+  /**
+   * Removes an account; its sessions end in the same transaction (site/sessions.ts checks both).
+   * The last admin account is kept: without it nobody could manage people from the console.
+   */
   async remove(nameIn: string, actor: string): Promise<UserView> {
     const name = normalizeName(nameIn);
     return this.deps.db.transaction(async (trx) => {
+      await lockKey(trx, ADMINS_LOCK);
       const row = await this.mustFind(trx, name);
+      await this.keepAnAdmin(trx, row, 'remove');
       const at = new Date().toISOString();
       await trx('users').where({ id: row.id }).update({ removed_at: at, changed_at: at });
       const ended = await endSessions(trx, row.id, at);
       await audit(trx, { actor, action: 'user.remove', target: name, detail: { sessions: ended } });
       return viewOf({ ...row, changed_at: at });
+    });
+  }
+
+  /**
+   * Gives an account another role. Sessions stay: each request reads the role afresh
+   * (site/sessions.ts), so the change applies from the next request. The last admin keeps it.
+   */
+  async setRole(nameIn: string, roleIn: unknown, actor: string): Promise<UserView> {
+    const name = normalizeName(nameIn);
+    const { role } = parseWith(roleInput, { role: roleIn }, 'user');
+    return this.deps.db.transaction(async (trx) => {
+      await lockKey(trx, ADMINS_LOCK);
+      const row = await this.mustFind(trx, name);
+      if (row.role === role) return viewOf(row);
+      if (role !== 'admin') await this.keepAnAdmin(trx, row, 'demote');
+      const at = new Date().toISOString();
+      await trx('users').where({ id: row.id }).update({ role, changed_at: at });
+      await audit(trx, {
+        actor,
+        action: 'user.role',
+        target: name,
+        detail: { from: row.role, to: role },
+      });
+      return viewOf({ ...row, role, changed_at: at });
     });
   }
 
@@ -160,6 +196,21 @@ export class UserService {
     const matches = await verifyPassword(text, row?.password_hash ?? (await this.decoy));
     if (row === undefined || !matches || !isRole(row.role)) return undefined;
     return { id: row.id, name: row.name, role: row.role };
+  }
+
+  /** Refuses to take away the only live admin account (callers hold ADMINS_LOCK). */
+  private async keepAnAdmin(q: Q, row: UserRow, verb: 'remove' | 'demote'): Promise<void> {
+    if (row.role !== 'admin') return;
+    const others = (await q('users')
+      .where({ role: 'admin' })
+      .whereNull('removed_at')
+      .whereNot({ id: row.id })
+      .count({ n: '*' })
+      .first()) as { n: number | string } | undefined;
+    if (Number(others?.n ?? 0) === 0)
+      throw conflict(
+        `"${row.name}" is the last admin account; add another admin before you ${verb} it`,
+      );
   }
 
   private async live(q: Q, name: string): Promise<UserRow | undefined> {

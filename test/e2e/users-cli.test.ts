@@ -60,6 +60,10 @@ dbTestSerial(
 
     ok(await upcat(['users', 'passwd', 'alice'], env, 'a brand new password\n'));
     t.truthy(await site.users.check('alice', 'a brand new password'));
+    t.regex(ok(await upcat(['users', 'role', 'bob', 'operator'], env)), /"bob" is now operator/);
+    const last = await upcat(['users', 'remove', 'alice'], env);
+    t.not(last.code, 0);
+    t.regex(last.stderr, /"alice" is the last admin account/);
     t.regex(ok(await upcat(['users', 'remove', 'bob', '--json'], env)), /"name":"bob"/);
     t.is(await site.users.check('bob', 'another long password'), undefined);
 
@@ -74,6 +78,7 @@ dbTestSerial(
         ['cli:root', 'user.add', 'cli'],
         ['cli:root', 'user.add', 'cli'],
         ['cli:root', 'user.passwd', 'cli'],
+        ['cli:root', 'user.role', 'cli'],
         ['cli:root', 'user.remove', 'cli'],
       ],
     );
@@ -89,6 +94,8 @@ dbTestSerial(
       [['users', 'add', 'carol', '--role', 'admin'], '', /password: standard input is empty/],
       [['users', 'add', 'a b', '--role', 'admin'], 'correct horse battery\n', /name/],
       [['users', 'remove', 'nobody'], '', /no user "nobody"/],
+      [['users', 'role', 'nobody', 'admin'], '', /no user "nobody"/],
+      [['users', 'role', 'alice', 'root'], '', /role: must be one of admin, operator, viewer/],
       // A password is never an argument (it would show in `ps`).
       [['users', 'add', 'carol', '--role', 'admin', '--password', 'x'], '', /unknown option/],
     ] as const) {
@@ -104,7 +111,7 @@ dbTestSerial(
         r.stderr,
       );
     }
-    for (const sub of ['add', 'list', 'remove', 'passwd'])
+    for (const sub of ['add', 'list', 'remove', 'role', 'passwd'])
       t.regex(ok(await upcat(['users', sub, '--help'], env)), /--server/);
   },
 );
@@ -147,6 +154,14 @@ dbTestSerial(
       );
       ok(await remote(['users', 'passwd', 'carol'], admin, 'a brand new password\n'));
       t.truthy(await site.users.check('carol', 'a brand new password'));
+      t.regex(
+        ok(await remote(['users', 'role', 'carol', 'viewer'], admin)),
+        /"carol" is now viewer/,
+      );
+      t.like(
+        (await site.users.list()).find((u) => u.name === 'carol'),
+        { role: 'viewer' },
+      );
       ok(await remote(['users', 'remove', 'dave'], admin));
       t.deepEqual(
         (await site.users.list()).map((u) => u.name),

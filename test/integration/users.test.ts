@@ -267,3 +267,61 @@ dbTest(
     t.is((await request(app).get('/v1/sync').set('Cookie', ada.cookie)).status, 401);
   },
 );
+
+dbTest(
+  'users: a role changes at once; the last admin is neither removed nor demoted',
+  async (t, { site }) => {
+    const app = createApp(site);
+    await site.users.add({ name: 'ada', role: 'admin', password: PASSWORD }, 'test');
+    const otto = await loginAs(site, app, 'otto', 'operator');
+    const asOtto = () => request(app).get('/v1/users').set('Cookie', otto.cookie);
+    t.is((await asOtto()).status, 403);
+
+    // Promoted: the same session may now do what an admin does, with no new login.
+    const promoted = await site.users.setRole('otto', 'admin', 'user:ada');
+    t.is(promoted.role, 'admin');
+    t.is((await asOtto()).status, 200);
+
+    // Two admins: one may go; then the other is the last and stays.
+    await site.users.setRole('ada', 'viewer', 'user:otto');
+    const demote = await t.throwsAsync(site.users.setRole('otto', 'operator', 'user:otto'));
+    t.is((demote as { code?: string }).code, 'conflict');
+    t.regex((demote as Error).message, /last admin/);
+    const remove = await t.throwsAsync(site.users.remove('otto', 'user:otto'));
+    t.is((remove as { code?: string }).code, 'conflict');
+    t.like(
+      (await site.users.list()).find((u) => u.name === 'otto'),
+      { role: 'admin' },
+    );
+
+    // Over HTTP: PATCH with a bad role or an extra field is a 400; the last admin a 409.
+    const token = await bearer(site, 'admin');
+    const patch = (name: string, body: unknown) =>
+      request(app)
+        .patch(`/v1/users/${name}`)
+        .set('Authorization', token)
+        .send(body as object);
+    const bad = await patch('ada', { role: 'root' });
+    t.is(bad.status, 400);
+    t.regex(bad.body.error.message, /role/);
+    t.is((await patch('ada', { role: 'admin', extra: 1 })).status, 400);
+    t.is((await patch('nobody', { role: 'admin' })).status, 404);
+    t.is((await patch('otto', { role: 'viewer' })).status, 409);
+    t.is((await request(app).delete('/v1/users/otto').set('Authorization', token)).status, 409);
+    const ok = await patch('ada', { role: 'admin' });
+    t.is(ok.status, 200);
+    t.is(ok.body.role, 'admin');
+
+    const audited = (await site
+      .db('audit_log')
+      .where({ action: 'user.role' })
+      .orderBy('id')) as Array<{
+      target: string;
+      detail: string;
+    }>;
+    t.deepEqual(
+      audited.map((r) => r.target),
+      ['otto', 'ada', 'ada'],
+    );
+  },
+);

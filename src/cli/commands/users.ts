@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { UserView } from '../../site/users.js';
+import { ROLES, type UserView } from '../../site/users.js';
 import { localActor, output } from '../context.js';
 import { readPassword } from '../password-input.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
@@ -12,7 +12,7 @@ const PASSWORD_HELP =
   'read the password from standard input (the first line); without it, a piped stdin is read, a terminal is asked twice without echo';
 
 /**
- * `upcat users add|list|remove|passwd` (issue 14 item 4): people's accounts for the console,
+ * `upcat users add|list|remove|role|passwd` (issue 14 item 4): people's accounts for the console,
  * locally or with `--server URL --token T` (an admin token), through `/v1/users`. A password is
  * never an argument: arguments show in `ps`.
  */
@@ -90,6 +90,26 @@ export function registerUsers(program: Command): void {
       (remote) => remote.request<UserView>('DELETE', `/v1/users/${encodeURIComponent(name)}`),
     );
     output(opts.json, user, () => `removed user "${user.name}"`);
+  });
+
+  remoteOptions(
+    users
+      .command('role')
+      .description("change an account's role (the last admin keeps it)")
+      .argument('<name>', 'the login name')
+      .argument('<role>', ROLES.join(' | '))
+      .option('--json', 'print JSON'),
+  ).action(async (name: string, role: string, opts: Opts, cmd: Command) => {
+    const user = await localOrRemote(
+      cmd,
+      opts,
+      (site) => site.users.setRole(name, role, localActor()),
+      (remote) =>
+        remote.request<UserView>('PATCH', `/v1/users/${encodeURIComponent(name)}`, {
+          json: { role },
+        }),
+    );
+    output(opts.json, user, () => `"${user.name}" is now ${user.role}`);
   });
 
   remoteOptions(

@@ -10,8 +10,8 @@ type UsersSite = Pick<Site, 'tokens' | 'sessions' | 'users'>;
 
 /**
  * People's accounts over HTTP (issue 14 item 4; docs/PROTOCOL.md "Users"), scope `admin`:
- * list (by name, keyset-paged), add, remove (its sessions end at once), set a password (its
- * sessions end too). The same service as `upcat users`.
+ * list (by name, keyset-paged), add, remove (its sessions end at once), change the role, set a
+ * password (its sessions end). The last admin account can be neither removed nor demoted. The same service as `upcat users`.
  */
 export function userRoutes(router: Router, site: UsersSite): void {
   const admin = requireScope(site, 'admin');
@@ -38,6 +38,13 @@ export function userRoutes(router: Router, site: UsersSite): void {
 
   router.delete('/v1/users/:name', admin, async (req, res) => {
     res.json(await site.users.remove(nameOf(req.params), actorOf(res)));
+  });
+
+  router.patch('/v1/users/:name', admin, json, async (req, res) => {
+    const body = (req.body ?? {}) as { role?: unknown };
+    if (Object.keys(body).some((k) => k !== 'role'))
+      throw new UpcatError('invalid_input', 'body: only {"role": "admin" | "operator" | "viewer"}');
+    res.json(await site.users.setRole(nameOf(req.params), body.role, actorOf(res)));
   });
 
   router.post('/v1/users/:name/password', admin, json, async (req, res) => {
