@@ -21,6 +21,15 @@
  *
  * Before measuring, waits until the 1-minute load average is under 1.5 (or 5 minutes passed),
  * and reports the load at measurement time. Each scenario is bounded (BENCH_WRK_SECONDS, 12 s).
+ * Beside each rate: the server's CPU time per request (user + system, from /proc/<pid>/stat),
+ * which other work on the shared machine disturbs far less than the wall-clock rate does.
+ *
+ * Issue 16 additions. BENCH_ONLY=a,b,reg runs only the named scenarios (a profile of one path:
+ * BENCH_CPU_PROF=<dir> BENCH_ONLY=b). BENCH_DATABASE_URL=postgres://... runs the server on
+ * PostgreSQL (a schema of its own, dropped first) instead of embedded SQLite. After the wrk
+ * scenarios, the site is opened in this process behind the real server (startServer) and the
+ * database statements of single requests are counted (knex 'query' events), sequentially: a
+ * sync that returns the new deployment, the 304 that follows with its anchor, a registration.
  * Run: node --import tsx bench/site-sync.ts (BENCH_CLIENTS=2000 for a quick trial; 100,000 by default)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,7 +39,9 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import knexFactory from 'knex';
 import { initSite, openSite, type Site } from '../src/app.js';
+import { startServer } from '../src/server/serve.js';
 import { findClient } from '../src/site/client-repo.js';
 import { issueSecret } from '../src/site/secrets.js';
 import { AnchorSealer, holdingOf } from '../src/sync/anchor.js';
@@ -54,13 +65,22 @@ const TARGET_RPS = 3000;
 const TARGET_P99_MS = 50;
 const LOAD_CEILING = 1.5;
 const LOAD_WAIT_MS = Number(process.env['BENCH_LOAD_WAIT_S'] ?? 300) * 1000;
+const ONLY = new Set((process.env['BENCH_ONLY'] ?? 'a,b,reg').split(','));
+const DATABASE_URL = process.env['BENCH_DATABASE_URL'];
+const SCHEMA = 'bench_site_sync';
+/** Requests of each kind whose statements are counted. */
+const COUNTED = 20;
 
 export async function run(): Promise<BenchResult> {
   ensureWrk();
   const dir = await workDir('site-sync');
   const home = path.join(dir, 'site');
   await rm(home, { recursive: true, force: true });
-  const env = { UPCAT_HOME: home, PATH: process.env['PATH'] ?? '' };
+  const env: NodeJS.ProcessEnv = { UPCAT_HOME: home, PATH: process.env['PATH'] ?? '' };
+  if (DATABASE_URL !== undefined) {
+    await dropBenchSchema(DATABASE_URL);
+    Object.assign(env, { DATABASE_URL, UPCAT_DATABASE_SCHEMA: SCHEMA });
+  }
   await initSite({ home, env });
   const site = await openSite({ home, env, logLevel: 'silent' });
   const clientsFile = path.join(dir, 'clients.txt');
@@ -96,35 +116,64 @@ export async function run(): Promise<BenchResult> {
   try {
     await waitForHttp(`${url}/healthz`, 60_000);
     const load = await quietMachine();
+    const pid = server.pid;
+    const skipped: WrkFigures = {
+      rps: 0,
+      p50Ms: 0,
+      p99Ms: 0,
+      requests: 0,
+      statuses: {},
+      socketErrors: 0,
+    };
     // Warm up (JIT, SQLite page cache) on the nothing-new path.
     await wrk(lua.sync304, url, 3);
-    const none = await wrk(lua.sync304, url, SECONDS);
+    const none = ONLY.has('a')
+      ? await measured(pid, () => wrk(lua.sync304, url, SECONDS))
+      : { f: skipped, cpuMs: 0 };
     const loadAfterA = loadavg()[0] ?? 0;
     const rssAfterA = await memoryOf(server.pid, 'VmRSS');
     await deploy(home, env, updateId);
-    const one = await wrk(lua.sync200, url, SECONDS);
-    const reg = await wrk(lua.register, url, Math.min(SECONDS, 10));
-    const met = none.rps >= TARGET_RPS && none.p99Ms < TARGET_P99_MS && only(none, '304');
+    const one = ONLY.has('b')
+      ? await measured(pid, () => wrk(lua.sync200, url, SECONDS))
+      : { f: skipped, cpuMs: 0 };
+    const reg = ONLY.has('reg')
+      ? await measured(pid, () => wrk(lua.register, url, Math.min(SECONDS, 10)))
+      : { f: skipped, cpuMs: 0 };
+    const peakRss = await memoryOf(server.pid, 'VmHWM');
+    server.kill('SIGTERM');
+    await exited(server);
+    const counts = await countQueries(home, env, clientsFile);
+    const met = none.f.rps >= TARGET_RPS && none.f.p99Ms < TARGET_P99_MS && only(none.f, '304');
+    const perRequest = (m: { f: WrkFigures; cpuMs: number }): number | string =>
+      m.f.requests === 0 ? 'n/a' : round3(m.cpuMs / m.f.requests);
     return {
-      name: `client sync with ${CLIENTS.toLocaleString('en')} registered clients holding ${DEPLOYMENTS} deployments each (upcat serve, embedded SQLite)`,
+      name: `client sync with ${CLIENTS.toLocaleString('en')} registered clients holding ${DEPLOYMENTS} deployments each (upcat serve, ${DATABASE_URL === undefined ? 'embedded SQLite' : 'PostgreSQL'})`,
       figures: {
         'load average (1 min) at start': round2(load),
         'load average (1 min) after (a)': round2(loadAfterA),
+        'load average (1 min) at the end': round2(loadavg()[0] ?? 0),
         'wrk threads x connections': `${THREADS} x ${CONNECTIONS}`,
         'seconds per scenario': SECONDS,
-        '(a) nothing new: syncs/s': Math.round(none.rps),
-        '(a) p50 ms': none.p50Ms,
-        '(a) p99 ms': none.p99Ms,
-        '(a) statuses': JSON.stringify(none.statuses),
-        '(b) one new deployment: syncs/s': Math.round(one.rps),
-        '(b) p50 ms': one.p50Ms,
-        '(b) p99 ms': one.p99Ms,
-        '(b) statuses': JSON.stringify(one.statuses),
-        'registrations/s': Math.round(reg.rps),
-        'registration p99 ms': reg.p99Ms,
-        'registration statuses': JSON.stringify(reg.statuses),
+        '(a) nothing new: syncs/s': Math.round(none.f.rps),
+        '(a) p50 ms': none.f.p50Ms,
+        '(a) p99 ms': none.f.p99Ms,
+        '(a) statuses': JSON.stringify(none.f.statuses),
+        '(a) server CPU ms per sync': perRequest(none),
+        '(b) one new deployment: syncs/s': Math.round(one.f.rps),
+        '(b) p50 ms': one.f.p50Ms,
+        '(b) p99 ms': one.f.p99Ms,
+        '(b) statuses': JSON.stringify(one.f.statuses),
+        '(b) server CPU ms per sync': perRequest(one),
+        'registrations/s': Math.round(reg.f.rps),
+        'registration p99 ms': reg.f.p99Ms,
+        'registration statuses': JSON.stringify(reg.f.statuses),
+        'registration server CPU ms each': perRequest(reg),
+        'statements per (b) sync (median of 20, first one)': counts.newDeployment,
+        'statements per (a) sync after it (median of 20)': counts.nothingNew,
+        'statements per registration (median of 20)': counts.registration,
+        'statements of the batched last_contact write for those 20 clients': counts.contactFlush,
         'server RSS after (a), MB': rssAfterA ?? 'n/a',
-        'server peak RSS, MB': (await memoryOf(server.pid, 'VmHWM')) ?? 'n/a',
+        'server peak RSS, MB': peakRss ?? 'n/a',
       },
       target: `(a) >= ${TARGET_RPS} syncs/s, p99 < ${TARGET_P99_MS} ms, all 304`,
       met,
@@ -296,6 +345,131 @@ end
   await writeFile(files.sync304, sync);
   await writeFile(files.register, register);
   return files;
+}
+
+/** A scenario's figures with the server's CPU time (user + system) spent during it, in ms. */
+async function measured(
+  pid: number | undefined,
+  scenario: () => Promise<WrkFigures>,
+): Promise<{ f: WrkFigures; cpuMs: number }> {
+  const before = await cpuMsOf(pid);
+  const f = await scenario();
+  return { f, cpuMs: (await cpuMsOf(pid)) - before };
+}
+
+/** utime + stime of a process in ms (/proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms). */
+async function cpuMsOf(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10;
+}
+
+/**
+ * The database statements of single requests, counted in this process (knex 'query' events)
+ * behind the real server: for COUNTED clients, the sync with the anchor of the file (one
+ * deployment behind: a 200), then the sync with the anchor it returned (304), then COUNTED
+ * registrations. Sequential, with the change poll slowed so that only the requests' own
+ * statements fall inside each count; the batched last_contact write is counted on its own.
+ */
+async function countQueries(
+  home: string,
+  env: NodeJS.ProcessEnv,
+  clientsFile: string,
+): Promise<{
+  newDeployment: string;
+  nothingNew: string;
+  registration: string;
+  contactFlush: number;
+}> {
+  const site = await openSite({ home, env, logLevel: 'silent' });
+  site.config.server.changePollMs = 60_000;
+  const running = await startServer(site, { host: '127.0.0.1', port: 0 });
+  let n = 0;
+  site.db.on('query', () => {
+    n += 1;
+  });
+  const counted = async (
+    request: () => Promise<Response>,
+    status: number,
+  ): Promise<[number, Response]> => {
+    const before = n;
+    const res = await request();
+    if (res.status !== status)
+      throw new Error(`bench: expected ${status}, got ${res.status}: ${await res.text()}`);
+    return [n - before, res];
+  };
+  try {
+    const lines = (await readFile(clientsFile, 'utf8')).split('\n').slice(-COUNTED - 1, -1);
+    const b: number[] = [];
+    const a: number[] = [];
+    const r: number[] = [];
+    for (const line of lines) {
+      const [secret, anchor, hardware] = line.split(' ');
+      const headers = {
+        authorization: `Bearer ${secret ?? ''}`,
+        'upcat-hardware-id': hardware ?? '',
+      };
+      const [nb, res] = await counted(
+        () => fetch(`${running.url}/v1/sync?anchor=${anchor ?? ''}`, { headers }),
+        200,
+      );
+      b.push(nb);
+      const next = ((await res.json()) as { anchor: string }).anchor;
+      const [na, again] = await counted(
+        () => fetch(`${running.url}/v1/sync?anchor=${next}`, { headers }),
+        304,
+      );
+      await again.arrayBuffer();
+      a.push(na);
+    }
+    for (let i = 0; i < COUNTED; i++) {
+      const body = JSON.stringify({
+        hardwareId: `count-${i}-${Date.now()}`,
+        name: `count-${i}`,
+        os: 'linux',
+        architecture: 'x64',
+        clientVersion: '1.0.0',
+      });
+      const [nr, res] = await counted(
+        () =>
+          fetch(`${running.url}/v1/clients`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          }),
+        201,
+      );
+      await res.arrayBuffer();
+      r.push(nr);
+    }
+    const beforeFlush = n;
+    await site.contacts.flush();
+    const median = (xs: number[]): number =>
+      [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+    return {
+      newDeployment: `${median(b)} (first: ${b[0] ?? 'n/a'})`,
+      nothingNew: String(median(a)),
+      registration: String(median(r)),
+      contactFlush: n - beforeFlush,
+    };
+  } finally {
+    await running.close();
+    await site.close();
+  }
+}
+
+async function dropBenchSchema(url: string): Promise<void> {
+  const db = knexFactory({ client: 'pg', connection: url });
+  try {
+    await db.raw(`drop schema if exists "${SCHEMA}" cascade`);
+  } finally {
+    await db.destroy();
+  }
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
 }
 
 function wrk(script: string, url: string, seconds: number): Promise<WrkFigures> {
