@@ -18,6 +18,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { groupRoutes } from './routes/groups.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { openApiRoutes } from './openapi/index.js';
+import { apiDocsRoutes } from './routes/api-docs.js';
 import { updatesRoutes } from './routes/updates.js';
 import { updateAdminRoutes } from './routes/update-admin.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -67,6 +68,7 @@ export function createApp(
   groupRoutes(router, site); // groups and their members (issue 14)
   deploymentRoutes(router, site); // deployments list, change, remove (issue 14)
   openApiRoutes(router);
+  apiDocsRoutes(router); // the API reference page at /v1/docs (issue 14 item 2)
   updatesRoutes(router, site);
   updateAdminRoutes(router, site); // updates list, detail, decline (issue 14)
   metricsRoutes(router, site, metrics);

@@ -48,7 +48,7 @@ const printable = (max: number): z.ZodType<string> =>
     .max(max, `at most ${max} characters`)
     .refine((s) => !hasControlChars(s), 'must not hold control characters');
 
-const querySchema = z.strictObject({
+export const querySchema = z.strictObject({
   status: z
     .enum(['approved', 'pending', 'conflict', 'obsolete'], {
       error: 'must be approved, pending, conflict or obsolete',

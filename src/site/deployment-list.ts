@@ -27,7 +27,7 @@ export interface DeploymentQuery {
 }
 
 /** Built on first use: deployments.ts imports this module, so ACTIONS is not set at load time. */
-const querySchema = (): z.ZodType<{
+export const querySchema = (): z.ZodType<{
   group?: string;
   updateId?: string;
   action?: DeploymentAction;

@@ -36,14 +36,14 @@ export interface GroupRemoval {
   catalogVersion: number | null;
 }
 
-const groupName = z
+export const groupName = z
   .string()
   .trim()
   .min(1)
   .max(128)
   .refine((s) => !hasControlChars(s), 'must not hold control characters');
 
-const clientRefs = z.array(z.string().max(255)).min(1).max(1000);
+export const clientRefs = z.array(z.string().max(255)).min(1).max(1000);
 
 const isBuiltin = (name: string): boolean => name === ALL_COMPUTERS || name === UNASSIGNED;
 

@@ -84,7 +84,7 @@ const TOUCH_INTERVAL_MS = 60_000;
  */
 const CREATABLE_SCOPES = [...TOKEN_SCOPES, ENROLL_SCOPE] as const;
 
-const createInput = z.strictObject({
+export const createInput = z.strictObject({
   name: z
     .string()
     .trim()

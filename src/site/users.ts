@@ -65,13 +65,13 @@ export function normalizeName(name: unknown, field = 'name'): string {
   return lower;
 }
 
-const addInput = z.strictObject({
+export const addInput = z.strictObject({
   name: z.string(),
   role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
   password: z.string(),
 });
 
-const roleInput = z.strictObject({
+export const roleInput = z.strictObject({
   role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
 });
 

@@ -183,6 +183,48 @@ test('GET /v1/openapi.json: a valid OpenAPI 3.1 document (@readme/openapi-parser
       { apiToken: ['admin'] },
       { sessionCookie: ['admin'] },
     ]);
+    t.deepEqual(pathsOf(doc)['/v1/promotions']?.post?.security, [
+      { apiToken: ['approve'] },
+      { sessionCookie: ['approve'] },
+    ]);
+  } finally {
+    await ctx.cleanup();
+  }
+});
+
+test('GET /v1/docs: the reference page loads its script and stylesheet from this server only, under a CSP', async (t) => {
+  const ctx = await makeSite('sqlite');
+  try {
+    const app = createApp(ctx.site);
+    const page = await request(app).get('/v1/docs').expect(200);
+    t.regex(String(page.headers['content-type']), /^text\/html/);
+    const csp = String(page.headers['content-security-policy']);
+    t.true(csp.includes("script-src 'self'") && csp.includes("default-src 'none'"), csp);
+    t.false(/https?:/.test(csp), 'the CSP names no other origin');
+    t.false(/<script>|\son\w+=/.test(page.text), 'no inline script');
+    const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '');
+    t.deepEqual(assets.sort(), [
+      '/v1/docs/start.js',
+      '/v1/docs/swagger-ui-bundle.js',
+      '/v1/docs/swagger-ui.css',
+      '/v1/openapi.json',
+    ]);
+    for (const asset of assets.filter((a) => a.startsWith('/v1/docs/'))) {
+      const res = await request(app).get(asset).expect(200);
+      t.regex(String(res.headers['content-type']), /javascript|css/, asset);
+      t.truthy(res.headers['content-security-policy'], asset);
+    }
+    const start = await request(app).get('/v1/docs/start.js');
+    t.regex(start.text, /url: '\/v1\/openapi\.json'/);
+    t.regex(start.text, /validatorUrl: null/);
+    // Only the files the page uses: not the rest of the package, nor a path out of it.
+    for (const other of [
+      'index.html',
+      'package.json',
+      '..%2Fpackage.json',
+      'swagger-initializer.js',
+    ])
+      await request(app).get(`/v1/docs/${other}`).expect(404);
   } finally {
     await ctx.cleanup();
   }

@@ -1,10 +1,18 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { Router } from 'express';
 import { SITE_VERSION } from '../../version.js';
-import { openApiDocument as handWritten } from '../openapi.js';
 import type { Registry } from './registry.js';
 import { registerAudit } from './audit.js';
+import { registerCatalog } from './catalog.js';
+import { registerClients } from './clients.js';
+import { registerDeployments } from './deployments.js';
+import { registerEndpoints } from './endpoints.js';
+import { registerGroups } from './groups.js';
+import { registerReports } from './reports.js';
+import { registerSite } from './site.js';
+import { registerTokens } from './tokens.js';
 import { registerUpdates } from './updates.js';
+import { registerUsers } from './users.js';
 import { registerWusp } from './wusp.js';
 
 /**
@@ -19,9 +27,18 @@ import { registerWusp } from './wusp.js';
  * function here.
  */
 const AREAS: ReadonlyArray<(registry: Registry) => void> = [
-  registerUpdates,
+  registerSite,
+  registerCatalog,
+  registerEndpoints,
   registerWusp,
+  registerUpdates,
+  registerClients,
+  registerGroups,
+  registerDeployments,
+  registerReports,
   registerAudit,
+  registerTokens,
+  registerUsers,
 ];
 
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
@@ -71,7 +88,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   const registry = new OpenAPIRegistry();
   registerSecuritySchemes(registry);
   for (const register of AREAS) register(registry);
-  const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'upcat',
@@ -81,20 +98,6 @@ export function buildOpenApiDocument(): OpenApiDocument {
     },
     tags: TAGS,
   });
-  return withHandWritten(doc);
-}
-
-/** While areas move over: the hand-written operations no area registers yet. */
-function withHandWritten(doc: OpenApiDocument): OpenApiDocument {
-  const old = handWritten();
-  const paths = (doc.paths ??= {});
-  for (const [p, item] of Object.entries(old.paths)) {
-    const into = (paths[p] ??= {}) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(item)) into[k] ??= v;
-  }
-  const schemas = ((doc.components ??= {}).schemas ??= {});
-  for (const [name, schema] of Object.entries(old.components.schemas)) schemas[name] ??= schema;
-  return doc;
 }
 
 let built: OpenApiDocument | undefined;
