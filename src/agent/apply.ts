@@ -18,6 +18,7 @@ import { isUnreachable, type SiteClient } from './site-client.js';
 import type { AgentPolicyEntry, AgentState } from './state.js';
 import { ensurePrivateDir } from './state-dir.js';
 import { readTarget } from './tuf-client.js';
+import { nextOpening, windowOpen } from '../site/maintenance-window.js';
 
 export interface UpdateResult {
   updateId: string;
@@ -70,6 +71,11 @@ export async function applyPolicy(ctx: ApplyContext): Promise<UpdateResult[]> {
     if (entry.action !== 'uninstall' && held?.revision === entry.revision) continue;
     if (entry.action === 'optional' && !ctx.installOptional && !pastDeadline(entry, now)) {
       results.push(result(entry, 'waiting', 'optional: install with --install-optional'));
+      continue;
+    }
+    const closed = outsideWindow(entry, now);
+    if (closed !== undefined) {
+      results.push(result(entry, 'waiting', closed));
       continue;
     }
     const failed = ctx.state.failures[entry.updateId];
@@ -290,6 +296,20 @@ function markInstalled(state: AgentState, w: Work, reboot: boolean): void {
     at: new Date().toISOString(),
     rebootPending: reboot,
   };
+}
+
+/**
+ * Why an `install` entry waits for a maintenance window (issue 14 item 6), or undefined when it
+ * may go ahead: no windows, one is open now, or the deadline has come (then it installs anyway).
+ */
+function outsideWindow(entry: AgentPolicyEntry, now: Date): string | undefined {
+  const windows = entry.maintenanceWindows ?? [];
+  if (entry.action !== 'install' || windows.length === 0) return undefined;
+  if (pastDeadline(entry, now) || windowOpen(windows, now)) return undefined;
+  const next = nextOpening(windows, now);
+  return `maintenance window: closed; next opens ${next?.toISOString() ?? 'never'}${
+    entry.deadline === null ? '' : `; installs at the deadline ${entry.deadline} regardless`
+  }`;
 }
 
 function pastDeadline(entry: AgentPolicyEntry, now: Date): boolean {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseWith } from '../validation.js';
+import { zonedWindowSchema } from '../site/maintenance-window.js';
 import { ensurePrivateDir, readJsonFile, writePrivateJson } from './state-dir.js';
 
 const policyFile = z.object({
@@ -17,6 +18,11 @@ export const policyEntrySchema = z.object({
   action: z.enum(['install', 'uninstall', 'optional']),
   deadline: z.string().nullable(),
   files: z.array(policyFile),
+  /**
+   * Install entries of a client whose groups have maintenance windows (issue 14 item 6). Agents
+   * before this field strip it (this schema is not strict) and install at once, as before.
+   */
+  maintenanceWindows: z.array(zonedWindowSchema).max(256).optional(),
 });
 export type AgentPolicyEntry = z.infer<typeof policyEntrySchema>;
 

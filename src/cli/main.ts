@@ -32,6 +32,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['token', async () => (await import('./commands/token.js')).registerToken],
   ['users', async () => (await import('./commands/users.js')).registerUsers],
   ['promote', async () => (await import('./commands/promote.js')).registerPromote],
+  ['rollouts', async () => (await import('./commands/rollouts.js')).registerRollouts],
   ['audit', async () => (await import('./commands/audit.js')).registerAudit],
   ['agent', async () => (await import('./commands/agent.js')).registerAgent],
   ['content', async () => (await import('./commands/content.js')).registerContent],

@@ -190,6 +190,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The rollout engine (issue 14 item 6; docs/OPERATIONS.md "Rollouts"). */
+    rollouts: z
+      .object({
+        /** Seconds between the engine's passes in `upcat serve` (one node at a time); 0 turns it off. */
+        checkIntervalSeconds: z.number().int().min(0).max(86_400).default(30),
+      })
+      .strict()
+      .prefault({}),
     /** How long maintenance keeps what is no longer current (days). */
     retention: z
       .object({

@@ -17,6 +17,7 @@ import { clientAdminRoutes } from './routes/client-admin.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { groupRoutes } from './routes/groups.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 import { openApiRoutes } from './openapi/index.js';
 import { apiDocsRoutes } from './routes/api-docs.js';
 import { updatesRoutes } from './routes/updates.js';
@@ -67,6 +68,7 @@ export function createApp(
   tokenRoutes(router, site); // tokens over HTTP (issue 14)
   groupRoutes(router, site); // groups and their members (issue 14)
   deploymentRoutes(router, site); // deployments list, change, remove (issue 14)
+  rolloutRoutes(router, site); // rollouts through rings (issue 14 item 6)
   openApiRoutes(router);
   apiDocsRoutes(router); // the API reference page at /v1/docs (issue 14 item 2)
   updatesRoutes(router, site);

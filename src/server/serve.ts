@@ -9,6 +9,7 @@ import { ServerMetrics } from './metrics.js';
 import { withMetadataFastPath } from './mutable-metadata.js';
 import { tufRepoDir } from '../signing/tuf-repo.js';
 import { startMaintenance } from '../ops/maintenance.js';
+import { startRolloutEngine } from '../site/rollouts-engine.js';
 
 export interface RunningServer {
   server: http.Server;
@@ -29,6 +30,8 @@ export async function startServer(
   const refresher = startRefresher(site);
   // Automatic maintenance (issue 13 item 3): one node at a time, under a lease row.
   const maintenance = startMaintenance(site);
+  // Rollouts advance from ring to ring (issue 14 item 6): one node at a time, under a lease.
+  const rolloutEngine = startRolloutEngine(site, site.config.rollouts.checkIntervalSeconds);
   // The sync fast path trusts only state the watcher has read; start it before taking requests.
   await site.changes.start(site.config.server.changePollMs);
   // In the background: requests are served (through the database) while it loads.
@@ -72,6 +75,7 @@ export async function startServer(
     closing ??= (async () => {
       if (refresher !== undefined) clearInterval(refresher);
       maintenance.stop();
+      rolloutEngine.stop();
       site.changes.stop();
       const timeoutMs = site.config.server.shutdownTimeoutMs;
       await Promise.all([

@@ -17,6 +17,8 @@ import { AuditService } from './audit.js';
 import { PromotionService } from './promote.js';
 import { SessionService } from './sessions.js';
 import { UserService } from './users.js';
+import { RolloutService } from './rollouts.js';
+import { MaintenanceWindowService } from './maintenance-window-store.js';
 
 /** The site services (issue 5), built once by the composition root (src/app.ts). */
 export interface SiteServices {
@@ -40,6 +42,9 @@ export interface SiteServices {
   /** People's accounts and their login sessions (issue 14 item 4). */
   users: UserService;
   sessions: SessionService;
+  /** Rollouts through rings and the groups' maintenance windows (issue 14 item 6). */
+  rollouts: RolloutService;
+  maintenanceWindows: MaintenanceWindowService;
 }
 
 export function createSiteServices(deps: {
@@ -74,5 +79,7 @@ export function createSiteServices(deps: {
     promotions: new PromotionService({ ...deps, deployments }),
     users,
     sessions: new SessionService({ ...deps, users }),
+    rollouts: new RolloutService({ ...deps, deployments }),
+    maintenanceWindows: new MaintenanceWindowService(deps),
   };
 }

@@ -9,6 +9,7 @@ import { text } from './fields.js';
 import { groupIdByName } from './client-repo.js';
 import {
   countedClients,
+  type CountedClients,
   sameInstallRevisions,
   targets,
   type TargetingDeployment,
@@ -26,6 +27,8 @@ export const promotionSchema = z.strictObject({
   to: text(128),
   /** Installed / (installed + failed) in `from`, as a percentage, at or above which to promote. */
   minSuccess: z.number().min(0).max(100).default(DEFAULT_MIN_SUCCESS),
+  /** Clients in `from` that must have reported installed or failed (issue 14 item 6). */
+  minReporting: z.number().int().min(1).max(1_000_000).default(1),
   /** Rollout percentage in `to`; the source's percentage is not copied (a new ring starts whole). */
   percent: z.number().int().min(1).max(100).default(100),
 });
@@ -40,6 +43,7 @@ export interface PromotionEvidence {
   /** installed / reporting × 100. */
   successRate: number;
   minSuccess: number;
+  minReporting: number;
 }
 
 export interface PromotionView extends DeploymentView {
@@ -97,7 +101,12 @@ export class PromotionService {
         throw conflict(
           `${p.from}: no client has reported installed or failed for update ${updateId} revision ${evidence.revision}; nothing to promote on`,
         );
-      const summary = { ...evidence, minSuccess: p.minSuccess };
+      const summary = { ...evidence, minSuccess: p.minSuccess, minReporting: p.minReporting };
+      if (evidence.reporting < p.minReporting)
+        throw conflict(
+          `${p.from}: ${evidence.reporting} client(s) reported installed or failed, below --min-reporting ${p.minReporting}`,
+          { evidence: summary },
+        );
       if (evidence.successRate < p.minSuccess)
         throw conflict(`${figures}, below --min-success ${p.minSuccess}`, { evidence: summary });
       const deployment = await this.deps.deployments.approveIn(
@@ -151,13 +160,15 @@ const FINAL: Readonly<Record<string, 'installed' | 'failed' | 'notApplicable'>> 
  * active, unblocked, in the group and inside its rollout. Messages from anyone else are stored
  * but are not evidence (issue 13 item 4).
  */
-async function evidenceIn(
-  trx: Knex.Transaction,
+export async function evidenceIn(
+  trx: Knex | Knex.Transaction,
   updateId: string,
   revision: number,
   deployment: TargetingDeployment,
-): Promise<Omit<PromotionEvidence, 'minSuccess'>> {
-  const counted = await countedClients(trx);
+  known?: CountedClients,
+): Promise<Omit<PromotionEvidence, 'minSuccess' | 'minReporting'>> {
+  // A caller judging several deployments at once (the rollouts list) reads the clients once.
+  const counted = known ?? (await countedClients(trx));
   const revisions = await sameInstallRevisions(trx, updateId, revision);
   const rows = (await trx('state_messages as m')
     .where({ 'm.update_id': updateId, 'm.authenticated': true })

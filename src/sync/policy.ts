@@ -3,6 +3,8 @@ import { canonicalJson } from '../catalog/canonical-json.js';
 import { ALL_COMPUTERS, UNASSIGNED, type ClientRow, type Q } from '../site/client-repo.js';
 import type { DeploymentAction } from '../site/deployments.js';
 import { inRollout } from '../site/rollout.js';
+import type { ZonedWindow } from '../site/maintenance-window.js';
+import { windowsOfGroups } from '../site/maintenance-window-store.js';
 
 /** One deployment as a client's policy states it (issue 5 item 8). */
 export interface PolicyEntry {
@@ -12,6 +14,12 @@ export interface PolicyEntry {
   deadline: string | null;
   /** The payload files; the agent installs only when these agree with the TUF targets. */
   files: Array<{ name: string; sha256: string; sha1: string; size: number }>;
+  /**
+   * `install` entries only, and only when one of the client's groups has maintenance windows
+   * (issue 14 item 6): before the deadline the agent installs only while one of them is open.
+   * Absent otherwise, so an entry's digest (and the anchors of existing clients) stay as they were.
+   */
+  maintenanceWindows?: ZonedWindow[];
 }
 
 /** When groups disagree on an update, install wins, then uninstall (WSUS precedence). */
@@ -80,6 +88,9 @@ export async function computePolicy(q: Q, client: ClientRow): Promise<PolicyEntr
       chosen.set(row.update_id, row);
   }
   const picked = [...chosen.values()];
+  const windows = picked.some((p) => p.action === 'install')
+    ? await clientWindows(q, named, builtin)
+    : [];
   const files =
     picked.length === 0
       ? []
@@ -105,8 +116,30 @@ export async function computePolicy(q: Q, client: ClientRow): Promise<PolicyEntr
       files: files
         .filter((f) => Number(f.revision_id) === Number(p.revision_id))
         .map((f) => ({ name: f.name, sha256: f.sha256, sha1: f.sha1, size: Number(f.size) })),
+      ...(p.action === 'install' && windows.length > 0 ? { maintenanceWindows: windows } : {}),
     }))
     .sort((a, b) => (a.updateId < b.updateId ? -1 : a.updateId > b.updateId ? 1 : 0));
+}
+
+/**
+ * The maintenance windows of every group the client is in, builtin ones included: a client
+ * may install while any of them is open (as with ConfigMgr's collections, windows add up).
+ */
+async function clientWindows(
+  q: Q,
+  named: ReadonlyArray<{ group_id: number }>,
+  builtin: readonly string[],
+): Promise<ZonedWindow[]> {
+  const builtinIds = (await q('groups')
+    .whereIn('name', [...builtin])
+    .select('id')) as Array<{
+    id: number;
+  }>;
+  const ids = [...named.map((g) => Number(g.group_id)), ...builtinIds.map((g) => Number(g.id))];
+  return windowsOfGroups(
+    q,
+    [...new Set(ids)].sort((a, b) => a - b),
+  );
 }
 
 /** A deadline, when set, beats none; the earlier of two wins. */

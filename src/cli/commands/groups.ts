@@ -4,6 +4,7 @@ import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 import { allPages } from '../remote-pages.js';
 import { table } from './table.js';
+import { registerGroupWindows } from './rollouts-windows.js';
 
 type Opts = RemoteOptions & { json?: boolean };
 
@@ -16,6 +17,7 @@ const path = (group: string): string => `/v1/groups/${encodeURIComponent(group)}
  */
 export function registerGroups(program: Command): void {
   const groups = program.command('groups').description('computer target groups (rings)');
+  registerGroupWindows(groups); // maintenance windows (issue 14 item 6)
   const sub = (name: string, description: string): Command =>
     remoteOptions(groups.command(name).description(description).option('--json', 'print JSON'));
 

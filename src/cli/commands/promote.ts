@@ -23,6 +23,10 @@ export function registerPromote(program: Command): void {
       'least installed / (installed + failed) in --from, in percent',
       String(DEFAULT_MIN_SUCCESS),
     )
+    .option(
+      '--min-reporting <n>',
+      'least clients in --from that reported installed or failed (default 1)',
+    )
     .option('--percent <n>', 'roll out to this percentage of --to (default 100)')
     .option('--json', 'print JSON');
   remoteOptions(cmd).action(
@@ -33,6 +37,7 @@ export function registerPromote(program: Command): void {
         to: string;
         minSuccess: string;
         percent?: string;
+        minReporting?: string;
         json?: boolean;
       },
       command: Command,
@@ -48,6 +53,7 @@ export function registerPromote(program: Command): void {
         to: opts.to,
         minSuccess,
         percent: percentOf(opts.percent),
+        ...(opts.minReporting === undefined ? {} : { minReporting: countOf(opts.minReporting) }),
       };
       const p = await localOrRemote(
         command,
@@ -66,4 +72,11 @@ export function registerPromote(program: Command): void {
       );
     },
   );
+}
+
+/** `--min-reporting`: a whole number of clients, 1 or more. */
+function countOf(text: string): number {
+  if (!/^\d{1,7}$/.test(text) || Number(text) < 1)
+    throw new UpcatError('invalid_input', '--min-reporting: must be a whole number, 1 or more');
+  return Number(text);
 }

@@ -10,7 +10,10 @@ import { decodeCursor, pageLimitOf, sendJsonWithEtag } from '../paging.js';
  * and deciding who is in a ring is deploying). The service (site/groups.ts) validates names and
  * writes the audit rows; these routes only read the request.
  */
-export function groupRoutes(router: Router, site: Pick<Site, 'tokens' | 'groups'>): void {
+export function groupRoutes(
+  router: Router,
+  site: Pick<Site, 'tokens' | 'groups' | 'maintenanceWindows'>,
+): void {
   const read = requireScope(site, 'read');
   const approve = requireScope(site, 'approve');
   const json = jsonBody(64 * 1024);
@@ -24,7 +27,21 @@ export function groupRoutes(router: Router, site: Pick<Site, 'tokens' | 'groups'
   router.get('/v1/groups/:group', read, async (req, res) => {
     const { limit, cursor } = pageQuery(req, ['limit', 'cursor']);
     const after = cursor === undefined ? undefined : stringKey(cursor);
-    sendJsonWithEtag(req, res, await site.groups.show(nameOf(req), { limit, after }));
+    const detail = await site.groups.show(nameOf(req), { limit, after });
+    const window = await site.maintenanceWindows.get(detail.name);
+    sendJsonWithEtag(req, res, { ...detail, maintenanceWindow: window });
+  });
+  // Maintenance windows (issue 14 item 6): changing one is deploying, so it needs `approve`.
+  router.get('/v1/groups/:group/maintenance-window', read, async (req, res) => {
+    onlyQuery(req, []);
+    const window = await site.maintenanceWindows.get(nameOf(req));
+    sendJsonWithEtag(req, res, { group: nameOf(req), maintenanceWindow: window });
+  });
+  router.put('/v1/groups/:group/maintenance-window', approve, json, async (req, res) => {
+    res.json(await site.maintenanceWindows.set(nameOf(req), req.body, actorOf(res)));
+  });
+  router.delete('/v1/groups/:group/maintenance-window', approve, async (req, res) => {
+    res.json(await site.maintenanceWindows.clear(nameOf(req), actorOf(res)));
   });
   router.post('/v1/groups', approve, json, async (req, res) => {
     res.status(201).json(await site.groups.create(fieldOf(req.body, 'name'), actorOf(res)));

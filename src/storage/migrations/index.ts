@@ -13,6 +13,7 @@ import * as m012 from './012-maintenance.js';
 import * as m013 from './013-users.js';
 import * as m014 from './014-declined.js';
 import * as m016 from './016-client-admin-indexes.js';
+import * as m017 from './017-rollouts.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['013-users', m013],
   ['014-declined', m014],
   ['016-client-admin-indexes', m016],
+  ['017-rollouts', m017],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
