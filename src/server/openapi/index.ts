@@ -9,6 +9,7 @@ import { registerDeployments } from './deployments.js';
 import { registerEndpoints } from './endpoints.js';
 import { registerGroups } from './groups.js';
 import { registerReports } from './reports.js';
+import { registerRollouts } from './rollouts.js';
 import { registerSite } from './site.js';
 import { registerTokens } from './tokens.js';
 import { registerUpdates } from './updates.js';
@@ -35,6 +36,7 @@ const AREAS: ReadonlyArray<(registry: Registry) => void> = [
   registerClients,
   registerGroups,
   registerDeployments,
+  registerRollouts,
   registerReports,
   registerAudit,
   registerTokens,
@@ -52,6 +54,7 @@ const TAGS = [
   { name: 'clients', description: 'client records: list, detail, approve, block, resolve' },
   { name: 'groups', description: 'groups (rings) and their members' },
   { name: 'deployments', description: 'updates deployed to groups, and promotions' },
+  { name: 'rollouts', description: 'updates deployed ring by ring, advancing on evidence' },
   { name: 'reports', description: 'compliance reports, as JSON or CSV' },
   { name: 'audit', description: 'who changed what' },
   { name: 'tokens', description: 'API tokens for pipelines and scripts (admin)' },
