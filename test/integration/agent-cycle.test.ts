@@ -834,3 +834,54 @@ dbTest(
     });
   },
 );
+
+dbTest(
+  'agent: an install deployment waits for the maintenance window, and installs at its deadline regardless',
+  async (t, ctx) => {
+    ctx.site.config.site.approval = 'auto-all';
+    const timed = await publishScripted(ctx, 'Contoso Windowed Deadline');
+    const open = await publishScripted(ctx, 'Contoso Windowed');
+    const t0 = Date.now();
+    const hour = 3_600_000;
+    // Every day, an hour from six hours on (to the minute): closed now, and again at t0 + 12h.
+    const start = new Date(t0 + 6 * hour).toISOString().slice(11, 16);
+    await ctx.site.maintenanceWindows.set(
+      'All Computers',
+      {
+        windows: [
+          { days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], start, duration: '1h' },
+        ],
+      },
+      'test',
+    );
+    const deadline = new Date(t0 + 12 * hour).toISOString();
+    await ctx.site.deployments.approve(
+      { updateId: timed, group: 'All Computers', action: 'install', deadline },
+      'test',
+    );
+    await ctx.site.deployments.approve(
+      { updateId: open, group: 'All Computers', action: 'install' },
+      'test',
+    );
+    await withAgent(t, ctx, async (agent) => {
+      const closed = await agent.cycle({ now: () => new Date(t0) });
+      t.is(resultOf(closed, timed)?.state, 'waiting');
+      t.regex(
+        resultOf(closed, timed)?.detail ?? '',
+        /maintenance window: closed; next opens .*deadline/,
+      );
+      t.is(resultOf(closed, open)?.state, 'waiting');
+      t.deepEqual(await agent.log(), [], 'nothing installs outside the window');
+
+      // Past the deadline, the window closed again: the one with a deadline installs anyway.
+      const late = await agent.cycle({ now: () => new Date(t0 + 12 * hour + 60_000) });
+      t.is(resultOf(late, timed)?.state, 'installed');
+      t.is(resultOf(late, open)?.state, 'waiting');
+
+      // Inside the next day's window, the one without a deadline installs.
+      const inside = await agent.cycle({ now: () => new Date(t0 + 30 * hour + 30 * 60_000) });
+      t.is(resultOf(inside, open)?.state, 'installed');
+      t.deepEqual(await agent.log(), ['install 1.0', 'install 1.0']);
+    });
+  },
+);
