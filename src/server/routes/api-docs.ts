@@ -32,6 +32,7 @@ const PAGE = `<!doctype html>
   <head>
     <meta charset="utf-8" />
     <title>upcat API reference</title>
+    <link rel="icon" href="data:," />
     <link rel="stylesheet" href="/v1/docs/swagger-ui.css" />
   </head>
   <body>
