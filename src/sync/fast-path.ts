@@ -5,22 +5,45 @@ import type { Logger } from 'pino';
 import type { SiteConfig } from '../config/schema.js';
 import { HARDWARE_ID_HEADER, hardwareIdHash } from '../site/clones.js';
 import type { ContactRecorder } from '../site/contacts.js';
-import type { ClientRow } from '../site/client-repo.js';
+import { normalizeClient, type ClientRow } from '../site/client-repo.js';
+import { statusOf, type ClientStatus } from '../site/registration.js';
 import { bearerOf, clientIdOfSecret, hashSecret } from '../site/secrets.js';
 import type { ChangeWatcher } from '../storage/changes.js';
 import type { Db } from '../storage/db.js';
+import { NO_POLICY } from './policy-cache.js';
+import { receivesPolicy } from './policy.js';
 import { SyncService } from './sync-service.js';
 
 /** Clients read per query while warming (keyset pages: each is an index range scan). */
 const WARM_CHUNK = 5_000;
 
-/** What the nothing-new answer needs to know about a client; kept small (a million fit). */
+/** What the answers from memory need to know about a client; kept small (a million fit). */
 interface Entry {
   secretHash: Buffer;
   /** The record's hardware ID (hashed, 16 bytes): a request naming other hardware is a clone check. */
   hardwareHash: Buffer;
   policyEpoch: number;
   lastContact: string | null;
+  status: ClientStatus;
+  /** Approved, active and not blocked (sync/policy.ts receivesPolicy). */
+  receives: boolean;
+  /** Its named groups in ID order; undefined until read (then a new deployment goes to the database path). */
+  groupIds: number[] | undefined;
+  /** The clients change counter these facts are current for; any other value: stale. */
+  counter: number;
+}
+
+function entryOf(row: ClientRow, groupIds: number[] | undefined, counter: number): Entry {
+  return {
+    secretHash: Buffer.from(row.secret_hash ?? '', 'hex'),
+    hardwareHash: hardwareIdHash(row.hardware_id),
+    policyEpoch: row.policy_epoch,
+    lastContact: row.last_contact,
+    status: statusOf(row),
+    receives: receivesPolicy(row),
+    groupIds,
+    counter,
+  };
 }
 
 /**
@@ -28,18 +51,31 @@ interface Entry {
  * (every endpoint, every hour) and the benchmark's target. Clients that authenticated through
  * the database path (client-auth.ts) are remembered; a later sync whose anchor is current for
  * the catalog version and the client's policy epoch gets its 304 before Express routing, with no
- * database read. Anything else (unknown client, stale anchor, a change in flight, a TLS client
- * certificate, an `Upcat-Hardware-Id` that is not the record's, a native-mode site, which takes
- * no secret for sync) falls through to the full path, which is the reference behaviour.
+ * database read. Anything else (unknown client, a change in flight, a TLS client certificate, an
+ * `Upcat-Hardware-Id` that is not the record's, a native-mode site, which takes no secret for
+ * sync) falls through to the full path, which is the reference behaviour.
+ *
+ * A stale anchor (patch day: a new deployment, issue 16) is answered here too when the client's
+ * named groups are known (warmed, or seen by the database path) and the policy cache holds their
+ * policy at the watcher's catalog version (sync/policy-cache.ts): the same signed answer the
+ * database path gives, built from the same facts. Otherwise it falls through, and the database
+ * path fills the cache for the next client of those groups.
  *
  * Correctness rests on the ChangeWatcher: any change to a remembered fact (blocking, approval,
- * replacement, new secret, epoch) empties the memory, at once when made in this process and
- * within one poll interval when made by another; the catalog version is the watcher's.
+ * replacement, new secret, epoch, and so group membership) moves the clients change counter, and
+ * an entry is used only while the watcher's counter is the one it was read at. A change made in
+ * this process closes the fast path at once (the watcher has no current state until it has read
+ * the new counter); one made by another is seen within one poll interval. A change that moves only
+ * the catalog version (a deployment) leaves the entries valid, so the patch-day syncs that follow
+ * it are answered here. The catalog version is the watcher's, and the policy cache holds nothing
+ * of another catalog version.
  */
 export class SyncFastPath {
   private readonly entries = new Map<string, Entry>();
-  /** Syncs answered here (for /metrics and tests). */
+  /** Syncs answered here with a 304 for a current anchor (for /metrics and tests). */
   hits = 0;
+  /** Syncs with a stale anchor answered here from the policy cache (issue 16). */
+  policyHits = 0;
 
   constructor(
     private readonly deps: {
@@ -50,8 +86,13 @@ export class SyncFastPath {
     },
     private readonly maxEntries: number,
   ) {
-    deps.changes.onChange((clientsChanged) => {
-      if (clientsChanged) this.entries.clear();
+    deps.sync.observeGroups({
+      mark: () => this.mark(),
+      noted: (clientId, policyEpoch, groupIds, mark) => {
+        const entry = this.entries.get(clientId);
+        if (entry?.policyEpoch === policyEpoch && this.deps.changes.unchangedSince(mark))
+          entry.groupIds = groupIds;
+      },
     });
   }
 
@@ -76,38 +117,27 @@ export class SyncFastPath {
     let loaded = 0;
     for (;;) {
       const mark = this.mark();
-      const rows = (await db('clients')
-        .where('client_id', '>', after)
-        .andWhere({ blocked: false })
-        .whereNot({ record_state: 'obsolete' })
-        .whereNotNull('secret_hash')
-        .orderBy('client_id')
-        .limit(WARM_CHUNK)
-        .select(
-          'client_id',
-          'secret_hash',
-          'hardware_id',
-          'policy_epoch',
-          'last_contact',
-        )) as Array<{
-        client_id: string;
-        secret_hash: string;
-        hardware_id: string;
-        policy_epoch: number | string;
-        last_contact: string | null;
-      }>;
-      if (rows.length === 0) break;
-      after = rows[rows.length - 1]?.client_id ?? after;
-      if (this.deps.changes.unchangedSince(mark)) {
+      const rows = (
+        (await db('clients')
+          .where('client_id', '>', after)
+          .andWhere({ blocked: false })
+          .whereNot({ record_state: 'obsolete' })
+          .whereNotNull('secret_hash')
+          .orderBy('client_id')
+          .limit(WARM_CHUNK)
+          .select(WARM_COLUMNS)) as Array<Record<string, unknown>>
+      ).map(normalizeClient);
+      const last = rows[rows.length - 1]?.client_id;
+      if (last === undefined) break;
+      const groups = await groupsBetween(db, after, last);
+      after = last;
+      const counter = this.counterSince(mark);
+      if (counter !== undefined) {
         for (const r of rows) {
           if (this.entries.size >= this.maxEntries) return loaded;
-          if (this.entries.has(r.client_id)) continue;
-          this.entries.set(r.client_id, {
-            secretHash: Buffer.from(r.secret_hash, 'hex'),
-            hardwareHash: hardwareIdHash(r.hardware_id),
-            policyEpoch: Number(r.policy_epoch),
-            lastContact: r.last_contact,
-          });
+          const held = this.entries.get(r.client_id);
+          if (held?.counter === counter && held.groupIds !== undefined) continue;
+          this.entries.set(r.client_id, entryOf(r, groups.get(r.client_id) ?? [], counter));
           loaded++;
         }
       }
@@ -120,24 +150,31 @@ export class SyncFastPath {
   /** Remembers a client the database path authenticated, when nothing changed since `mark`. */
   remember(row: ClientRow, mark: number | undefined): void {
     if (this.maxEntries === 0 || row.secret_hash === null) return;
-    if (!this.deps.changes.unchangedSince(mark)) return;
+    const counter = this.counterSince(mark);
+    if (counter === undefined) return;
     if (row.blocked || row.record_state === 'obsolete') return;
-    if (!this.entries.has(row.client_id) && this.entries.size >= this.maxEntries) {
+    const held = this.entries.get(row.client_id);
+    if (held === undefined && this.entries.size >= this.maxEntries) {
       // Oldest first out: Map iteration order is insertion order.
       const oldest = this.entries.keys().next();
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
-    this.entries.set(row.client_id, {
-      secretHash: Buffer.from(row.secret_hash, 'hex'),
-      hardwareHash: hardwareIdHash(row.hardware_id),
-      policyEpoch: row.policy_epoch,
-      lastContact: row.last_contact,
-    });
+    // Its groups, when read at this policy epoch, are kept: every membership change moves it.
+    const groupIds = held?.policyEpoch === row.policy_epoch ? held.groupIds : undefined;
+    this.entries.set(row.client_id, entryOf(row, groupIds, counter));
+  }
+
+  /** The clients change counter, when nothing changed since `mark` (else undefined). */
+  private counterSince(mark: number | undefined): number | undefined {
+    return this.deps.changes.unchangedSince(mark)
+      ? this.deps.changes.current()?.clientsCounter
+      : undefined;
   }
 
   /**
-   * True when this request was answered (304). Only `GET /v1/sync` with a bearer secret over a
-   * connection without a verified client certificate is considered.
+   * True when this request was answered (a 304, or a new policy from the cache). Only
+   * `GET /v1/sync` with a bearer secret over a connection without a verified client certificate
+   * is considered.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url;
@@ -152,7 +189,7 @@ export class SyncFastPath {
     const clientId = secret === undefined ? undefined : clientIdOfSecret(secret);
     if (secret === undefined || clientId === undefined) return false;
     const entry = this.entries.get(clientId);
-    if (entry === undefined) return false;
+    if (entry?.counter !== state.clientsCounter) return false;
     const presented = Buffer.from(hashSecret(secret), 'hex');
     if (presented.length !== entry.secretHash.length) return false;
     if (!timingSafeEqual(presented, entry.secretHash)) return false;
@@ -161,17 +198,76 @@ export class SyncFastPath {
     if (hardware !== undefined && !hardwareIdHash(String(hardware)).equals(entry.hardwareHash))
       return false;
     const anchor = sealer.open(anchorOf(url), clientId);
-    if (!SyncService.anchorIsCurrent(anchor, state.catalogVersion, entry.policyEpoch)) return false;
+    const { catalogVersion } = state;
+    if (SyncService.anchorIsCurrent(anchor, catalogVersion, entry.policyEpoch)) {
+      this.touch(clientId, entry);
+      this.hits++;
+      res.writeHead(304, { 'Cache-Control': 'no-store' });
+      res.end();
+      return true;
+    }
+    const policy = !entry.receives
+      ? NO_POLICY
+      : entry.groupIds === undefined
+        ? undefined
+        : this.deps.sync.policies.held(catalogVersion, entry.groupIds);
+    if (policy === undefined) return false;
+    const subject = { clientId, policyEpoch: entry.policyEpoch, status: entry.status };
+    const result = this.deps.sync.answerNow(subject, anchor, policy, catalogVersion);
+    if (result === undefined) return false;
+    this.touch(clientId, entry);
+    this.policyHits++;
+    if (result.status === 304) {
+      res.writeHead(304, { 'Cache-Control': 'no-store', 'X-Upcat-Anchor': result.anchor ?? '' });
+      res.end();
+      return true;
+    }
+    // As Express's res.json would send it (etag off, x-powered-by off: app.ts).
+    const body = JSON.stringify(result.body);
+    res.writeHead(200, {
+      'Cache-Control': 'no-store',
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(body);
+    return true;
+  }
+
+  private touch(clientId: string, entry: Entry): void {
     const noted = this.deps.contacts.touch({
       client_id: clientId,
       last_contact: entry.lastContact,
     });
     if (noted !== undefined) entry.lastContact = noted;
-    this.hits++;
-    res.writeHead(304, { 'Cache-Control': 'no-store' });
-    res.end();
-    return true;
   }
+}
+
+/** The warm's columns: what entryOf reads of a client row. */
+const WARM_COLUMNS = [
+  'client_id',
+  'secret_hash',
+  'hardware_id',
+  'policy_epoch',
+  'last_contact',
+  'approval',
+  'record_state',
+  'blocked',
+];
+
+/** Named groups of the clients whose IDs are in (after, last], in group ID order. */
+async function groupsBetween(db: Db, after: string, last: string): Promise<Map<string, number[]>> {
+  const rows = (await db('client_groups')
+    .where('client_id', '>', after)
+    .andWhere('client_id', '<=', last)
+    .orderBy(['client_id', 'group_id'])
+    .select('client_id', 'group_id')) as Array<{ client_id: string; group_id: number | string }>;
+  const out = new Map<string, number[]>();
+  for (const r of rows) {
+    const held = out.get(r.client_id);
+    if (held === undefined) out.set(r.client_id, [Number(r.group_id)]);
+    else held.push(Number(r.group_id));
+  }
+  return out;
 }
 
 function isSyncPath(url: string): boolean {

@@ -34,15 +34,20 @@ export function receivesPolicy(client: ClientRow): boolean {
  * The effective policy of one client: the deployments of its groups (its named groups, All
  * Computers, and Unassigned when it has no named group), for updates that are active and not
  * superseded, at their latest revision when it has its payload (not awaiting content), within
- * the rollout percentage. Sorted by update ID.
+ * the rollout percentage. Sorted by update ID. `groupIds`: the client's named groups when the
+ * caller has read them already (sync/policy-cache.ts).
  */
-export async function computePolicy(q: Q, client: ClientRow): Promise<PolicyEntry[]> {
+export async function computePolicy(
+  q: Q,
+  client: ClientRow,
+  groupIds?: readonly number[],
+): Promise<PolicyEntry[]> {
   if (!receivesPolicy(client)) return [];
-  const named = (await q('client_groups')
-    .where({ client_id: client.client_id })
-    .select('group_id')) as Array<{
-    group_id: number;
-  }>;
+  const named =
+    groupIds?.map((group_id) => ({ group_id })) ??
+    ((await q('client_groups').where({ client_id: client.client_id }).select('group_id')) as Array<{
+      group_id: number;
+    }>);
   const builtin = named.length === 0 ? [ALL_COMPUTERS, UNASSIGNED] : [ALL_COMPUTERS];
   const rows = (await q('deployments as d')
     .join('updates as u', 'u.update_id', 'd.update_id')

@@ -6,9 +6,10 @@ import { statusOf, type ClientStatus } from '../site/registration.js';
 import type { Signer } from '../signing/signer.js';
 import { currentCatalogVersion } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
-import { AnchorSealer, holdingOf, policyDigest, type AnchorState } from './anchor.js';
-import { computePolicy, entryDigest, type PolicyEntry } from './policy.js';
-import { loadAnchorKey, loadPolicySigner } from './site-keys.js';
+import { AnchorSealer, holdingOf, type AnchorState } from './anchor.js';
+import type { PolicyEntry } from './policy.js';
+import { PolicyCache, type GroupsObserver, type SharedPolicy } from './policy-cache.js';
+import { loadAnchorKey, loadPolicySigner, type PolicySigner } from './site-keys.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Anchors older than this give a full sync; policy documents expire after the same time. */
@@ -47,10 +48,25 @@ export type SyncResult =
  * policy's digest (a policy over anchor.ts ENTRY_BUDGET); no usable anchor is a full one.
  * Every document is signed.
  */
+/** Who a sync answer is for: what of the client row the signed document and anchor state. */
+export interface SyncSubject {
+  clientId: string;
+  policyEpoch: number;
+  status: ClientStatus;
+}
+
+interface SyncKeys {
+  sealer: AnchorSealer;
+  signer: PolicySigner;
+}
+
 export class SyncService {
-  private keys: Promise<{ sealer: AnchorSealer; signer: Signer }> | undefined;
+  private keys: Promise<SyncKeys> | undefined;
   /** The keys once loaded, for the synchronous fast path (fast-path.ts). */
-  private loaded: AnchorSealer | undefined;
+  private loaded: SyncKeys | undefined;
+  /** The policy shared by the clients of one group set at one catalog version (issue 16). */
+  readonly policies = new PolicyCache();
+  private groupsObserver: GroupsObserver | undefined;
 
   constructor(private readonly deps: { db: Db; config: SiteConfig; log: Logger }) {}
 
@@ -61,7 +77,12 @@ export class SyncService {
 
   /** The anchor sealer when the keys are loaded (they are after the first sync or `policyKey`). */
   sealerIfLoaded(): AnchorSealer | undefined {
-    return this.loaded;
+    return this.loaded?.sealer;
+  }
+
+  /** Shows the fast path each client's named groups as the database path reads them. */
+  observeGroups(observer: GroupsObserver): void {
+    this.groupsObserver = observer;
   }
 
   /**
@@ -77,64 +98,50 @@ export class SyncService {
   }
 
   async sync(client: ClientRow, anchorText: string | undefined): Promise<SyncResult> {
-    const { sealer, signer } = await this.loadKeys();
-    const anchor = sealer.open(anchorText, client.client_id);
+    const keys = await this.loadKeys();
+    const anchor = keys.sealer.open(anchorText, client.client_id);
     // Read with the client row at authentication when it came that way (one query per 304).
     const catalogVersion = client.catalog_version ?? (await currentCatalogVersion(this.deps.db));
     if (SyncService.anchorIsCurrent(anchor, catalogVersion, client.policy_epoch)) {
       return { status: 304, anchor: undefined };
     }
-    const entries = await computePolicy(this.deps.db, client);
-    const digests = Object.fromEntries(entries.map((e) => [e.updateId, entryDigest(e)]));
-    const next: AnchorState = {
-      clientId: client.client_id,
+    const policy = await this.policies.of(
+      this.deps.db,
+      client,
       catalogVersion,
-      epoch: client.policy_epoch,
-      status: statusOf(client),
-      ...holdingOf(digests),
-      issued: Date.now(),
-    };
-    const delta = deltaSince(anchor, entries, digests);
-    if (delta === 'unchanged' && anchor?.status === next.status) {
-      return { status: 304, anchor: sealer.seal(next) };
-    }
-    // Unchanged entries with a new status: an empty incremental document carries the status.
-    const full = delta === 'whole';
-    const changed = delta === 'whole' ? entries : delta === 'unchanged' ? [] : delta.changed;
-    const removed = delta === 'whole' || delta === 'unchanged' ? [] : delta.removed;
-    const issued = new Date(next.issued);
-    const signed: PolicyDocument = {
-      _type: 'upcat-policy',
-      siteCode: this.deps.config.site.code,
+      this.groupsObserver,
+    );
+    const subject = {
       clientId: client.client_id,
+      policyEpoch: client.policy_epoch,
       status: statusOf(client),
-      catalogVersion,
-      issued: issued.toISOString(),
-      expires: new Date(next.issued + ANCHOR_MAX_AGE_MS).toISOString(),
-      full,
-      deployments: changed,
-      removed,
     };
-    const sig = await signer.sign(Buffer.from(canonicalJson(signed), 'utf8'));
-    return {
-      status: 200,
-      body: {
-        policy: {
-          signed,
-          signatures: [{ keyid: signer.key.keyid, sig: Buffer.from(sig).toString('hex') }],
-        },
-        anchor: sealer.seal(next),
-      },
-    };
+    return answer(keys, this.deps.config.site.code, subject, anchor, policy, catalogVersion);
   }
 
-  private loadKeys(): Promise<{ sealer: AnchorSealer; signer: Signer }> {
+  /**
+   * The answer to a sync whose anchor is not current, from a policy already known (the fast path:
+   * the client's facts and groups held in memory, the policy from the cache); undefined until the
+   * keys are loaded. The same answer `sync` gives.
+   */
+  answerNow(
+    subject: SyncSubject,
+    anchor: AnchorState | undefined,
+    policy: SharedPolicy,
+    catalogVersion: number,
+  ): SyncResult | undefined {
+    return this.loaded === undefined
+      ? undefined
+      : answer(this.loaded, this.deps.config.site.code, subject, anchor, policy, catalogVersion);
+  }
+
+  private loadKeys(): Promise<SyncKeys> {
     this.keys ??= (async () => {
       const dir = this.deps.config.dirs.signing;
       const [key, signer] = [await loadAnchorKey(dir), await loadPolicySigner(dir)];
       const sealer = new AnchorSealer(key, ANCHOR_MAX_AGE_MS);
-      this.loaded = sealer;
-      return { sealer, signer };
+      this.loaded = { sealer, signer };
+      return this.loaded;
     })();
     this.keys.catch(() => {
       this.keys = undefined; // a failed load (disk full, permissions) is retried on the next sync
@@ -144,18 +151,73 @@ export class SyncService {
 }
 
 /**
+ * The policy compared with what the anchor holds: unchanged is a 304 with a fresh anchor;
+ * changed is an incremental document when the anchor names its entries, a full one when it
+ * holds only the policy's digest; no usable anchor is a full one. Signed for this client.
+ */
+function answer(
+  keys: SyncKeys,
+  siteCode: string,
+  subject: SyncSubject,
+  anchor: AnchorState | undefined,
+  policy: SharedPolicy,
+  catalogVersion: number,
+): SyncResult {
+  const { sealer, signer } = keys;
+  const { entries, digests } = policy;
+  const next: AnchorState = {
+    clientId: subject.clientId,
+    catalogVersion,
+    epoch: subject.policyEpoch,
+    status: subject.status,
+    ...holdingOf(digests),
+    issued: Date.now(),
+  };
+  const delta = deltaSince(anchor, policy);
+  if (delta === 'unchanged' && anchor?.status === next.status) {
+    return { status: 304, anchor: sealer.seal(next) };
+  }
+  // Unchanged entries with a new status: an empty incremental document carries the status.
+  const full = delta === 'whole';
+  const changed = delta === 'whole' ? entries : delta === 'unchanged' ? [] : delta.changed;
+  const removed = delta === 'whole' || delta === 'unchanged' ? [] : delta.removed;
+  const signed: PolicyDocument = {
+    _type: 'upcat-policy',
+    siteCode,
+    clientId: subject.clientId,
+    status: subject.status,
+    catalogVersion,
+    issued: new Date(next.issued).toISOString(),
+    expires: new Date(next.issued + ANCHOR_MAX_AGE_MS).toISOString(),
+    full,
+    deployments: changed,
+    removed,
+  };
+  const sig = signer.signNow(Buffer.from(canonicalJson(signed), 'utf8'));
+  return {
+    status: 200,
+    body: {
+      policy: {
+        signed,
+        signatures: [{ keyid: signer.key.keyid, sig: Buffer.from(sig).toString('hex') }],
+      },
+      anchor: sealer.seal(next),
+    },
+  };
+}
+
+/**
  * What changed since the anchor: against an anchor that names its entries, the entries whose
  * digest differs and the update IDs that left; against one that holds only the policy's digest,
  * `unchanged` or `whole` (send it all); without a usable anchor, `whole`.
  */
 function deltaSince(
   anchor: AnchorState | undefined,
-  entries: PolicyEntry[],
-  digests: Record<string, string>,
+  policy: SharedPolicy,
 ): 'unchanged' | 'whole' | { changed: PolicyEntry[]; removed: string[] } {
   if (anchor === undefined) return 'whole';
-  if (anchor.entries === undefined)
-    return anchor.policy === policyDigest(digests) ? 'unchanged' : 'whole';
+  const { entries, digests } = policy;
+  if (anchor.entries === undefined) return anchor.policy === policy.digest ? 'unchanged' : 'whole';
   const held = anchor.entries;
   const changed = entries.filter((e) => held[e.updateId] !== digests[e.updateId]);
   const removed = Object.keys(held)

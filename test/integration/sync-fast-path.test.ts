@@ -1,9 +1,9 @@
-import { openSite, type Site } from '../../src/app.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { openSite } from '../../src/app.js';
+import { startServer } from '../../src/server/serve.js';
 import { createEnrollmentToken } from '../../src/site/enrollment.js';
-import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { registration } from '../helpers/clients.js';
-import { dbTest, type SiteContext } from '../helpers/site.js';
+import { dbTest } from '../helpers/site.js';
+import { deployOne, eventually, registered, serving, sync } from '../helpers/sync-server.js';
 
 /**
  * The in-memory nothing-new sync (src/sync/fast-path.ts) against a real server: it must answer
@@ -11,67 +11,6 @@ import { dbTest, type SiteContext } from '../helpers/site.js';
  * the change comes from this process or from another one (here: a second site handle on the
  * same database, whose changes reach the server only through the polled change counter).
  */
-
-interface Synced {
-  status: number;
-  anchor?: string;
-  code?: string;
-}
-
-async function sync(url: string, secret: string, anchor?: string): Promise<Synced> {
-  const q = anchor === undefined ? '' : `?anchor=${encodeURIComponent(anchor)}`;
-  const res = await fetch(`${url}/v1/sync${q}`, { headers: { authorization: `Bearer ${secret}` } });
-  if (res.status === 200) {
-    const body = (await res.json()) as { anchor: string };
-    return { status: 200, anchor: body.anchor };
-  }
-  if (res.status === 304) return { status: 304 };
-  const body = (await res.json()) as { error: { code: string } };
-  return { status: res.status, code: body.error.code };
-}
-
-async function registered(url: string, over: Record<string, unknown> = {}): Promise<string> {
-  const res = await fetch(`${url}/v1/clients`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(registration(over)),
-  });
-  const body = (await res.json()) as { secret: string };
-  return body.secret;
-}
-
-async function serving(
-  ctx: SiteContext,
-  pollMs = 50,
-): Promise<{ server: RunningServer; url: string; site: Site }> {
-  ctx.site.config.site.approval = 'auto-all';
-  ctx.site.config.server.changePollMs = pollMs;
-  const server = await startServer(ctx.site, { host: '127.0.0.1', port: 0 });
-  return { server, url: server.url, site: ctx.site };
-}
-
-/** Retries until `ok` (another process's change is seen within a poll interval). */
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const until = Date.now() + 5_000;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || Date.now() > until) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function deployOne(site: Site, name: string): Promise<void> {
-  const u = await publishBytes(
-    site,
-    `payload-${name}`,
-    fileManifest(`${name}.bin`, { title: name, product: name, version: '1.0' }),
-    `${name}.bin`,
-  );
-  await site.deployments.approve(
-    { updateId: u.updateId, group: 'All Computers', action: 'install' },
-    'test',
-  );
-}
 
 dbTest(
   'fast path: a current anchor is answered from memory, as the database path would',

@@ -1,0 +1,143 @@
+import { ALL_COMPUTERS, UNASSIGNED, type ClientRow, type Q } from '../site/client-repo.js';
+import { currentCatalogVersion } from '../storage/catalog-repo.js';
+import { policyDigest } from './anchor.js';
+import { computePolicy, entryDigest, receivesPolicy, type PolicyEntry } from './policy.js';
+
+/** A policy with its entries' digests (what an anchor holds), computed once per sharing. */
+export interface SharedPolicy {
+  entries: PolicyEntry[];
+  /** Update ID → entry digest. */
+  digests: Record<string, string>;
+  /** policyDigest(digests), for anchors that hold the policy as one digest. */
+  digest: string;
+}
+
+/** The policy of a client that receives none (pending, conflict): the same for all of them. */
+export const NO_POLICY: SharedPolicy = Object.freeze({
+  entries: [],
+  digests: {},
+  digest: policyDigest({}),
+});
+
+/** Group sets remembered per catalog version; past it the cache starts over. */
+const MAX_GROUP_SETS = 10_000;
+
+/** Sees each client's named groups as the database path reads them (the sync fast path). */
+export interface GroupsObserver {
+  /** A change-watcher mark, taken before the read. */
+  mark(): number | undefined;
+  noted(clientId: string, policyEpoch: number, groupIds: number[], mark: number | undefined): void;
+}
+
+/**
+ * The policy that every client of the same named groups shares at one catalog version (issue
+ * 16). At patch day every endpoint of a group asks for the same new deployment within minutes;
+ * computing it costs five statements (the groups' deployments joined to updates and revisions,
+ * the builtin groups, maintenance windows, payload files), so it is computed once per group set
+ * and catalog version and kept. What still varies per client stays per client: whether it
+ * receives policy at all (approval, record state, blocking: checked before the cache), its
+ * groups (the key), and a percentage rollout's bucket, which hashes the client ID: a group set
+ * with any deployment under 100 % is marked per-client and computed for each request as before.
+ *
+ * Invalidation is the catalog version, the same counter the 304 path trusts: every change that
+ * can alter a policy (deployments, updates, supersedence, payloads, maintenance windows, group
+ * deletion) moves it in its transaction, and a newer version empties the cache. Group membership
+ * is the caller's: it is read per request on the database path, and the fast path holds it
+ * under the clients change counter (membership changes move the client's policy epoch).
+ *
+ * A computation is kept only when the catalog version read after it equals the one the request
+ * was answered at (read before it): then no change committed in between, every statement saw the
+ * same catalog, and the result may be shared. Otherwise it serves its own request only.
+ */
+export class PolicyCache {
+  private version = -1;
+  private readonly sets = new Map<string, SharedPolicy | 'per-client'>();
+  /** Answers given from the cache (for tests and benchmarks). */
+  hits = 0;
+
+  /** The policy of a client that receives policy and is in these named groups, when held. */
+  held(catalogVersion: number, groupIds: readonly number[]): SharedPolicy | undefined {
+    if (catalogVersion !== this.version) return undefined;
+    const held = this.sets.get(keyOf(groupIds));
+    if (held === undefined || held === 'per-client') return undefined;
+    this.hits++;
+    return held;
+  }
+
+  /**
+   * The client's policy at `catalogVersion` (read with the client row): from the cache when held,
+   * else computed (and kept when it may be shared). `groupIds`: the client's named groups when
+   * the caller knows them; read here otherwise (and shown to `observer`).
+   */
+  async of(
+    q: Q,
+    client: ClientRow,
+    catalogVersion: number,
+    observer?: GroupsObserver,
+  ): Promise<SharedPolicy> {
+    if (!receivesPolicy(client)) return NO_POLICY;
+    const mark = observer?.mark();
+    const groupIds = await namedGroupIds(q, client.client_id);
+    observer?.noted(client.client_id, client.policy_epoch, groupIds, mark);
+    const held = this.held(catalogVersion, groupIds);
+    if (held !== undefined) return held;
+    const known = catalogVersion === this.version ? this.sets.get(keyOf(groupIds)) : undefined;
+    const computed = shared(await computePolicy(q, client, groupIds));
+    if (known === undefined) {
+      const perClient = await rolloutVaries(q, groupIds);
+      if ((await currentCatalogVersion(q)) === catalogVersion)
+        this.keep(catalogVersion, groupIds, perClient ? 'per-client' : computed);
+    }
+    return computed;
+  }
+
+  private keep(
+    catalogVersion: number,
+    groupIds: readonly number[],
+    value: SharedPolicy | 'per-client',
+  ): void {
+    if (catalogVersion < this.version) return; // a slow request of an older catalog
+    if (catalogVersion > this.version || this.sets.size >= MAX_GROUP_SETS) {
+      this.sets.clear();
+      this.version = catalogVersion;
+    }
+    this.sets.set(keyOf(groupIds), value);
+  }
+}
+
+export function shared(entries: PolicyEntry[]): SharedPolicy {
+  const digests = Object.fromEntries(entries.map((e) => [e.updateId, entryDigest(e)]));
+  return { entries, digests, digest: policyDigest(digests) };
+}
+
+/** The client's named groups, in ID order (the cache key and computePolicy's input). */
+export async function namedGroupIds(q: Q, clientId: string): Promise<number[]> {
+  const rows = (await q('client_groups')
+    .where({ client_id: clientId })
+    .select('group_id')) as Array<{
+    group_id: number | string;
+  }>;
+  return rows.map((r) => Number(r.group_id)).sort((a, b) => a - b);
+}
+
+function keyOf(groupIds: readonly number[]): string {
+  return groupIds.join(',');
+}
+
+/**
+ * Whether a deployment to these groups (the named ones, All Computers, and Unassigned when there
+ * are none) rolls out to a percentage: then the policy depends on the client ID's bucket.
+ */
+async function rolloutVaries(q: Q, groupIds: readonly number[]): Promise<boolean> {
+  const builtin = groupIds.length === 0 ? [ALL_COMPUTERS, UNASSIGNED] : [ALL_COMPUTERS];
+  const row = (await q('deployments')
+    .where('percent', '<', 100)
+    .where((w) => {
+      w.whereIn('group_id', [...groupIds]).orWhereIn(
+        'group_id',
+        q('groups').whereIn('name', builtin).select('id'),
+      );
+    })
+    .first('update_id')) as { update_id: string } | undefined;
+  return row !== undefined;
+}
