@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { readCapped } from '../agent/site-client.js';
 import { UpcatError } from '../errors.js';
+import { mapBounded } from './pool.js';
 
 /**
  * Largest metadata document read when the trusted snapshot states no length for it (bins are
@@ -10,6 +11,9 @@ import { UpcatError } from '../errors.js';
  */
 export const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 const TIMEOUT_MS = 30_000;
+const FETCH_CONCURRENCY = 8;
+
+const roleOf = (file: string): string => file.replace(/\.json$/, '');
 
 /**
  * The names of every target, from metadata that is checked as a client checks it (issue 13
@@ -19,7 +23,7 @@ const TIMEOUT_MS = 30_000;
  * client checks a delegated role (§5.6.5-§5.6.7): length and hashes against the snapshot's
  * entry, its signatures against the delegating targets' keys and threshold, its version equal to
  * the snapshot's, not expired. A bin a rolled-back or mixed-up mirror serves is a problem, and
- * none of its names is listed.
+ * none of its names is listed. A bin that verified is left in `metadataDir` for tuf-js.
  */
 export async function enumerateTargets(baseUrl: string, metadataDir: string): Promise<string[]> {
   const snapshot = Metadata.fromJSON(
@@ -31,11 +35,20 @@ export async function enumerateTargets(baseUrl: string, metadataDir: string): Pr
     await trustedJson(metadataDir, 'targets'),
   );
   const names = Object.keys(targets.signed.targets);
-  for (const [file, meta] of Object.entries(snapshot.signed.meta)) {
-    if (file === 'targets.json') continue;
-    const role = file.replace(/\.json$/, '');
-    const url = `${baseUrl}/tuf/${meta.version}.${role}.json`;
-    const bytes = await fetchBounded(url, meta.length ?? MAX_METADATA_BYTES, role);
+  const bins = Object.entries(snapshot.signed.meta).filter(([file]) => file !== 'targets.json');
+  // Fetched several at a time, checked in the snapshot's order (the first bad one is reported).
+  const fetched = await mapBounded(bins, FETCH_CONCURRENCY, ([file, meta]) =>
+    fetchBounded(
+      `${baseUrl}/tuf/${meta.version}.${roleOf(file)}.json`,
+      meta.length ?? MAX_METADATA_BYTES,
+      roleOf(file),
+    ),
+  );
+  for (const [i, [file, meta]] of bins.entries()) {
+    const role = roleOf(file);
+    const outcome = fetched[i] as PromiseSettledResult<Buffer>;
+    if (outcome.status === 'rejected') throw outcome.reason;
+    const bytes = outcome.value;
     try {
       meta.verify(bytes);
       const bin = Metadata.fromJSON(
@@ -49,6 +62,9 @@ export async function enumerateTargets(baseUrl: string, metadataDir: string): Pr
         );
       if (bin.signed.isExpired()) throw new Error(`expired on ${bin.signed.expires}`);
       names.push(...Object.keys(bin.signed.targets));
+      // Where tuf-js looks first when it needs this bin to resolve a target: it verifies the
+      // local copy against the trusted snapshot as it would a download, without fetching it again.
+      await writeFile(path.join(metadataDir, `${role}.json`), bytes);
     } catch (err) {
       throw new UpcatError('integrity', `${role}: ${(err as Error).message}`, { cause: err });
     }

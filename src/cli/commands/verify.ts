@@ -38,7 +38,7 @@ export function registerVerify(program: Command): void {
       '--root <root.json>',
       "the trusted root metadata (default: this site's 1.root.json; with --server, fetched from it)",
     )
-    .option('--no-signatures', 'skip the CMS signature check of payloads (needs openssl)')
+    .option('--no-signatures', 'skip the CMS signature check of payloads')
     .option(
       '--update <id>',
       'check only this update: its signed document and the payloads it names (not every target)',
