@@ -7,7 +7,7 @@ import {
   isoTime,
   json,
   jsonBody,
-  pageOf,
+  pagedList,
   pageQuery,
   token,
   type Registry,
@@ -67,21 +67,20 @@ export const clientRef = z.object({
 const listQuery = clientQuerySchema.extend(pageQuery.shape);
 
 export function registerClients(registry: Registry): void {
-  registry.registerPath({
-    method: 'get',
-    path: '/v1/clients',
-    operationId: 'listClients',
-    summary: 'client records, filtered, in creation order (keyset pages, ETag)',
-    description:
-      'status: approved or pending (active records), conflict, obsolete; state: the record state; group: members of this group; blocked, conflict: true or false; staleDays: active records not seen for this many days; channel: agent (or native) or wusp; search: part of the name (any case), or the start of the client or hardware ID.',
-    tags: ['clients'],
-    security: token('read'),
-    request: { query: listQuery },
-    responses: {
-      ...etagged('a page of clients', pageOf('clients', Client)),
-      ...errors('400', '401', '403'),
-    },
-  });
+  registry.registerPath(
+    pagedList({
+      path: '/v1/clients',
+      operationId: 'listClients',
+      summary: 'client records, filtered, in creation order (keyset pages, ETag)',
+      description:
+        'status: approved or pending (active records), conflict, obsolete; state: the record state; group: members of this group; blocked, conflict: true or false; staleDays: active records not seen for this many days; channel: agent (or native) or wusp; search: part of the name (any case), or the start of the client or hardware ID.',
+      tag: 'clients',
+      scope: 'read',
+      query: listQuery,
+      key: 'clients',
+      item: Client,
+    }),
+  );
   registry.registerPath({
     method: 'get',
     path: '/v1/clients/{clientId}',

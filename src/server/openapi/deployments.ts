@@ -4,11 +4,10 @@ import { ACTIONS, deploymentChangeSchema, deploymentSchema } from '../../site/de
 import { promotionSchema } from '../../site/promote.js';
 import {
   errors,
-  etagged,
   isoTime,
   json,
   jsonBody,
-  pageOf,
+  pagedList,
   pageQuery,
   token,
   type Registry,
@@ -62,19 +61,18 @@ const idPath = z.object({
 });
 
 export function registerDeployments(registry: Registry): void {
-  registry.registerPath({
-    method: 'get',
-    path: '/v1/deployments',
-    operationId: 'listDeployments',
-    summary: 'deployments in ID order, filtered by group, update and action',
-    tags: ['deployments'],
-    security: token('read'),
-    request: { query: listQuery() },
-    responses: {
-      ...etagged('a page of deployments', pageOf('deployments', Deployment)),
-      ...errors('400', '401', '403'),
-    },
-  });
+  registry.registerPath(
+    pagedList({
+      path: '/v1/deployments',
+      operationId: 'listDeployments',
+      summary: 'deployments in ID order, filtered by group, update and action',
+      tag: 'deployments',
+      scope: 'read',
+      query: listQuery(),
+      key: 'deployments',
+      item: Deployment,
+    }),
+  );
   registry.registerPath({
     method: 'post',
     path: '/v1/deployments',

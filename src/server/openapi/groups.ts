@@ -7,7 +7,7 @@ import {
   isoTime,
   json,
   jsonBody,
-  pageOf,
+  pagedList,
   pageQuery,
   token,
   trueFalse,
@@ -45,19 +45,18 @@ const groupPath = z.object({ group: z.string().min(1).describe('the group name (
 const nameBody = jsonBody(z.strictObject({ name: groupName }));
 
 export function registerGroups(registry: Registry): void {
-  registry.registerPath({
-    method: 'get',
-    path: '/v1/groups',
-    operationId: 'listGroups',
-    summary: 'groups with their member counts, in creation order',
-    tags: ['groups'],
-    security: token('read'),
-    request: { query: pageQuery.strict() },
-    responses: {
-      ...etagged('a page of groups', pageOf('groups', Group)),
-      ...errors('400', '401', '403'),
-    },
-  });
+  registry.registerPath(
+    pagedList({
+      path: '/v1/groups',
+      operationId: 'listGroups',
+      summary: 'groups with their member counts, in creation order',
+      tag: 'groups',
+      scope: 'read',
+      query: pageQuery.strict(),
+      key: 'groups',
+      item: Group,
+    }),
+  );
   registry.registerPath({
     method: 'post',
     path: '/v1/groups',

@@ -130,3 +130,31 @@ export const trueFalse = z.enum(['true', 'false']);
 
 /** An ISO 8601 time as the API writes it. */
 export const isoTime = z.string().describe('an ISO 8601 time');
+
+/** A keyset-paged list: `GET path` answering `{<key>: [item], next}` with an ETag. */
+export function pagedList(list: {
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  scope: Scope;
+  query: z.ZodObject;
+  key: string;
+  item: z.ZodType;
+}): Route {
+  return {
+    method: 'get',
+    path: list.path,
+    operationId: list.operationId,
+    summary: list.summary,
+    ...(list.description === undefined ? {} : { description: list.description }),
+    tags: [list.tag],
+    security: token(list.scope),
+    request: { query: list.query },
+    responses: {
+      ...etagged(`a page of ${list.key}`, pageOf(list.key, list.item)),
+      ...errors('400', '401', '403'),
+    },
+  };
+}

@@ -2,11 +2,10 @@ import { z } from 'zod';
 import { createInput } from '../../site/tokens.js';
 import {
   errors,
-  etagged,
   isoTime,
   json,
   jsonBody,
-  pageOf,
+  pagedList,
   pageQuery,
   token,
   type Registry,
@@ -36,19 +35,18 @@ const Created = z.object({
 });
 
 export function registerTokens(registry: Registry): void {
-  registry.registerPath({
-    method: 'get',
-    path: '/v1/tokens',
-    operationId: 'listTokens',
-    summary: 'API tokens in creation order (never a secret or a hash)',
-    tags: ['tokens'],
-    security: token('admin'),
-    request: { query: pageQuery.strict() },
-    responses: {
-      ...etagged('a page of tokens', pageOf('tokens', Token)),
-      ...errors('400', '401', '403'),
-    },
-  });
+  registry.registerPath(
+    pagedList({
+      path: '/v1/tokens',
+      operationId: 'listTokens',
+      summary: 'API tokens in creation order (never a secret or a hash)',
+      tag: 'tokens',
+      scope: 'admin',
+      query: pageQuery.strict(),
+      key: 'tokens',
+      item: Token,
+    }),
+  );
   registry.registerPath({
     method: 'post',
     path: '/v1/tokens',

@@ -8,7 +8,7 @@ import {
   etagged,
   isoTime,
   json,
-  pageOf,
+  pagedList,
   pageQuery,
   token,
   type Registry,
@@ -153,19 +153,18 @@ const Manifest = manifestSchema.meta({ id: 'Manifest' });
 const octets = { type: 'string', contentMediaType: 'application/octet-stream' } as const;
 
 export function registerUpdates(registry: Registry): void {
-  registry.registerPath({
-    method: 'get',
-    path: '/v1/updates',
-    operationId: 'listUpdates',
-    summary: 'updates, newest published first (update ID breaking ties), filtered, keyset-paged',
-    tags: ['updates'],
-    security: token('read'),
-    request: { query: listQuery },
-    responses: {
-      ...etagged('a page of updates', pageOf('updates', UpdateSummary)),
-      ...errors('400', '401', '403'),
-    },
-  });
+  registry.registerPath(
+    pagedList({
+      path: '/v1/updates',
+      operationId: 'listUpdates',
+      summary: 'updates, newest published first (update ID breaking ties), filtered, keyset-paged',
+      tag: 'updates',
+      scope: 'read',
+      query: listQuery,
+      key: 'updates',
+      item: UpdateSummary,
+    }),
+  );
   registerPublish(registry);
   registry.registerPath({
     method: 'get',

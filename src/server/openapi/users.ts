@@ -4,11 +4,10 @@ import { ROLES, addInput, roleInput } from '../../site/users.js';
 import {
   error,
   errors,
-  etagged,
   isoTime,
   json,
   jsonBody,
-  pageOf,
+  pagedList,
   pageQuery,
   token,
   type Registry,
@@ -45,16 +44,18 @@ const namePath = z.object({
 export function registerUsers(registry: Registry): void {
   registerSession(registry);
   const admin = token('admin');
-  registry.registerPath({
-    method: 'get',
-    path: '/v1/users',
-    operationId: 'listUsers',
-    summary: 'accounts, by name (keyset pages, ETag)',
-    tags: ['users'],
-    security: admin,
-    request: { query: pageQuery },
-    responses: { ...etagged('a page', pageOf('users', User)), ...errors('400', '401', '403') },
-  });
+  registry.registerPath(
+    pagedList({
+      path: '/v1/users',
+      operationId: 'listUsers',
+      summary: 'accounts, by name (keyset pages, ETag)',
+      tag: 'users',
+      scope: 'admin',
+      query: pageQuery,
+      key: 'users',
+      item: User,
+    }),
+  );
   registry.registerPath({
     method: 'post',
     path: '/v1/users',
