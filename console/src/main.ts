@@ -4,8 +4,12 @@ import { auditView } from './views/audit.js';
 import { clientDetailView, clientsView } from './views/clients.js';
 import { messageOf, type ViewContext } from './views/common.js';
 import { dashboardView } from './views/dashboard.js';
-import { groupsView } from './views/groups.js';
+import { groupDetailView, groupsView } from './views/groups.js';
 import { loginView } from './views/login.js';
+import { historyView, reportsView } from './views/reports.js';
+import { rolloutDetailView, rolloutsView } from './views/rollouts.js';
+import { tokensView } from './views/tokens.js';
+import { usersView } from './views/users.js';
 import { updateDetailView, updatesView } from './views/updates.js';
 
 /**
@@ -28,7 +32,11 @@ const NAV: Array<[string, string, (u: User) => boolean]> = [
   ['#/updates', 'Updates', () => true],
   ['#/clients', 'Clients', () => true],
   ['#/groups', 'Groups', () => true],
+  ['#/rollouts', 'Rollouts', () => true],
+  ['#/reports', 'Reports', () => true],
   ['#/audit', 'Audit log', (u) => u.role === 'admin'],
+  ['#/tokens', 'Tokens', (u) => u.role === 'admin'],
+  ['#/users', 'Users', (u) => u.role === 'admin'],
 ];
 
 function fail(err: unknown): void {
@@ -74,6 +82,15 @@ function frame(u: User): void {
   );
 }
 
+/** The navigation link of the view shown is the current page. */
+function markNav(hash: string): void {
+  for (const a of app.querySelectorAll('nav a')) {
+    const current = hash.startsWith(a.getAttribute('href') ?? '\0');
+    if (current) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
 function route(): void {
   if (user === undefined) return;
   const hash = location.hash === '' ? '#/dashboard' : location.hash;
@@ -94,28 +111,40 @@ function route(): void {
     fail,
     notify,
     navigate: (to) => {
+      // A notice of the change just made goes along to the page the change leads to.
+      if (!noticeBox.hidden && noticeAt === location.hash) noticeAt = to;
       if (location.hash === to) route();
       else location.hash = to;
     },
   };
-  for (const a of app.querySelectorAll('nav a')) {
-    const current = hash.startsWith(a.getAttribute('href') ?? '\0');
-    if (current) a.setAttribute('aria-current', 'page');
-    else a.removeAttribute('aria-current');
-  }
+  markNav(hash);
   const [view, id] = [parts[0] ?? 'dashboard', parts[1]];
   if (view === 'updates' && id !== undefined) updateDetailView(ctx, decodeURIComponent(id));
   else if (view === 'updates') updatesView(ctx, params);
   else if (view === 'clients' && id !== undefined) clientDetailView(ctx, decodeURIComponent(id));
   else if (view === 'clients') clientsView(ctx, params);
+  else if (view === 'groups' && id !== undefined) groupDetailView(ctx, decodeURIComponent(id));
   else if (view === 'groups') groupsView(ctx);
+  else if (view === 'rollouts' && id !== undefined) rolloutDetailView(ctx, decodeURIComponent(id));
+  else if (view === 'rollouts') rolloutsView(ctx, params);
+  else if (view === 'reports' && id === 'history') historyView(ctx, params);
+  else if (view === 'reports') reportsView(ctx);
   else if (view === 'audit') auditView(ctx);
+  else if (view === 'tokens') tokensView(ctx);
+  else if (view === 'users') usersView(ctx);
   else dashboardView(ctx);
   container.querySelector('h1')?.focus();
 }
 
-/** A lost session shows the login form over the page; after logging in, the same view comes back. */
+/**
+ * A lost session shows the login form in place of the page. The page itself is kept aside, not
+ * redrawn: after logging in as the same person, it comes back as it was, with whatever had been
+ * typed into its forms, ready to be submitted again.
+ */
 function askLogin(notice?: string): void {
+  const before = user;
+  const kept = main.firstElementChild;
+  const keptAt = location.hash;
   user = undefined;
   const box = h('div', { class: 'login-wrap' });
   show(app, box);
@@ -124,7 +153,12 @@ function askLogin(notice?: string): void {
     (u) => {
       user = u;
       frame(u);
-      route();
+      const same = before?.name === u.name && before.role === u.role && location.hash === keptAt;
+      if (same && kept instanceof HTMLElement) {
+        show(main, kept);
+        markNav(location.hash === '' ? '#/dashboard' : location.hash);
+        kept.querySelector('h1')?.focus();
+      } else route();
     },
     notice,
   );

@@ -77,20 +77,31 @@ export function pagedTable<T>(
     h(
       'table',
       {},
-      h('caption', {}, caption),
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          columns.map((c) =>
-            h('th', { scope: 'col', class: c.numeric === true ? 'num' : undefined }, c.title),
-          ),
-        ),
+      tableHead(
+        caption,
+        columns.map((c) => c.title),
+        columns.map((c) => c.numeric === true),
       ),
       body,
     ),
     h('div', { class: 'pager' }, prev, next, status),
   );
+}
+
+/** A table's caption and header row (a `num` class on the numeric columns). */
+export function tableHead(caption: string, titles: string[], numeric: boolean[]): Node[] {
+  return [
+    h('caption', {}, caption),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        titles.map((t, i) =>
+          h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, t),
+        ),
+      ),
+    ),
+  ];
 }

@@ -1,15 +1,10 @@
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
-import test, { type ExecutionContext } from 'ava';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import test from 'ava';
 import { openSite } from '../../src/app.js';
 import { registration } from '../helpers/clients.js';
 import { startServe } from '../helpers/processes.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
-import { sharedSigningDir } from '../helpers/site.js';
 import { tokenOf } from '../helpers/tokens.js';
+import { checkPage, consoleHome, launch, logIn, PASSWORD } from './console-browser.js';
 
 /**
  * The web console in a real browser (issue 14 item 7): Debian's chromium driven by
@@ -19,76 +14,10 @@ import { tokenOf } from '../helpers/tokens.js';
  * session brings the login form back; every page passes axe-core with no serious violation.
  * UPDATE_SCREENSHOTS=1 rewrites the pictures in docs/console/.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const PASSWORD = 'correct horse battery staple';
-const SCREENSHOTS = process.env['UPDATE_SCREENSHOTS'] === '1';
-const axeSource = await readFile(
-  createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
-  'utf8',
-);
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: string[] }>;
-}
-
-/** axe-core on the page as it is now: the serious and critical violations, described. */
-async function axeProblems(page: Page): Promise<string[]> {
-  // evaluate() runs outside the page's CSP (which allows no injected script).
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as { axe: { run: () => Promise<{ violations: unknown[] }> } }
-    ).axe;
-    return (await axe.run()).violations;
-  });
-  return (violations as AxeViolation[])
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map(
-      (v) =>
-        `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-    );
-}
-
-async function checkPage(t: ExecutionContext, page: Page, name: string): Promise<void> {
-  await page.waitForLoadState('networkidle');
-  t.deepEqual(await axeProblems(page), [], `axe on ${name}`);
-  if (SCREENSHOTS)
-    await page.screenshot({ path: path.join('docs', 'console', `${name}.png`), fullPage: true });
-}
-
-async function logIn(browser: Browser, base: string, name: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  await page.goto(`${base}/console/`);
-  await page.getByLabel('User name').fill(name);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-  return page;
-}
-
 test('the console in chromium: each role, approve, block, deploy, refusals, a lost session, accessibility', async (t) => {
   t.timeout(240_000);
-  const home = await mkdtemp(path.join(os.tmpdir(), 'upcat-console-'));
-  t.teardown(() => rm(home, { recursive: true, force: true }));
-  await cp(await sharedSigningDir(), path.join(home, 'signing'), { recursive: true });
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'],
-    HOME: process.env['HOME'],
-    UPCAT_HOME: home,
-  };
+  const { home, env } = await consoleHome(t, 'upcat-console-');
+
   const site = await openSite({ home, env, logLevel: 'silent' });
   const published = await publishBytes(
     site,
@@ -149,8 +78,7 @@ test('the console in chromium: each role, approve, block, deploy, refusals, a lo
     /script-src 'self'.*frame-ancestors 'none'/,
   );
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launch(t);
 
   // An admin: the dashboard counts the waiting clients; approve one, block another.
   const admin = await logIn(browser, base, 'ada');
@@ -225,8 +153,12 @@ test('the console in chromium: each role, approve, block, deploy, refusals, a lo
   await operator.goto(`${base}/console/#/groups`);
   await operator.getByRole('cell', { name: 'All Computers' }).waitFor();
   await checkPage(t, operator, 'groups');
-  // A group's link lists that group's clients only.
+  // A group's page lists its members only, and leads to the clients list filtered by it.
   await operator.getByRole('link', { name: 'Ring 1' }).click();
+  await operator.getByRole('heading', { name: 'Ring 1' }).waitFor();
+  await operator.getByRole('link', { name: 'pc-1' }).waitFor();
+  t.is(await operator.getByRole('link', { name: 'pc-2' }).count(), 0);
+  await operator.getByRole('link', { name: 'Filter the clients list by Ring 1' }).click();
   await operator.getByRole('heading', { name: 'Clients in Ring 1' }).waitFor();
   await operator.getByRole('link', { name: 'pc-1' }).waitFor();
   t.is(await operator.getByRole('link', { name: 'pc-2' }).count(), 0);

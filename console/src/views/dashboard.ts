@@ -1,24 +1,14 @@
-import { query, request } from '../api.js';
+import { ApiError, query, request } from '../api.js';
 import { h, show, when } from '../dom.js';
 import { heading, type ViewContext } from './common.js';
+import type { RevisionRow } from './reports.js';
+import type { RolloutItem } from './rollouts.js';
 
 interface ClientItem {
   clientId: string;
   name: string;
   os: string;
   createdAt: string;
-}
-interface RevisionRow {
-  updateId: string;
-  revision: number;
-  group: string;
-  title: string;
-  installed: number;
-  alreadyInstalled: number;
-  uninstalled: number;
-  failed: number;
-  pending: number;
-  notApplicable: number;
 }
 interface Failure {
   name: string | null;
@@ -102,30 +92,17 @@ export function dashboardView(ctx: ViewContext): void {
     })
     .catch(ctx.fail);
 
-  void request<{ deployments: Deployment[] }>('GET', '/v1/deployments')
-    .then(({ deployments }) => {
-      const partial = deployments.filter((d) => d.percent < 100 || d.deadline !== null);
+  void inProgress()
+    .then((items) =>
       show(
         rollouts,
         h('h2', { id: 'd-roll' }, 'Rollouts in progress'),
-        partial.length === 0
-          ? h('p', { class: 'muted' }, 'No partial or deadline-bound deployment.')
-          : h(
-              'ul',
-              {},
-              partial.map((d) =>
-                h(
-                  'li',
-                  {},
-                  h('a', { href: `#/updates/${d.updateId}` }, d.title ?? d.updateId),
-                  ` → ${d.group}: ${d.action}, ${d.percent}%`,
-                  d.deadline === null ? '' : ', deadline ',
-                  d.deadline === null ? '' : when(d.deadline),
-                ),
-              ),
-            ),
-      );
-    })
+        items.length === 0
+          ? h('p', { class: 'muted' }, 'No rollout is running.')
+          : h('ul', {}, items),
+        h('a', { href: '#/rollouts' }, 'All rollouts'),
+      ),
+    )
     .catch(ctx.fail);
 
   void request<{ revisions: RevisionRow[] }>('GET', '/v1/reports/revisions')
@@ -198,4 +175,42 @@ function segment(kind: string, percent: string): HTMLElement {
   const el = h('span', { class: kind });
   el.style.width = `${percent}%`;
   return el;
+}
+
+/**
+ * The rollouts running or paused (GET /v1/rollouts); on a server without rollouts, the
+ * deployments to part of a group or with a deadline, as before.
+ */
+async function inProgress(): Promise<HTMLElement[]> {
+  try {
+    const { rollouts } = await request<{ rollouts: RolloutItem[] }>(
+      'GET',
+      `/v1/rollouts${query({ limit: 50 })}`,
+    );
+    return rollouts
+      .filter((r) => r.status === 'running' || r.status === 'paused')
+      .map((r) =>
+        h(
+          'li',
+          {},
+          h('a', { href: `#/rollouts/${r.id}` }, r.name),
+          ` (${r.title}): ${r.status}, ring ${r.currentRing + 1}`,
+        ),
+      );
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) throw err;
+  }
+  const { deployments } = await request<{ deployments: Deployment[] }>('GET', '/v1/deployments');
+  return deployments
+    .filter((d) => d.percent < 100 || d.deadline !== null)
+    .map((d) =>
+      h(
+        'li',
+        {},
+        h('a', { href: `#/updates/${d.updateId}` }, d.title ?? d.updateId),
+        ` → ${d.group}: ${d.action}, ${d.percent}%`,
+        d.deadline === null ? '' : ', deadline ',
+        d.deadline === null ? '' : when(d.deadline),
+      ),
+    );
 }

@@ -143,6 +143,17 @@ export function updateDetailView(ctx: ViewContext, updateId: string): void {
               ),
             ),
         may(ctx.user, 'deploy') && u.status === 'live' ? deployForm(ctx, u.updateId) : null,
+        may(ctx.user, 'deploy') && u.status === 'live'
+          ? h(
+              'p',
+              {},
+              h(
+                'a',
+                { href: `#/rollouts?updateId=${encodeURIComponent(u.updateId)}` },
+                'Roll out through rings instead',
+              ),
+            )
+          : null,
         h('h2', {}, 'Revisions'),
         u.revisions.map((r) => revisionSection(r)),
       );
