@@ -16,7 +16,8 @@
  * (a client record and a wusp_computers row each, approved), each with a cookie sealed with the
  * site's key as GetCookie would issue it. The first SyncUpdates builds the catalog model (and
  * wraps and signs each payload's CAB) once; that warm-up is reported separately.
- * Run: node --import tsx bench/wusp-sync.ts (BENCH_COMPUTERS=2000 BENCH_UPDATES=100 for a trial)
+ * Run: node --import tsx bench/wusp-sync.ts (BENCH_COMPUTERS=2000 BENCH_UPDATES=100 for a trial;
+ * BENCH_CPU_PROF=<dir> to profile the server)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -41,6 +42,8 @@ const COMPUTERS = Number(process.env['BENCH_COMPUTERS'] ?? 100_000);
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 1_000);
 const SECONDS = Number(process.env['BENCH_WRK_SECONDS'] ?? 12);
 const CONNECTIONS = 32;
+/** BENCH_CPU_PROF=<dir>: the server runs under `node --cpu-prof` (bench/cpu-profile-top.ts reads it). */
+const PROFILE_DIR = process.env['BENCH_CPU_PROF'];
 const TARGET_RPS = 2000;
 const TARGET_P99_MS = 50;
 const TARGET_FULL_SYNC_MS = 200;
@@ -81,6 +84,7 @@ export async function run(): Promise<BenchResult> {
   const server = spawn(
     process.execPath,
     [
+      ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR]),
       '--import',
       'tsx',
       path.join(ROOT, 'src', 'cli', 'run.ts'),

@@ -72,6 +72,11 @@ export const configSchema = z
         /** Clients whose nothing-new sync is answered from memory (about 150 bytes each); 0 turns it off. */
         syncCacheClients: z.number().int().min(0).max(10_000_000).default(1_000_000),
         /**
+         * Windows computers whose MS-WUSP scans find their record in memory, not the database
+         * (about 1 KB each; windows/wusp/computer-memory.ts); 0 turns it off.
+         */
+        wuspCacheComputers: z.number().int().min(0).max(10_000_000).default(200_000),
+        /**
          * Who may read `GET /metrics`: `loopback` (callers on this host, not through a proxy),
          * `open` (anyone), or `token` (a bearer token of scope `admin`).
          */

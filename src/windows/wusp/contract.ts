@@ -77,10 +77,12 @@ export interface RegisterComputerRequest {
 export interface SyncUpdatesRequest {
   cookie: WireCookie | undefined;
   expressQuery: boolean;
-  installedNonLeaf: number[];
-  otherCached: number[];
+  installedNonLeaf: readonly number[];
+  otherCached: readonly number[];
+  /** Both lists as one string: part of the key of remembered answers (operations.ts). */
+  cachedIdsKey: string;
   systemSpecPresent: boolean;
-  cachedDriverIds: number[];
+  cachedDriverIds: readonly number[];
   skipSoftwareSync: boolean;
 }
 

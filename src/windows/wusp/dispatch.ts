@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { XmlElement } from '../../rules/safe-xml.js';
+import { EnvelopeMemo } from './envelope-memo.js';
 import type { WuspService } from './operations.js';
 import { child, children, invalid, reqText, toInt } from './read.js';
 import * as rq from './requests.js';
@@ -92,6 +93,9 @@ const TABLES: Record<ServiceName, Record<string, Handler>> = {
   reporting: REPORTING,
 };
 
+/** Request trees kept across calls: pure functions of the body text, so shared by every site. */
+export const envelopes = new EnvelopeMemo();
+
 export interface SoapAnswer {
   status: 200 | 500;
   body: string;
@@ -116,7 +120,7 @@ export async function handleSoap(
         `SOAPAction: must name an operation of ${SERVICES[service]}, such as "${SERVICES[service]}/${Object.keys(TABLES[service])[0] ?? ''}"`,
       );
     }
-    const request = parseEnvelope(text, service);
+    const request = envelopes.read(service, text, () => parseEnvelope(text, service));
     if (request.name !== name) {
       throw new WuspFault(
         'InvalidParameters',

@@ -48,6 +48,7 @@ export function createWuspService(
     registration: site.registration,
     status: site.status,
     contacts: site.contacts,
+    changes: site.changes,
     content,
     poolPathOf: (sha256) => site.pool.pathOf(sha256),
     siteKey,

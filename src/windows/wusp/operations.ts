@@ -9,6 +9,7 @@ import type { ContactRecorder } from '../../site/contacts.js';
 import type { RegistrationService } from '../../site/registration.js';
 import type { StateMessageService } from '../../site/state-messages.js';
 import { computePolicy, type PolicyEntry } from '../../sync/policy.js';
+import type { ChangeWatcher } from '../../storage/changes.js';
 import type { Db } from '../../storage/db.js';
 import { currentCatalogVersion } from '../../storage/catalog-repo.js';
 import { buildCatalog, type WuaCatalog } from './catalog-model.js';
@@ -37,6 +38,7 @@ import type {
 } from './contract.js';
 import { CookieError, CookieSealer, type CookieState } from './cookies.js';
 import { eventsToMessages } from './events.js';
+import { ComputerMemory } from './computer-memory.js';
 import { WuspFault } from './soap.js';
 import { computeSync, neededActions, type SyncResult } from './sync.js';
 import { PolicyCache } from './policy-cache.js';
@@ -56,6 +58,8 @@ export interface WuspDeps {
   /** The site's sync key (signing/sync/anchor.key); cookie keys are derived from it. */
   siteKey: Buffer;
   settings: WuspSettings;
+  /** The site's change watcher: when given (and running), scans remember computers. */
+  changes?: ChangeWatcher;
 }
 
 /** What every call after GetCookie carries: its opened cookie and the computer, if registered. */
@@ -67,6 +71,8 @@ interface Caller {
 export class WuspService {
   private readonly sealer: CookieSealer;
   readonly computers: WuspComputers;
+  /** Registered computers for the read-only operations (computer-memory.ts). */
+  readonly memory: ComputerMemory;
   /** The wrapped payloads (the /Content route serves them). */
   readonly content: WuspContent;
   private server: Promise<ServerState> | undefined;
@@ -78,6 +84,7 @@ export class WuspService {
     this.content = deps.content;
     this.sealer = new CookieSealer(deps.siteKey);
     this.computers = new WuspComputers(deps, deps.siteKey);
+    this.memory = new ComputerMemory(deps.changes, deps.config.server.wuspCacheComputers);
   }
 
   private serverState(): Promise<ServerState> {
@@ -136,7 +143,10 @@ export class WuspService {
     const susClientId = req.clientId.toLowerCase();
     const known = await this.computers.find(susClientId);
     if (known?.client.blocked === true) throw blockedFault();
-    if (known !== undefined) await this.computers.retarget(known, req.targetGroupName, source);
+    if (known !== undefined) {
+      await this.computers.retarget(known, req.targetGroupName, source);
+      this.memory.clear();
+    }
     const cookieData = this.sealer.sealAuthorization({
       susClientId,
       expiresAt: Date.now() + this.deps.settings.authorizationLifetimeMs,
@@ -225,7 +235,7 @@ export class WuspService {
   }
 
   /** The cookie checks of every operation after GetCookie (3.1.5.5-3.1.5.11). */
-  private async caller(cookie: WireCookie | undefined): Promise<Caller> {
+  private async caller(cookie: WireCookie | undefined, remembered = false): Promise<Caller> {
     if (cookie?.encryptedData === undefined)
       throw new WuspFault('InvalidCookie', 'cookie: missing');
     const server = await this.serverState();
@@ -239,7 +249,8 @@ export class WuspService {
         'cookie: the configuration changed; call GetConfig again',
       );
     }
-    const computer = await this.computers.find(state.susClientId);
+    const find = () => this.computers.find(state.susClientId);
+    const computer = remembered ? await this.memory.find(state.susClientId, find) : await find();
     if (computer?.client.blocked === true) throw blockedFault();
     return { state, computer };
   }
@@ -248,11 +259,14 @@ export class WuspService {
   private async registered(
     cookie: WireCookie | undefined,
   ): Promise<Caller & { computer: Computer }> {
-    const caller = await this.caller(cookie);
+    const caller = await this.caller(cookie, true);
     if (caller.computer === undefined || caller.computer.client.record_state === 'obsolete') {
       throw new WuspFault('RegistrationRequired', 'this computer must call RegisterComputer first');
     }
-    this.deps.contacts.touch(caller.computer.client);
+    // A remembered record keeps the contact it was read with: note the new one on it, or every
+    // scan would count as a first contact in a while.
+    const client = caller.computer.client;
+    client.last_contact = this.deps.contacts.touch(client) ?? client.last_contact;
     return caller as Caller & { computer: Computer };
   }
 
@@ -261,6 +275,7 @@ export class WuspService {
   async registerComputer(req: RegisterComputerRequest, source?: string): Promise<void> {
     const { state } = await this.caller(req.cookie);
     await this.computers.register(state.susClientId, state.targetGroup, req.computerInfo, source);
+    this.memory.clear();
   }
 
   // --- 3.1.5.7 SyncUpdates ---------------------------------------------------------------------
@@ -304,7 +319,7 @@ export class WuspService {
     // Computers of one shape with the same cache get the same answer: remembered per policy
     // (shared by shape, and new with each catalog version), keyed by everything else it reads.
     const everything = state.anchor.policyEpoch !== client.policy_epoch;
-    const key = `${version}|${everything ? '*' : state.anchor.catalogVersion}|${req.installedNonLeaf.join(',')}|${req.otherCached.join(',')}`;
+    const key = `${version}|${everything ? '*' : state.anchor.catalogVersion}|${req.cachedIdsKey}`;
     let memo = this.syncMemo.get(policy);
     if (memo === undefined) this.syncMemo.set(policy, (memo = new Map()));
     let result = memo.get(key);

@@ -129,18 +129,32 @@ export function readRegisterComputer(op: XmlElement): RegisterComputerRequest {
   return { cookie: readCookie(op), computerInfo };
 }
 
+/**
+ * SyncUpdates' parameters, read once per element: a tree reused by the envelope memo
+ * (envelope-memo.ts) shares its `parameters` element, so the thousand cached IDs of a WUA scan
+ * are read, and joined into the key of remembered answers, once for all computers that send them.
+ */
+const syncParameters = new WeakMap<XmlElement, Omit<SyncUpdatesRequest, 'cookie'>>();
+
 export function readSyncUpdates(op: XmlElement): SyncUpdatesRequest {
   const p = child(op, 'parameters');
   if (p === undefined) throw invalid('parameters', 'is required');
-  return {
-    cookie: readCookie(op),
-    expressQuery: optBool(p, 'ExpressQuery') ?? false,
-    installedNonLeaf: intArray(p, 'InstalledNonLeafUpdateIDs', MAX_CACHED_IDS),
-    otherCached: intArray(p, 'OtherCachedUpdateIDs', MAX_CACHED_IDS),
-    systemSpecPresent: child(p, 'SystemSpec') !== undefined,
-    cachedDriverIds: intArray(p, 'CachedDriverIDs', MAX_CACHED_IDS),
-    skipSoftwareSync: optBool(p, 'SkipSoftwareSync') ?? false,
-  };
+  let params = syncParameters.get(p);
+  if (params === undefined) {
+    const installedNonLeaf = intArray(p, 'InstalledNonLeafUpdateIDs', MAX_CACHED_IDS);
+    const otherCached = intArray(p, 'OtherCachedUpdateIDs', MAX_CACHED_IDS);
+    params = {
+      expressQuery: optBool(p, 'ExpressQuery') ?? false,
+      installedNonLeaf,
+      otherCached,
+      cachedIdsKey: `${installedNonLeaf.join(',')}|${otherCached.join(',')}`,
+      systemSpecPresent: child(p, 'SystemSpec') !== undefined,
+      cachedDriverIds: intArray(p, 'CachedDriverIDs', MAX_CACHED_IDS),
+      skipSoftwareSync: optBool(p, 'SkipSoftwareSync') ?? false,
+    };
+    syncParameters.set(p, params);
+  }
+  return { cookie: readCookie(op), ...params };
 }
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
