@@ -110,12 +110,17 @@ export function rolloutDetailView(ctx: ViewContext, id: string): void {
   show(ctx.main, head, body);
   const path = `/v1/rollouts/${encodeURIComponent(id)}`;
   let shownStatus = '';
+  let lastSeen = '';
   poll(body, async () => {
     const r = await request<Rollout>('GET', path).catch((err: unknown) => {
       if (shownStatus === '' || !(err instanceof ApiError)) ctx.fail(err);
       return undefined;
     });
     if (r === undefined) return;
+    // Redrawn only when something changed: an open "figures" table stays open between polls.
+    const seen = JSON.stringify(r);
+    if (seen === lastSeen) return;
+    lastSeen = seen;
     // The heading and buttons are redrawn only when the status changes: focus stays put.
     if (r.status !== shownStatus) {
       shownStatus = r.status;
