@@ -85,6 +85,15 @@ const TABLE: Row[] = [
   ['POST', '/v1/groups/nope/members', {}, [401, 401, 401, 401, 403, 400, 400]],
   ['DELETE', `/v1/groups/nope/members/${UNKNOWN}`, undefined, [401, 401, 401, 401, 403, 404, 404]],
   ['POST', '/v1/promotions', {}, [401, 401, 401, 401, 403, 400, 400]],
+  // Rollouts and maintenance windows (issue 14 item 6): any token reads; approve changes.
+  ['GET', '/v1/rollouts', undefined, [401, 401, 401, 401, 200, 200, 200]],
+  ['GET', '/v1/rollouts/999999', undefined, [401, 401, 401, 401, 404, 404, 404]],
+  ['POST', '/v1/rollouts', {}, [401, 401, 401, 401, 403, 400, 400]],
+  ['POST', '/v1/rollouts/999999/pause', undefined, [401, 401, 401, 401, 403, 404, 404]],
+  ['POST', '/v1/rollouts/999999/resume', undefined, [401, 401, 401, 401, 403, 404, 404]],
+  ['POST', '/v1/rollouts/999999/stop', undefined, [401, 401, 401, 401, 403, 404, 404]],
+  ['GET', '/v1/groups/nope/maintenance-window', undefined, [401, 401, 401, 401, 404, 404, 404]],
+  ['DELETE', '/v1/groups/nope/maintenance-window', undefined, [401, 401, 401, 401, 403, 404, 404]],
   // ...publish scope (or admin) publishes and expires...
   ['POST', '/v1/updates', undefined, [401, 401, 401, 401, 400, 403, 400]],
   ['POST', `/v1/updates/${UNKNOWN}/expire`, undefined, [401, 401, 401, 401, 404, 403, 404]],
