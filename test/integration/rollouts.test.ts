@@ -425,3 +425,37 @@ dbTest('promote needs minReporting clients as well as the ratio', async (t, { si
     evidence: { minReporting: 1, reporting: 1 },
   });
 });
+
+dbTest(
+  'rollouts: a next ring that cannot be deployed fails the rollout with the reason, and the pass goes on',
+  async (t, { site }) => {
+    const { app, updateId, ring1 } = await fixture(site);
+    const other = await publishBytes(
+      site,
+      'c1',
+      fileManifest('c.bin', { product: 'Fabrikam Other' }),
+      'c.bin',
+    );
+    const doomed = await site.rollouts.create(
+      { updateId, rings: [{ group: 'ring1', wait: '0' }, { group: 'ring2' }] },
+      'test',
+    );
+    const fine = await site.rollouts.create(
+      { updateId: other.updateId, rings: [{ group: 'ring1', wait: '0' }, { group: 'ring2' }] },
+      'test',
+    );
+    const [a] = ring1;
+    if (a === undefined) throw new Error('fixture');
+    await report(app, a, updateId, 'installed');
+    await report(app, a, other.updateId, 'installed');
+    await site.expire.expire(updateId, 'test');
+    const pass = await site.rollouts.advance();
+    t.is(pass.failed[0]?.id, doomed.id);
+    t.regex(pass.failed[0]?.reason ?? '', /expired and cannot be deployed/);
+    t.deepEqual(pass.advanced, [{ id: fine.id, ring: 1, done: false }]);
+    const view = await site.rollouts.show(doomed.id);
+    t.is(view.status, 'failed');
+    t.is(view.rings[0]?.state, 'active', 'the failed step left nothing half done');
+    t.like(view.history.at(-1), { step: 'fail', by: 'rollout engine' });
+  },
+);
