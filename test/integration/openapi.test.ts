@@ -8,6 +8,7 @@ import { MUTABLE_FILES, withMetadataFastPath } from '../../src/server/mutable-me
 import { openApiDocument, type OpenApiDocument } from '../../src/server/openapi/index.js';
 import { tufRepoDir } from '../../src/signing/tuf-repo.js';
 import { makeSite } from '../helpers/site.js';
+import { bearer } from '../helpers/tokens.js';
 
 const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete'] as const;
 type Method = (typeof METHODS)[number];
@@ -226,6 +227,62 @@ test('GET /v1/docs: the reference page loads its script and stylesheet from this
       'swagger-initializer.js',
     ])
       await request(app).get(`/v1/docs/${other}`).expect(404);
+  } finally {
+    await ctx.cleanup();
+  }
+});
+
+interface QueryParameter {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: { enum?: string[]; pattern?: string };
+}
+
+/** A value of a documented query parameter its route should take. */
+function sampleOf(p: QueryParameter): string {
+  if (p.schema?.enum?.[0] !== undefined) return p.schema.enum[0];
+  if (p.name === 'updateId') return SAMPLES['updateId'] ?? '';
+  if (p.name === 'since') return '7d';
+  if (p.schema?.pattern?.startsWith('^\\d') === true || p.schema?.pattern?.startsWith('^[1-9]'))
+    return '1';
+  return 'x';
+}
+
+test('every documented query parameter is one its route takes (a hand-checked query cannot drift from the document)', async (t) => {
+  const ctx = await makeSite('sqlite');
+  try {
+    const app = createApp(ctx.site);
+    const auth = await bearer(ctx.site, 'admin');
+    let checked = 0;
+    for (const [p, item] of Object.entries(pathsOf(openApiDocument()))) {
+      const op = item.get as (Operation & { parameters?: QueryParameter[] }) | undefined;
+      const query = (op?.parameters ?? []).filter((q) => q.in === 'query');
+      const url = p.replace(/\{(\w+)\}/g, (_, name: string) => SAMPLES[name] ?? 'x');
+      const required = Object.fromEntries(
+        query.filter((q) => q.required === true).map((q) => [q.name, sampleOf(q)]),
+      );
+      // A cursor is only ever one the server wrote: the paging tests own it.
+      for (const q of query.filter((q) => q.name !== 'cursor')) {
+        const res = await request(app)
+          .get(url)
+          .query({ ...required, [q.name]: sampleOf(q) })
+          .set('Authorization', auth);
+        const message = String((res.body as { error?: { message?: unknown } }).error?.message);
+        t.not(res.status, 500, `GET ${url}?${q.name}`);
+        t.false(
+          res.status === 400 &&
+            new RegExp(`\\b${q.name}\\b.*unknown|unknown.*\\b${q.name}\\b`).test(message),
+          `GET ${url}?${q.name}: ${message}`,
+        );
+        checked += 1;
+      }
+    }
+    t.true(checked >= 25, `checked ${checked} parameters`);
+    // The check sees a refusal of an unknown parameter for what it is.
+    const res = await request(app).get('/v1/groups?colour=x').set('Authorization', auth);
+    t.is(res.status, 400);
+    t.regex(String((res.body as { error: { message: string } }).error.message), /colour.*unknown/);
   } finally {
     await ctx.cleanup();
   }
