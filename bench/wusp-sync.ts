@@ -36,7 +36,7 @@ import { DEFAULT_SETTINGS } from '../src/windows/wusp/index.js';
 import { parseXml, type XmlElement } from '../src/rules/safe-xml.js';
 import { ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
-import { ROOT, freePort, median, waitForHttp, workDir } from './util.js';
+import { ROOT, cpuMsOf, freePort, median, waitForHttp, workDir } from './util.js';
 
 const COMPUTERS = Number(process.env['BENCH_COMPUTERS'] ?? 100_000);
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 1_000);
@@ -108,8 +108,12 @@ export async function run(): Promise<BenchResult> {
     const lua = await writeScript(dir, cookiesFile, full.installedNonLeaf, full.other);
     const load = loadavg()[0] ?? 0;
     await wrk(lua, url, 3); // warm-up: JIT, page cache, policy cache
+    const cpu0 = await cpuMsOf(server.pid);
     const none = await wrk(lua, url, SECONDS);
+    const cpu1 = await cpuMsOf(server.pid);
     const health = await wrk(await writeHealthScript(dir), url, Math.min(SECONDS, 6));
+    const cpu2 = await cpuMsOf(server.pid);
+    const perRequest = (ms: number, n: number) => (n === 0 ? 'n/a' : Math.round((ms / n) * 1000));
     const extended = await extendedInfo(url, probe.cookie, [...cachedIds].slice(-50));
     const fullRuns: number[] = [];
     for (let i = 0; i < 5; i++) fullRuns.push((await fullSync(url, probe.cookie)).totalMs);
@@ -132,7 +136,9 @@ export async function run(): Promise<BenchResult> {
         '(a) p99 ms': none.p99Ms,
         '(a) statuses': JSON.stringify(none.statuses),
         '(a) request body bytes': full.requestBytes,
+        '(a) server CPU per request µs': perRequest(cpu1 - cpu0, none.requests),
         'reference: GET /healthz/s': Math.round(health.rps),
+        'reference: server CPU per request µs': perRequest(cpu2 - cpu1, health.requests),
         '(b) first full sync, sum of round trips ms (median of 5)': fullMs,
         '(b) round trips': full.rounds,
         '(c) GetExtendedUpdateInfo, 50 revisions, median ms': extended.medianMs,
