@@ -18,7 +18,7 @@ import {
   type RolloutStatus,
   type RolloutView,
 } from './rollouts-model.js';
-import { ringEvidence, rolloutViews, titlesOf } from './rollouts-view.js';
+import { countedReporters, ringEvidence, rolloutViews, titlesOf } from './rollouts-view.js';
 
 export interface AdvanceReport {
   at: string;
@@ -223,7 +223,8 @@ export class RolloutService {
     const ring = rings[current];
     if (ring === undefined)
       throw new UpcatError('internal', `rollout ${id} has no ring ${current}`);
-    const evidence = await ringEvidence(trx, row.update_id, ring);
+    const counted = await countedReporters(trx, [row.update_id]);
+    const evidence = await ringEvidence(trx, row.update_id, ring, counted);
     const v = judge(ring, evidence, at);
     if (v.verdict === 'hold') {
       report.held.push({ id, reason: v.reason });

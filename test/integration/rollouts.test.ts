@@ -459,3 +459,26 @@ dbTest(
     t.like(view.history.at(-1), { step: 'fail', by: 'rollout engine' });
   },
 );
+
+dbTest(
+  'rollouts: only counted clients the ring targets are evidence (not blocked ones, not outsiders)',
+  async (t, { site }) => {
+    const { app, updateId, ring1, ring2 } = await fixture(site);
+    const r = await site.rollouts.create(
+      { updateId, rings: [{ group: 'ring1', wait: '0', minReporting: 2 }, { group: 'ring2' }] },
+      'test',
+    );
+    const [a, b] = ring1;
+    const [outsider] = ring2;
+    if (a === undefined || b === undefined || outsider === undefined) throw new Error('fixture');
+    await report(app, a, updateId, 'installed');
+    await report(app, b, updateId, 'installed');
+    await report(app, outsider, updateId, 'installed'); // in ring2, not yet targeted
+    await site.clients.block(b.clientId, 'test');
+    const view = await site.rollouts.show(r.id);
+    t.like(view.rings[0]?.evidence, { installed: 1, reporting: 1 });
+    t.like(view.rings[1]?.evidence, { installed: 0, reporting: 0 }, 'a pending ring has none');
+    const pass = await site.rollouts.advance();
+    t.regex(pass.held[0]?.reason ?? '', /1 client\(s\) reporting, needs 2/);
+  },
+);
