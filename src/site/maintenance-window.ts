@@ -75,7 +75,7 @@ export type ZonedWindow = z.infer<typeof zonedWindowSchema>;
 
 const DAY_MS = 86_400_000;
 
-/** The opening times (UTC ms) of a window's occurrences from `fromDay` local days back onwards. */
+/** The opening times (UTC ms) of a window's occurrences from `daysBack` local days before `at` to `daysAhead` after. */
 function openings(w: ZonedWindow, at: number, daysBack: number, daysAhead: number): number[] {
   const offsetMs = (offsetMinutesOf(w.timezone) ?? 0) * 60_000;
   const durationMs = windowDurationMs(w.duration) ?? 0;

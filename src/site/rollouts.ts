@@ -280,7 +280,7 @@ export class RolloutService {
         ...(deadline === undefined ? {} : { deadline }),
       },
       actor,
-      { action: 'rollout.ring-start', detail: { rollout: id, ring: index } },
+      { action: 'deployment.approve', detail: { rollout: id, ring: index } },
     );
     await trx('rollout_rings')
       .where({ rollout_id: id, ring_index: index })

@@ -143,22 +143,22 @@ dbTest('rollouts: the engine holds, advances on evidence, and finishes', async (
   // Every step is in the audit log under its actor.
   const audit = (await site
     .db('audit_log')
-    .where('action', 'like', 'rollout.%')
+    .where((w) => w.where('action', 'like', 'rollout.%').orWhere('action', 'deployment.approve'))
     .orderBy('id')
     .select('action', 'actor')) as Array<{ action: string; actor: string }>;
   t.deepEqual(
     audit.map((e) => `${e.action}:${e.actor}`),
     [
       'rollout.create:cli:alice',
-      'rollout.ring-start:cli:alice', // the deployment itself
-      'rollout.ring-start:cli:alice', // the rollout's step
+      'deployment.approve:cli:alice', // the ring's deployment, detail naming the rollout
+      'rollout.ring-start:cli:alice',
       'rollout.advance:rollout engine',
-      'rollout.ring-start:rollout engine',
+      'deployment.approve:rollout engine',
       'rollout.ring-start:rollout engine',
       'rollout.pause:cli:bob',
       'rollout.resume:cli:bob',
       'rollout.advance:rollout engine',
-      'rollout.ring-start:rollout engine',
+      'deployment.approve:rollout engine',
       'rollout.ring-start:rollout engine',
     ],
   );
