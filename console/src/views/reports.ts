@@ -197,7 +197,12 @@ export function historyChart(title: string, points: HistoryPoint[], bucket: stri
   const label = (iso: string): string => {
     const d = new Date(iso);
     return bucket === 'hour'
-      ? d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit' })
+      ? d.toLocaleString(undefined, {
+          month: 'short',
+          day: 'numeric',
+          hour: '2-digit',
+          minute: '2-digit',
+        })
       : d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
   };
   return lineChart(

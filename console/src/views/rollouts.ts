@@ -1,6 +1,7 @@
 import { ApiError, query, request } from '../api.js';
 import { stackedBars } from '../chart.js';
 import { h, show, when } from '../dom.js';
+import { historyChart, type HistoryPoint } from './reports.js';
 import {
   badge,
   clearErrors,
@@ -121,6 +122,10 @@ export function rolloutDetailView(ctx: ViewContext, id: string): void {
     const seen = JSON.stringify(r);
     if (seen === lastSeen) return;
     lastSeen = seen;
+    const overTime = h('div', {});
+    void progressOverTime(r)
+      .then((chart) => show(overTime, chart))
+      .catch(() => undefined); // the rings above carry the figures that matter
     // The heading and buttons are redrawn only when the status changes: focus stays put.
     if (r.status !== shownStatus) {
       shownStatus = r.status;
@@ -182,6 +187,7 @@ export function rolloutDetailView(ctx: ViewContext, id: string): void {
           `${g.evidence.installed} installed, ${g.evidence.failed} failed, ${g.evidence.reporting} reporting (${g.evidence.successRate.toFixed(0)}% success)`,
         ]),
       ),
+      overTime,
       h('h2', {}, 'History'),
       simpleTable(
         'Each step, oldest first',
@@ -323,4 +329,19 @@ function createForm(ctx: ViewContext, forUpdate: string): HTMLElement {
       });
   });
   return form;
+}
+
+/**
+ * The update's installed / failed / pending since the rollout began (GET /v1/reports/history),
+ * per hour for a week, per day after that.
+ */
+async function progressOverTime(r: Rollout): Promise<HTMLElement> {
+  const began = Date.parse(r.createdAt);
+  const bucket = Date.now() - began > 7 * 86_400_000 ? 'day' : 'hour';
+  const since = new Date(began - (bucket === 'day' ? 86_400_000 : 3_600_000)).toISOString();
+  const { points } = await request<{ points: HistoryPoint[] }>(
+    'GET',
+    `/v1/reports/history${query({ updateId: r.updateId, bucket, since })}`,
+  );
+  return historyChart('The update since the rollout began', points, bucket);
 }
