@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { UpcatError } from '../errors.js';
 import { audit } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
@@ -44,6 +45,11 @@ export interface ClientView {
 }
 
 export type Resolution = 'merge' | 'new' | 'block';
+
+/** `POST /v1/clients/:clientId/resolve` body: how to resolve an identity conflict. */
+export const resolutionSchema = z.object({
+  how: z.enum(['merge', 'new', 'block'], { error: 'must be merge, new or block' }),
+});
 
 /**
  * What administrators do to client records: approve, block, unblock, list, and resolve

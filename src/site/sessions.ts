@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import type { SiteConfig } from '../config/schema.js';
 import { UpcatError } from '../errors.js';
 import { audit } from '../storage/catalog-repo.js';
@@ -22,6 +23,9 @@ import { ROLE_SCOPE, isRole, userActor, type UserIdentity, type UserService } fr
  * site can make the browser send the cookie, never read this token; and the token gives no way
  * back to the session id.
  */
+/** `POST /v1/session` body: one answer for a wrong name or password, whatever the account. */
+export const loginInput = z.object({ name: z.string(), password: z.string() });
+
 export interface SessionIdentity {
   user: UserIdentity;
   scope: TokenScope;

@@ -71,6 +71,9 @@ export const addInput = z.strictObject({
   password: z.string(),
 });
 
+/** `POST /v1/users/:name/password` body; the password's rules are checkPassword's. */
+export const passwordInput = z.strictObject({ password: z.string() });
+
 export const roleInput = z.strictObject({
   role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { resolutionSchema } from '../../site/client-admin.js';
 import { querySchema as clientQuerySchema } from '../../site/client-list.js';
 import {
   error,
@@ -108,9 +109,7 @@ export function registerClients(registry: Registry): void {
       security: token('approve'),
       request: {
         params: clientRef,
-        ...(change === 'resolve'
-          ? { body: jsonBody(z.object({ how: z.enum(['merge', 'new', 'block']) })) }
-          : {}),
+        ...(change === 'resolve' ? { body: jsonBody(resolutionSchema) } : {}),
       },
       responses: {
         '200': { description: 'the client record', content: json(Client) },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../site/passwords.js';
-import { ROLES, addInput, roleInput } from '../../site/users.js';
+import { loginInput } from '../../site/sessions.js';
+import { ROLES, addInput, passwordInput, roleInput } from '../../site/users.js';
 import {
   error,
   errors,
@@ -31,8 +32,6 @@ const Session = z
     csrfToken: z.string().describe('send as X-CSRF-Token on every change'),
   })
   .meta({ id: 'Session' });
-
-const password = z.string().min(PASSWORD_MIN).max(PASSWORD_MAX).describe('no control characters');
 
 const namePath = z.object({
   name: z
@@ -104,9 +103,10 @@ export function registerUsers(registry: Registry): void {
     path: '/v1/users/{name}/password',
     operationId: 'setUserPassword',
     summary: "set an account's password; its sessions end",
+    description: `password: ${PASSWORD_MIN} to ${PASSWORD_MAX} characters, no control characters.`,
     tags: ['users'],
     security: admin,
-    request: { params: namePath, body: jsonBody(z.strictObject({ password })) },
+    request: { params: namePath, body: jsonBody(passwordInput) },
     responses: {
       '200': { description: 'the account', content: json(User) },
       '400': error('invalid_input: the password breaks the policy'),
@@ -122,7 +122,7 @@ function registerSession(registry: Registry): void {
     operationId: 'login',
     summary: 'log in: sets the upcat_session cookie (HttpOnly, SameSite=Strict, Secure on HTTPS)',
     tags: ['users'],
-    request: { body: jsonBody(z.object({ name: z.string(), password: z.string() })) },
+    request: { body: jsonBody(loginInput) },
     responses: {
       '200': { description: 'logged in', content: json(Session) },
       '400': error('invalid_input: name or password missing'),

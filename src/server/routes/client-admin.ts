@@ -1,8 +1,9 @@
 import type { Router } from 'express';
 import type { Site } from '../../app.js';
-import { UpcatError } from '../../errors.js';
+import { resolutionSchema } from '../../site/client-admin.js';
 import { clientDetail } from '../../site/client-detail.js';
 import { parseClientQuery } from '../../site/client-list.js';
+import { parseWith } from '../../validation.js';
 import { jsonBody } from '../middleware/body.js';
 import { actorOf, requireScope } from '../middleware/token-auth.js';
 import { sendJsonWithEtag } from '../paging.js';
@@ -35,9 +36,7 @@ export function clientAdminRoutes(
     });
   }
   router.post('/v1/clients/:clientId/resolve', approve, jsonBody(16 * 1024), async (req, res) => {
-    const how = (req.body as { how?: unknown } | undefined)?.how;
-    if (how !== 'merge' && how !== 'new' && how !== 'block')
-      throw new UpcatError('invalid_input', 'how: must be merge, new or block');
+    const { how } = parseWith(resolutionSchema, req.body ?? {}, 'resolution');
     res.json(await site.clients.resolve(paramOf(req.params, 'clientId'), how, actorOf(res)));
   });
 }

@@ -1,7 +1,8 @@
 import type { Request, Response, Router } from 'express';
 import type { Site } from '../../app.js';
 import { UpcatError } from '../../errors.js';
-import type { SessionIdentity } from '../../site/sessions.js';
+import { loginInput, type SessionIdentity } from '../../site/sessions.js';
+import { parseWith } from '../../validation.js';
 import { jsonBody } from '../middleware/body.js';
 import { RateWindows, sourceKey } from '../middleware/rate-limit.js';
 import {
@@ -33,9 +34,7 @@ export function sessionRoutes(router: Router, site: SessionSite): void {
   const secure = (req: Request): boolean => cameOverHttps(req, site.config.server.trustedProxies);
 
   router.post('/v1/session', jsonBody(8 * 1024), async (req, res) => {
-    const body = (req.body ?? {}) as { name?: unknown; password?: unknown };
-    if (typeof body.name !== 'string' || typeof body.password !== 'string')
-      throw new UpcatError('invalid_input', 'login: give {"name": string, "password": string}');
+    const body = parseWith(loginInput, req.body ?? {}, 'login');
     limit(res, bySource.hit(sourceKey(req.socket.remoteAddress)), 'from this address');
     const account = body.name.trim().toLowerCase().slice(0, 64);
     limit(res, byAccount.peek(account), 'for this account');

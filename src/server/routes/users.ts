@@ -1,7 +1,8 @@
 import type { Router } from 'express';
 import type { Site } from '../../app.js';
 import { UpcatError } from '../../errors.js';
-import { normalizeName } from '../../site/users.js';
+import { normalizeName, passwordInput, roleInput } from '../../site/users.js';
+import { parseWith } from '../../validation.js';
 import { jsonBody } from '../middleware/body.js';
 import { actorOf, requireScope } from '../middleware/token-auth.js';
 import { decodeCursor, pageLimitOf, pageOf, sendJsonWithEtag } from '../paging.js';
@@ -41,16 +42,12 @@ export function userRoutes(router: Router, site: UsersSite): void {
   });
 
   router.patch('/v1/users/:name', admin, json, async (req, res) => {
-    const body = (req.body ?? {}) as { role?: unknown };
-    if (Object.keys(body).some((k) => k !== 'role'))
-      throw new UpcatError('invalid_input', 'body: only {"role": "admin" | "operator" | "viewer"}');
-    res.json(await site.users.setRole(nameOf(req.params), body.role, actorOf(res)));
+    const { role } = parseWith(roleInput, req.body ?? {}, 'role change');
+    res.json(await site.users.setRole(nameOf(req.params), role, actorOf(res)));
   });
 
   router.post('/v1/users/:name/password', admin, json, async (req, res) => {
-    const body = (req.body ?? {}) as { password?: unknown };
-    if (Object.keys(body).some((k) => k !== 'password'))
-      throw new UpcatError('invalid_input', 'body: only {"password": string}');
-    res.json(await site.users.passwd(nameOf(req.params), body.password, actorOf(res)));
+    const { password } = parseWith(passwordInput, req.body ?? {}, 'password change');
+    res.json(await site.users.passwd(nameOf(req.params), password, actorOf(res)));
   });
 }
