@@ -358,6 +358,10 @@ dbTest('maintenance windows API: set, show, clear; bad input; scopes', async (t,
     audit.map((a) => a.action),
     ['group.window.set', 'group.window.clear'],
   );
+  // A group with windows can still be deleted; its windows go with it.
+  await site.maintenanceWindows.set('ring3', body, 'test');
+  await site.groups.remove('ring3', 'test');
+  t.is(Number((await site.db('group_maintenance_windows').count({ n: '*' }).first())?.n), 0);
 });
 
 dbTest(
