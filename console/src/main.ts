@@ -119,6 +119,17 @@ function route(): void {
   };
   markNav(hash);
   const [view, id] = [parts[0] ?? 'dashboard', parts[1]];
+  // Pages of another role are not drawn at all (the server would refuse their requests anyway).
+  const entry = NAV.find(([href]) => href === `#/${view}`);
+  if (entry !== undefined && !entry[2](user)) {
+    show(
+      container,
+      h('h1', { tabindex: -1 }, 'Not for your role'),
+      h('p', {}, `This page is for administrators; you are logged in as ${user.role}.`),
+    );
+    container.querySelector('h1')?.focus();
+    return;
+  }
   if (view === 'updates' && id !== undefined) updateDetailView(ctx, decodeURIComponent(id));
   else if (view === 'updates') updatesView(ctx, params);
   else if (view === 'clients' && id !== undefined) clientDetailView(ctx, decodeURIComponent(id));

@@ -139,6 +139,16 @@ test('the console in chromium: each role, approve, block, deploy, refusals, a lo
     return res.status;
   }, clientIds[2] ?? '');
   t.is(refused, 403);
+  // Nor on the newer pages: no forms to create groups or rollouts, no tokens or users page.
+  await viewer.goto(`${base}/console/#/groups`);
+  await viewer.getByRole('link', { name: 'All Computers' }).waitFor();
+  t.is(await viewer.getByRole('button', { name: 'Create group' }).count(), 0);
+  await viewer.goto(`${base}/console/#/rollouts`);
+  await viewer.getByRole('heading', { name: 'Rollouts' }).waitFor();
+  t.is(await viewer.getByRole('button', { name: 'Start rollout' }).count(), 0);
+  await viewer.goto(`${base}/console/#/tokens`);
+  await viewer.getByRole('heading', { name: 'Not for your role' }).waitFor();
+  t.is(await viewer.getByRole('button', { name: 'Create token' }).count(), 0);
   t.is((await statusOf(clientIds[2] ?? '')).status, 'pending');
 
   // An operator approves clients.
