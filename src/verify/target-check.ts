@@ -85,14 +85,17 @@ export class TargetChecker {
     name: string,
     use: (verified: Verified) => unknown,
   ): Promise<string | undefined> {
-    const tmp = path.join(this.deps.work, `t${this.files++}`);
+    const file = path.join(this.deps.work, `t${this.files++}.bin`);
+    // Only a large target goes through a file (removing an absent one costs an lstat per target).
+    let onDisk = false;
     try {
       let info: TargetFile | undefined;
       let verified: Verified;
       try {
         info = await this.deps.updater.getTargetInfo(name);
         if (info === undefined) return 'not in the signed catalog';
-        verified = await this.download(info, `${tmp}.bin`);
+        onDisk = info.length > IN_MEMORY_BYTES;
+        verified = await this.download(info, file);
       } catch (err) {
         return (err as Error).message;
       }
@@ -107,7 +110,7 @@ export class TargetChecker {
       await use(verified);
       return undefined;
     } finally {
-      await rm(`${tmp}.bin`, { force: true });
+      if (onDisk) await rm(file, { force: true });
     }
   }
 

@@ -1,0 +1,207 @@
+/**
+ * Issue 16 benchmark: `upcat verify --server` of a served catalog, in targets per second, against
+ * a plain TUF client refreshing and downloading the same targets from the same server in the same
+ * run. The issue names python-tuf as that reference; PyPI is unreachable from the bench machine
+ * and Debian (bookworm) has no python3-tuf package, so the reference is tuf-js, the TUF client
+ * library of npm's Sigstore support: `Updater.refresh()`, then `getTargetInfo` and
+ * `downloadTarget` for every target, one after the other, as its documentation shows. It checks
+ * what TUF checks (metadata, length, hashes), not the payloads' CMS signatures, which upcat
+ * verify also checks (both figures are given: with and without `--no-signatures`).
+ *
+ * The site: BENCH_VERIFY_PACKAGES vendor packages (default 1,200) with a 4 KiB payload each,
+ * imported with `upcat import-catalog --payloads`, so twice as many targets (documents and
+ * payloads). Built once under bench/.work/verify-catalog/ and reused. Served by `upcat serve` (one
+ * process); each contender runs in its own process; BENCH_RUNS interleaved rounds (default 3),
+ * medians. Targets: >= 1,000 targets/s, and not slower than the reference.
+ * Run: npm run build && node --import tsx bench/verify-catalog.ts
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BenchResult } from './types.js';
+import { CLI, ROOT, freePort, median, timed, waitForHttp, workDir } from './util.js';
+import { packageBody, vendorCatalog } from './vendor-catalog-gen.js';
+
+const PACKAGES = Number(process.env['BENCH_VERIFY_PACKAGES'] ?? 1_200);
+const ROUNDS = Number(process.env['BENCH_RUNS'] ?? 3);
+const TARGET_PER_S = 1_000;
+
+/** The reference client: tuf-js as its README uses it, one target after the other. */
+const REFERENCE = `
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Updater } from 'tuf-js';
+const [base, root, listFile] = process.argv.slice(2);
+const names = JSON.parse(readFileSync(listFile, 'utf8'));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'tufjs-ref-'));
+writeFileSync(path.join(dir, 'root.json'), readFileSync(root));
+const updater = new Updater({
+  metadataDir: dir, metadataBaseUrl: base + '/tuf', targetBaseUrl: base + '/tuf/targets', targetDir: dir,
+});
+await updater.refresh();
+let n = 0;
+for (const name of names) {
+  const info = await updater.getTargetInfo(name);
+  if (info === undefined) throw new Error(name + ': not found');
+  await updater.downloadTarget(info, path.join(dir, 'target.bin'));
+  n++;
+}
+console.log(JSON.stringify({ targets: n }));
+`;
+
+interface Round {
+  ms: number;
+  cpuS: number;
+  targets: number;
+}
+
+export async function run(): Promise<BenchResult> {
+  const dir = await workDir('verify-catalog');
+  const home = await ensureSite(dir);
+  const env: NodeJS.ProcessEnv = { ...process.env, UPCAT_HOME: home, DATABASE_URL: '' };
+  const root = path.join(home, 'catalog', 'tuf', '1.root.json');
+  const port = await freePort();
+  const server = spawn(
+    process.execPath,
+    [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'],
+    { env, cwd: ROOT, stdio: 'ignore' },
+  );
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${base}/tuf/timestamp.json`, 60_000);
+    const names = await targetNames(base, root, env);
+    const listFile = path.join(dir, 'targets.json');
+    await writeFile(listFile, JSON.stringify(names));
+    const refScript = path.join(ROOT, 'bench', '.work', 'verify-catalog', 'tufjs-reference.mjs');
+    await writeFile(refScript, REFERENCE);
+
+    const rounds: Record<'upcat' | 'upcatNoSig' | 'tufjs', Round[]> = {
+      upcat: [],
+      upcatNoSig: [],
+      tufjs: [],
+    };
+    for (let i = 0; i < ROUNDS; i++) {
+      rounds.upcat.push(await upcatVerify(base, root, env, []));
+      rounds.upcatNoSig.push(await upcatVerify(base, root, env, ['--no-signatures']));
+      rounds.tufjs.push(
+        await measured(process.execPath, [refScript, base, root, listFile], names.length),
+      );
+      process.stderr.write(
+        `verify-catalog: round ${i + 1}: upcat ${rate(rounds.upcat.at(-1))}/s, --no-signatures ${rate(rounds.upcatNoSig.at(-1))}/s, tuf-js ${rate(rounds.tufjs.at(-1))}/s\n`,
+      );
+    }
+    const perS = (rs: Round[]): number => median(rs.map((r) => r.targets / (r.ms / 1000)));
+    const cpuPer = (rs: Round[]): number =>
+      Math.round(median(rs.map((r) => (r.cpuS * 1e6) / r.targets)));
+    const figures: Record<string, number | string> = {
+      targets: names.length,
+      'upcat verify --server, targets/s (median)': Math.round(perS(rounds.upcat)),
+      'upcat verify --server --no-signatures, targets/s (median)': Math.round(
+        perS(rounds.upcatNoSig),
+      ),
+      'tuf-js reference, targets/s (median)': Math.round(perS(rounds.tufjs)),
+      'upcat verify, CPU µs per target (median, its process)': cpuPer(rounds.upcat),
+      'tuf-js reference, CPU µs per target (median, its process)': cpuPer(rounds.tufjs),
+      'wall seconds (all rounds): upcat / no-signatures / tuf-js': [
+        rounds.upcat,
+        rounds.upcatNoSig,
+        rounds.tufjs,
+      ]
+        .map((rs) => rs.map((r) => (r.ms / 1000).toFixed(1)).join(' '))
+        .join(' / '),
+    };
+    const ratio = perS(rounds.upcat) / perS(rounds.tufjs);
+    return {
+      name: '`upcat verify` of a served catalog (targets per second)',
+      reference:
+        'tuf-js refreshing and downloading the same targets one by one (python-tuf is not installable here)',
+      figures,
+      ratio: Math.round(ratio * 100) / 100,
+      target: `>= ${TARGET_PER_S} targets/s and not slower than the reference (ratio >= 1)`,
+      met: perS(rounds.upcat) >= TARGET_PER_S && ratio >= 1,
+    };
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+function rate(r: Round | undefined): number {
+  return r === undefined ? 0 : Math.round(r.targets / (r.ms / 1000));
+}
+
+async function upcatVerify(
+  base: string,
+  root: string,
+  env: NodeJS.ProcessEnv,
+  extra: string[],
+): Promise<Round> {
+  const args = [CLI, 'verify', '--server', base, '--root', root, '--json', ...extra];
+  return measured(process.execPath, args, 0, env);
+}
+
+/** Runs a command through GNU time: wall ms, CPU seconds (user + system), targets it reports. */
+async function measured(
+  cmd: string,
+  args: string[],
+  targets: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Round> {
+  const out = await timed('/usr/bin/time', ['-f', 'cpu=%U+%S', cmd, ...args], { env });
+  const cpu = /cpu=([\d.]+)\+([\d.]+)/.exec(out.stderr);
+  const report = JSON.parse(out.stdout) as {
+    targets?: number;
+    ok?: boolean;
+    problems?: string[];
+  };
+  if (report.ok === false) throw new Error(`verify failed: ${report.problems?.[0] ?? ''}`);
+  return {
+    ms: out.ms,
+    cpuS: cpu === null ? Number.NaN : Number(cpu[1]) + Number(cpu[2]),
+    targets: targets > 0 ? targets : (report.targets ?? 0),
+  };
+}
+
+/** Every target name, as `upcat verify --json` lists them (its check of the metadata). */
+async function targetNames(base: string, root: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const out = await timed(
+    process.execPath,
+    [CLI, 'verify', '--server', base, '--root', root, '--json', '--no-signatures'],
+    { env },
+  );
+  const report = JSON.parse(out.stdout) as { checked: string[] };
+  return report.checked;
+}
+
+/** The site of PACKAGES imported packages, built once (marker file) and reused. */
+async function ensureSite(dir: string): Promise<string> {
+  const home = path.join(dir, `site-${PACKAGES}`);
+  const marker = path.join(home, 'bench-built');
+  if ((await stat(marker).catch(() => undefined)) !== undefined) return home;
+  await rm(home, { recursive: true, force: true });
+  const payloads = path.join(dir, `payloads-${PACKAGES}`);
+  await rm(payloads, { recursive: true, force: true });
+  await mkdir(payloads, { recursive: true });
+  const bodies: string[] = [];
+  for (let i = 0; i < PACKAGES; i++) {
+    const payload = randomBytes(4096);
+    const fileName = `p${i}.exe`;
+    await writeFile(path.join(payloads, fileName), payload);
+    bodies.push(packageBody({ payload, fileName, title: `Bench package ${i}` }).xml);
+  }
+  const catalog = path.join(dir, `catalog-${PACKAGES}.xml`);
+  await writeFile(catalog, vendorCatalog(bodies));
+  const env: NodeJS.ProcessEnv = { ...process.env, UPCAT_HOME: home, DATABASE_URL: '' };
+  await timed(process.execPath, [CLI, 'init'], { env });
+  process.stderr.write(`verify-catalog: importing ${PACKAGES} packages (once)\n`);
+  await timed(process.execPath, [CLI, 'import-catalog', '--payloads', payloads, catalog], { env });
+  if ((await readdir(payloads)).length !== PACKAGES) throw new Error('payloads missing');
+  await writeFile(marker, new Date().toISOString());
+  return home;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(JSON.stringify(await run(), null, 2));
+}
