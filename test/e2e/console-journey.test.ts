@@ -283,7 +283,8 @@ test('the console in chromium: deploy to a ring, run an agent, watch the reports
   await admin.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await admin.getByRole('button', { name: 'Add user' }).click();
   await admin.getByRole('status').filter({ hasText: 'Added olga (operator).' }).waitFor();
-  await admin.getByLabel('Role of olga').selectOption('viewer');
+  await admin.getByLabel('Role of olga', { exact: true }).selectOption('viewer');
+  await admin.getByRole('button', { name: 'Set role of olga' }).click();
   await admin.getByRole('status').filter({ hasText: 'olga is now viewer.' }).waitFor();
   const users = await api<{ users: Array<{ name: string; role: string }> }>('GET', '/v1/users');
   t.like(

@@ -55,16 +55,30 @@ function accountTable(ctx: ViewContext, refresh: () => void): HTMLElement {
             'aria-live': 'polite',
           });
           select.setAttribute('aria-describedby', `${id}-error`);
-          select.addEventListener('change', () => {
+          // An explicit button: a select changes on every arrow key, one role change each.
+          const set = h(
+            'button',
+            { type: 'button', class: 'small secondary', 'aria-label': `Set role of ${a.name}` },
+            'Set',
+          );
+          set.addEventListener('click', () => {
             error.textContent = '';
+            if (select.value === a.role) return;
+            set.disabled = true;
             request<Account>('PATCH', path(a), { role: select.value })
-              .then((u) => ctx.notify(`${u.name} is now ${u.role}.`))
+              .then((u) => {
+                a.role = u.role;
+                ctx.notify(`${u.name} is now ${u.role}.`);
+              })
               .catch((err: unknown) => {
                 select.value = a.role;
                 showFormError(ctx, { role: { error } }, err);
+              })
+              .finally(() => {
+                set.disabled = false;
               });
           });
-          return [select, error];
+          return [select, set, error];
         },
       },
       { title: 'Created', cell: (a) => when(a.createdAt) },
