@@ -9,6 +9,7 @@ import { ServerMetrics } from './metrics.js';
 import { withMetadataFastPath } from './mutable-metadata.js';
 import { tufRepoDir } from '../signing/tuf-repo.js';
 import { startMaintenance } from '../ops/maintenance.js';
+import { warmWuspComputers } from '../windows/wusp/index.js';
 import { startRolloutEngine } from '../site/rollouts-engine.js';
 
 export interface RunningServer {
@@ -38,6 +39,9 @@ export async function startServer(
   site.syncFast
     .warm(site.db, site.log)
     .catch((err: unknown) => site.log.warn({ err }, 'sync fast path not warmed'));
+  warmWuspComputers(site).catch((err: unknown) =>
+    site.log.warn({ err }, 'Windows computers not read into memory'),
+  );
   // One set of metrics for Express and the fast paths in front of it: the fast paths report
   // under the route templates Express would have matched.
   const metrics = new ServerMetrics({ syncCacheClients: () => site.syncFast.size });

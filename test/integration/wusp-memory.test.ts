@@ -63,11 +63,20 @@ dbTest(
     t.true(envelopes.hits > hits.envelopes, 'identical scans read from the kept envelope');
     t.true(wusp.memory.hits > hits.computers, 'records read from memory');
 
-    // A deployment made here reaches the next scan.
+    // A deployment made here reaches the next scan; the records stay in memory (patch day).
     const second = await publish(site, '2.0');
     await deployToAll(site, second.updateId);
+    const before = wusp.memory.hits;
     await a.syncAll();
     t.true(a.actionable().some((u) => u.updateId === second.updateId));
+    t.true(wusp.memory.hits > before, 'a catalog change keeps the records');
+
+    // A server that starts reads every registered computer into memory.
+    wusp.memory.clear();
+    t.is(await wusp.warmComputers(), 2);
+    const warmed = wusp.memory.hits;
+    await b.syncOnce();
+    t.is(wusp.memory.hits, warmed + 1);
 
     // Blocked here: refused from the next call on.
     await site.clients.block(await clientIdOf(site, a.susClientId), 'test');

@@ -1,7 +1,6 @@
 import type { Router } from 'express';
 import type { Site } from '../../app.js';
-import { loadAnchorKey } from '../../sync/site-keys.js';
-import { wuspServiceOf } from '../../windows/wusp/index.js';
+import { siteWuspService } from '../../windows/wusp/index.js';
 import { errorBody } from '../middleware/errors.js';
 import { sendImmutable } from '../send-immutable.js';
 
@@ -21,7 +20,7 @@ export function wuspContentRoutes(router: Router, site: Site): void {
       res.status(404).json(errorBody('not_found', 'no such content'));
       return;
     }
-    const wusp = await wuspServiceOf(site, () => loadAnchorKey(site.config.dirs.signing));
+    const wusp = await siteWuspService(site);
     const file = await wusp.content.bySha1(sha1);
     if (file === undefined) {
       res.status(404).json(errorBody('not_found', `no content ${sha1}`));

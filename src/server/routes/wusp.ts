@@ -1,10 +1,9 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Site } from '../../app.js';
-import { loadAnchorKey } from '../../sync/site-keys.js';
 import { handleSoap } from '../../windows/wusp/dispatch.js';
 import { faultEnvelope, SOAP_LIMITS, type ServiceName } from '../../windows/wusp/soap.js';
 import { randomUUID } from 'node:crypto';
-import { wuspServiceOf } from '../../windows/wusp/index.js';
+import { siteWuspService } from '../../windows/wusp/index.js';
 import { databaseUnavailable } from '../middleware/errors.js';
 
 /** The three web services' virtual paths ([MS-WUSP] 2.1); routers match them case-insensitively. */
@@ -62,7 +61,7 @@ async function answer(
     return;
   }
   try {
-    const wusp = await wuspServiceOf(site, () => loadAnchorKey(site.config.dirs.signing));
+    const wusp = await siteWuspService(site);
     const host = req.get('host') ?? '';
     const baseUrl = HOST.test(host)
       ? `${req.protocol}://${host}`

@@ -39,6 +39,27 @@ function groupIdsColumn(db: Db): Knex.Raw {
   );
 }
 
+type ComputerRow = Record<string, unknown> & {
+  wusp_sus_client_id: string;
+  wusp_target_group: string | null;
+  wusp_group_ids: unknown;
+};
+
+function computerOf(row: ComputerRow): Computer {
+  const {
+    wusp_sus_client_id: susClientId,
+    wusp_target_group: targetGroup,
+    wusp_group_ids: groups,
+    ...client
+  } = row;
+  return {
+    susClientId,
+    client: normalizeClient(client),
+    targetGroup,
+    groupIds: typeof groups === 'string' ? groups : '',
+  };
+}
+
 /** The hardware ID of a Windows computer: stable across renames, BIOS updates and OS upgrades. */
 export function hardwareIdOf(
   susClientId: string,
@@ -112,26 +133,32 @@ export class WuspComputers {
    * path of every call after registration). Undefined when the computer never registered.
    */
   async find(susClientId: string): Promise<Computer | undefined> {
+    const row = (await this.select().where('w.sus_client_id', susClientId).first()) as
+      ComputerRow | undefined;
+    return row === undefined ? undefined : computerOf(row);
+  }
+
+  /** Registered computers in SusClientId order after `after`: `limit` of them (warming memory). */
+  async page(after: string, limit: number): Promise<Computer[]> {
+    const rows = (await this.select()
+      .where('w.sus_client_id', '>', after)
+      .orderBy('w.sus_client_id')
+      .limit(limit)) as ComputerRow[];
+    return rows.map(computerOf);
+  }
+
+  /** A computer's record, its client, the catalog version and its groups, in one statement. */
+  private select(): Knex.QueryBuilder {
     const { db } = this.deps;
-    const row = (await db('wusp_computers as w')
+    return db('wusp_computers as w')
       .join('clients as c', 'c.client_id', 'w.client_id')
-      .where('w.sus_client_id', susClientId)
-      .first(
+      .select(
         'c.*',
+        'w.sus_client_id as wusp_sus_client_id',
         'w.target_group as wusp_target_group',
         catalogVersionColumn(db),
         groupIdsColumn(db),
-      )) as
-      | (Record<string, unknown> & { wusp_target_group: string | null; wusp_group_ids: unknown })
-      | undefined;
-    if (row === undefined) return undefined;
-    const { wusp_target_group: targetGroup, wusp_group_ids: groups, ...client } = row;
-    return {
-      susClientId,
-      client: normalizeClient(client),
-      targetGroup,
-      groupIds: typeof groups === 'string' ? groups : '',
-    };
+      );
   }
 
   /**

@@ -3,6 +3,7 @@
  * per site object, made on first use by the routes (so the composition root stays as it is).
  */
 import type { Site } from '../../app.js';
+import { loadAnchorKey } from '../../sync/site-keys.js';
 import { DEFAULT_SETTINGS, type WuspSettings } from './config.js';
 import { SignedCabWrapper, WuspContent, type PayloadWrapper } from './content.js';
 import { WuspService } from './operations.js';
@@ -72,4 +73,19 @@ export function wuspServiceOf(site: Site, loadKey: () => Promise<Buffer>): Promi
 /** Tests and benchmarks: use this service for the site (another page size, another wrapper). */
 export function setWuspService(site: Site, service: WuspService): void {
   services.set(site, Promise.resolve(service));
+}
+
+/** The site's WUSP service with the site's own sync key (what the routes use). */
+export function siteWuspService(site: Site): Promise<WuspService> {
+  return wuspServiceOf(site, () => loadAnchorKey(site.config.dirs.signing));
+}
+
+/**
+ * `upcat serve`, at start and in the background: the registered Windows computers into memory,
+ * so that their scans are answered from it at once. Nothing to do on a site without any.
+ */
+export async function warmWuspComputers(site: Site): Promise<number> {
+  const any = await site.db('wusp_computers').first('sus_client_id');
+  if (any === undefined) return 0;
+  return (await siteWuspService(site)).warmComputers();
 }

@@ -87,6 +87,11 @@ export class WuspService {
     this.memory = new ComputerMemory(deps.changes, deps.config.server.wuspCacheComputers);
   }
 
+  /** Reads the registered computers into memory (upcat serve, at start, in the background). */
+  warmComputers(): Promise<number> {
+    return this.memory.warm((after, limit) => this.computers.page(after, limit));
+  }
+
   private serverState(): Promise<ServerState> {
     this.server ??= loadServerState(this.deps.db, this.deps.settings).catch((err: unknown) => {
       this.server = undefined;
