@@ -192,6 +192,14 @@ async function scenario(
       windows: [{ days: ['fri', 'sat', 'sun', 'mon'], start: '22:00', duration: '4h' }],
     },
   );
+  t.like(await json('groups', 'show', `${tag}-2`), {
+    name: `${tag}-2`,
+    maintenanceWindow: { timezone: '+02:00' },
+  });
+  t.regex(
+    (await cli('groups', 'show', `${tag}-2`)).stdout,
+    /maintenance windows \(\+02:00\): fri,sat,sun,mon 22:00 4h/,
+  );
   const shown = (await json('groups', 'window', 'show', `${tag}-2`)) as {
     maintenanceWindow: { windows: unknown[] } | null;
   };

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { GroupDetail, GroupRemoval, GroupView, MemberView } from '../../site/groups.js';
+import type { GroupWindowView } from '../../site/maintenance-window-store.js';
 import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 import { allPages } from '../remote-pages.js';
@@ -42,10 +43,16 @@ export function registerGroups(program: Command): void {
       const g = await localOrRemote(
         cmd,
         opts,
-        (site) => site.groups.showAll(group),
+        // The window too, as GET /v1/groups/:name answers it (issue 14 item 6).
+        async (site) => ({
+          ...(await site.groups.showAll(group)),
+          maintenanceWindow: await site.maintenanceWindows.get(group),
+        }),
         async (remote) => {
           // The group's own fields from one small page, then every member page by page.
-          const head = await remote.getJson<GroupDetail>(path(group), { limit: 1 });
+          const head = await remote.getJson<
+            GroupDetail & { maintenanceWindow: GroupWindowView | null }
+          >(path(group), { limit: 1 });
           const clients = await allPages<MemberView>(remote, path(group), 'clients');
           return { ...head, clients, next: null };
         },
@@ -53,6 +60,13 @@ export function registerGroups(program: Command): void {
       output(opts.json, g, () =>
         [
           `group "${g.name}"${g.builtin ? ' (builtin)' : ''}: ${g.members} member(s), ${g.deployments} deployment(s)`,
+          ...(g.maintenanceWindow === null
+            ? []
+            : [
+                `maintenance windows (${g.maintenanceWindow.timezone}): ${g.maintenanceWindow.windows
+                  .map((w) => `${w.days.join(',')} ${w.start} ${w.duration}`)
+                  .join('; ')}`,
+              ]),
           ...(g.clients.length === 0
             ? []
             : [
