@@ -104,13 +104,20 @@ function scheduleOf(row: Pick<WindowRow, 'timezone' | 'windows'>): MaintenanceSc
   };
 }
 
-/** The windows of these groups, each with its zone, in group order (sync/policy.ts). */
-export async function windowsOfGroups(q: Q, groupIds: readonly number[]): Promise<ZonedWindow[]> {
-  if (groupIds.length === 0) return [];
-  const rows = (await q('group_maintenance_windows')
-    .whereIn('group_id', [...groupIds])
-    .orderBy('group_id')
-    .select('timezone', 'windows')) as WindowRow[];
+/**
+ * The windows of a client's groups, each with its zone, in group order (sync/policy.ts): its
+ * named groups by ID and the builtin ones by name, in one query (a policy is computed per sync).
+ */
+export async function windowsOfGroups(
+  q: Q,
+  groupIds: readonly number[],
+  builtinNames: readonly string[],
+): Promise<ZonedWindow[]> {
+  const rows = (await q('group_maintenance_windows as w')
+    .join('groups as g', 'g.id', 'w.group_id')
+    .where((w) => w.whereIn('w.group_id', [...groupIds]).orWhereIn('g.name', [...builtinNames]))
+    .orderBy('w.group_id')
+    .select('w.timezone', 'w.windows')) as WindowRow[];
   return rows.flatMap((r) => zoned(scheduleOf(r)));
 }
 

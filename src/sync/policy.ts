@@ -135,15 +135,10 @@ async function clientWindows(
   named: ReadonlyArray<{ group_id: number }>,
   builtin: readonly string[],
 ): Promise<ZonedWindow[]> {
-  const builtinIds = (await q('groups')
-    .whereIn('name', [...builtin])
-    .select('id')) as Array<{
-    id: number;
-  }>;
-  const ids = [...named.map((g) => Number(g.group_id)), ...builtinIds.map((g) => Number(g.id))];
   return windowsOfGroups(
     q,
-    [...new Set(ids)].sort((a, b) => a - b),
+    named.map((g) => Number(g.group_id)),
+    builtin,
   );
 }
 
