@@ -66,6 +66,12 @@ const TABLE: Row[] = [
   ['GET', '/v1/reports/stale', undefined, [401, 401, 401, 401, 200, 200, 200]],
   ['GET', '/v1/reports/client-install-failures', undefined, [401, 401, 401, 401, 200, 200, 200]],
   ['GET', `/v1/reports/clients/${UNKNOWN}/history`, undefined, [401, 401, 401, 401, 404, 404, 404]],
+  [
+    'GET',
+    `/v1/reports/history?updateId=${UNKNOWN}`,
+    undefined,
+    [401, 401, 401, 401, 404, 404, 404],
+  ],
   // Operators (approve scope, or admin) approve, block, unblock and resolve clients.
   ['POST', `/v1/clients/${UNKNOWN}/approve`, undefined, [401, 401, 401, 401, 403, 404, 404]],
   ['POST', `/v1/clients/${UNKNOWN}/block`, undefined, [401, 401, 401, 401, 403, 404, 404]],
