@@ -1,25 +1,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
-import { chromium } from 'playwright-core';
 import { createApp } from '../../src/server/app.js';
 import { openApiDocument } from '../../src/server/openapi/index.js';
 import { makeSite } from '../helpers/site.js';
+import { launch } from './console-browser.js';
 
 /**
  * The API reference page (issue 14 item 2) in Debian's chromium: Swagger UI, served by upcat
  * itself under its CSP, renders one entry per operation of /v1/openapi.json, and the page asks
  * nothing of any other origin (it works offline).
  */
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete'] as const;
 
 test('the API reference at /v1/docs renders every operation of /v1/openapi.json in chromium, from this server alone', async (t) => {
@@ -31,12 +22,7 @@ test('the API reference at /v1/docs renders every operation of /v1/openapi.json 
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: FLAGS,
-  });
-  t.teardown(() => browser.close());
+  const browser = await launch(t);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const requests: string[] = [];
   const problems: string[] = [];

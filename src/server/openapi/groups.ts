@@ -13,6 +13,7 @@ import {
   trueFalse,
   type Registry,
 } from './registry.js';
+import { GroupWindow } from './rollouts.js';
 
 /**
  * Groups and their members (routes/groups.ts; issue 14 item 1). Names and member lists are the
@@ -39,6 +40,7 @@ const GroupDetail = Group.extend({
   deployments: z.number().int(),
   clients: z.array(Member).describe('a page of members, in client ID order'),
   next: z.string().nullable(),
+  maintenanceWindow: GroupWindow.nullable().describe('the group’s maintenance windows, if any'),
 }).meta({ id: 'GroupDetail' });
 
 const groupPath = z.object({ group: z.string().min(1).describe('the group name (URL-encoded)') });

@@ -85,7 +85,7 @@ const Rollout = z
   })
   .meta({ id: 'Rollout' });
 
-const GroupWindow = z
+export const GroupWindow = z
   .object({
     group: z.string(),
     timezone: z.string(),
