@@ -1,7 +1,24 @@
 /**
- * Issue 13 item 8: a patch-day storm. N simulated endpoints (BENCH_ENDPOINTS, default 10,000),
- * each with its own identity, state directory and inventory, run one full agent cycle against a
- * real `upcat serve` just after a new client build is published and deployed to a ring group.
+ * Two patch-day storms. By default (issue 16 item 3) the sync storm (bench/sync-storm.ts):
+ * BENCH_CLIENTS (100,000) registered clients, each holding the anchor of its last sync. The
+ * reference first: every client syncs once with nothing new (all 304). Then a new client build
+ * is published and deployed to All Computers from another process while the server runs, and
+ * every client syncs once more, as fast as the node allows, load from a second process (wrk,
+ * BENCH_STORM_CONNECTIONS 64 connections, each client's request sent exactly once; wrk is
+ * stopped at the last answer): the time until the last client has its policy, p50/p99 (wrk's,
+ * over the syncs and the few /healthz requests sent on connections that found no client left),
+ * the server's peak RSS, its CPU time, and the database writes of each run (rows whose
+ * last_contact moved, the server's bytes written to storage from /proc/<pid>/io; the reference
+ * records the hourly contacts, so the storm right after it has almost none left to write). Every
+ * storm answer must be a 200 carrying the build. Setup as bench/site-sync.ts (bulk insert,
+ * anchors sealed with the site's key).
+ * Run: node --import tsx bench/patch-day-storm.ts (BENCH_CLIENTS=5000 for a quick trial;
+ * BENCH_DATABASE_URL=postgres://... for PostgreSQL).
+ *
+ * BENCH_STORM=cycles: issue 13 item 8's storm of whole agent cycles. N simulated endpoints
+ * (BENCH_ENDPOINTS, default 10,000), each with its own identity, state directory and inventory,
+ * run one full agent cycle against a real `upcat serve` just after a new client build is
+ * published and deployed to a ring group.
  *
  * Setup (not measured): `upcat init` (approval auto-all), groups "Ring 1" and "Holdout", then the
  * endpoints inserted in bulk through the storage layer (as bench/site-sync.ts does: registering
@@ -27,7 +44,7 @@
  * stops with a message saying how far it got. Loopback only. On the shared 2-core machine (load
  * 8-12) 10,000 endpoints took 1,027 s (about 10 cycles/s), past the default bound: that run used
  * BENCH_DEADLINE_S=1380; 2,000 endpoints fit the default (264 s).
- * Run: node --import tsx bench/patch-day-storm.ts   (BENCH_ENDPOINTS=200 for a quick check)
+ * Run: BENCH_STORM=cycles node --import tsx bench/patch-day-storm.ts (BENCH_ENDPOINTS=200: quick)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -43,7 +60,8 @@ import { buildPackage } from '../src/publish/package.js';
 import { groupIdByName } from '../src/site/client-repo.js';
 import { issueSecret } from '../src/site/secrets.js';
 import { bucketsBetween, histogramBuckets, histogramQuantile } from './prometheus.js';
-import { memoryMb, pool, scrape } from './sim.js';
+import { memoryMb, pool, scrape, spawnServe } from './sim.js';
+import { runSyncStorm } from './sync-storm.js';
 import type { BenchResult } from './types.js';
 import { ROOT, freePort, waitForHttp, workDir } from './util.js';
 
@@ -68,6 +86,10 @@ const kindOf = (i: number): Kind =>
   i % 10 === 0 ? 'holdout' : i % 10 === 1 ? 'not-applicable' : 'install';
 
 export async function run(): Promise<BenchResult> {
+  return process.env['BENCH_STORM'] === 'cycles' ? runCycles() : runSyncStorm();
+}
+
+async function runCycles(): Promise<BenchResult> {
   const dir = await workDir('patch-day-storm');
   const home = path.join(dir, 'site');
   const agents = path.join(dir, 'agents');
@@ -96,24 +118,7 @@ export async function run(): Promise<BenchResult> {
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(ROOT, 'src', 'cli', 'run.ts'),
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-    ],
-    {
-      env: { ...env, UPCAT_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-      cwd: ROOT,
-    },
-  );
+  const server = spawnServe(env, port);
   try {
     await waitForHttp(`${url}/healthz`, 60_000);
   } catch (err) {

@@ -1,10 +1,15 @@
 /**
- * Pieces shared by the simulated-endpoint benchmarks (agent-sync.ts, patch-day-storm.ts): a
- * bounded pool of concurrent tasks, a scrape of the server's `GET /metrics`, and a process's
- * memory read from /proc.
+ * Pieces shared by the benchmarks that drive a server (agent-sync.ts, patch-day-storm.ts,
+ * sync-storm.ts, site-sync.ts): a bounded pool of concurrent tasks, a scrape of the server's
+ * `GET /metrics`, a process's memory and CPU time read from /proc, `upcat serve` in a child
+ * process, and the PostgreSQL switch.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import knexFactory from 'knex';
 import { parseExposition } from './prometheus.js';
+import { ROOT } from './util.js';
 
 /** Runs `task` `n` times, at most `width` at once. */
 export async function pool(n: number, width: number, task: () => Promise<void>): Promise<void> {
@@ -37,4 +42,46 @@ export async function memoryMb(
   } catch {
     return undefined;
   }
+}
+
+/** `upcat serve` of the site that `env` names, on loopback `port`, in a child process. */
+export function spawnServe(
+  env: NodeJS.ProcessEnv,
+  port: number,
+  nodeFlags: string[] = [],
+): ChildProcess {
+  return spawn(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', path.join(ROOT, 'src', 'cli', 'run.ts'), 'serve'].concat([
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+    ]),
+    { env: { ...env, UPCAT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT },
+  );
+}
+
+/** A process's CPU time (user + system) in ms: /proc/<pid>/stat fields 14 and 15 (10 ms ticks). */
+export async function cpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10;
+}
+
+/**
+ * Points a benchmark's site at PostgreSQL when BENCH_DATABASE_URL is set: a schema of its own,
+ * dropped first (a fresh site each run). Without it the site stays on embedded SQLite.
+ */
+export async function usePostgresIfAsked(env: NodeJS.ProcessEnv, schema: string): Promise<void> {
+  const url = process.env['BENCH_DATABASE_URL'];
+  if (url === undefined) return;
+  const db = knexFactory({ client: 'pg', connection: url });
+  try {
+    await db.raw(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await db.destroy();
+  }
+  Object.assign(env, { DATABASE_URL: url, UPCAT_DATABASE_SCHEMA: schema });
 }

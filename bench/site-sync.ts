@@ -32,14 +32,13 @@
  * sync that returns the new deployment, the 304 that follows with its anchor, a registration.
  * Run: node --import tsx bench/site-sync.ts (BENCH_CLIENTS=2000 for a quick trial; 100,000 by default)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import knexFactory from 'knex';
 import { initSite, openSite, type Site } from '../src/app.js';
 import { startServer } from '../src/server/serve.js';
 import { findClient } from '../src/site/client-repo.js';
@@ -49,9 +48,10 @@ import { computePolicy, entryDigest } from '../src/sync/policy.js';
 import { ANCHOR_MAX_AGE_MS } from '../src/sync/sync-service.js';
 import { loadAnchorKey } from '../src/sync/site-keys.js';
 import { currentCatalogVersion } from '../src/storage/catalog-repo.js';
+import { cpuMs, scrape, spawnServe, usePostgresIfAsked } from './sim.js';
 import { ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
-import { ROOT, freePort, waitForHttp, workDir } from './util.js';
+import { freePort, waitForHttp, workDir } from './util.js';
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 100_000);
 /** Deployments every client already holds (its anchor names them). */
@@ -67,7 +67,6 @@ const LOAD_CEILING = 1.5;
 const LOAD_WAIT_MS = Number(process.env['BENCH_LOAD_WAIT_S'] ?? 300) * 1000;
 const ONLY = new Set((process.env['BENCH_ONLY'] ?? 'a,b,reg').split(','));
 const DATABASE_URL = process.env['BENCH_DATABASE_URL'];
-const SCHEMA = 'bench_site_sync';
 /** Requests of each kind whose statements are counted. */
 const COUNTED = 20;
 
@@ -77,10 +76,7 @@ export async function run(): Promise<BenchResult> {
   const home = path.join(dir, 'site');
   await rm(home, { recursive: true, force: true });
   const env: NodeJS.ProcessEnv = { UPCAT_HOME: home, PATH: process.env['PATH'] ?? '' };
-  if (DATABASE_URL !== undefined) {
-    await dropBenchSchema(DATABASE_URL);
-    Object.assign(env, { DATABASE_URL, UPCAT_DATABASE_SCHEMA: SCHEMA });
-  }
+  await usePostgresIfAsked(env, 'bench_site_sync');
   await initSite({ home, env });
   const site = await openSite({ home, env, logLevel: 'silent' });
   const clientsFile = path.join(dir, 'clients.txt');
@@ -89,32 +85,24 @@ export async function run(): Promise<BenchResult> {
     site.config.site.approval = 'auto-all';
     for (let i = 0; i < DEPLOYMENTS; i++) await deployIn(site, await publishOne(site, `held-${i}`));
     updateId = await publishOne(site, 'new');
-    await bulkClients(site, clientsFile);
+    await bulkClients(site, clientsFile, CLIENTS, DEPLOYMENTS);
   } finally {
     await site.close();
   }
   const lua = await writeScripts(dir, clientsFile);
 
   const port = await freePort();
-  const server = spawn(
-    process.execPath,
-    [
-      // BENCH_CPU_PROF=<dir>: profile the server (node --cpu-prof) to find the hot path.
-      ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR]),
-      '--import',
-      'tsx',
-      path.join(ROOT, 'src', 'cli', 'run.ts'),
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-    ],
-    { env: { ...env, UPCAT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT },
+  // BENCH_CPU_PROF=<dir>: profile the server (node --cpu-prof) to find the hot path.
+  const server = spawnServe(
+    env,
+    port,
+    PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR],
   );
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${url}/healthz`, 60_000);
+    // The fast path loads the clients in the background; measure once it holds them all.
+    await warmed(url, CLIENTS);
     const load = await quietMachine();
     const pid = server.pid;
     const skipped: WrkFigures = {
@@ -189,8 +177,14 @@ export async function run(): Promise<BenchResult> {
  * each a line `<secret> <anchor> <hardwareId>` for wrk: the anchor is what a sync at this
  * catalog version returns, naming the deployments every client holds (its policy is the same as
  * every other's: All Computers, 100%; computed once, for the first client, by the sync code).
+ * Also used by patch-day-storm.ts.
  */
-async function bulkClients(site: Site, file: string): Promise<void> {
+export async function bulkClients(
+  site: Site,
+  file: string,
+  clients: number,
+  deployments: number,
+): Promise<void> {
   const sealer = new AnchorSealer(await loadAnchorKey(site.config.dirs.signing), ANCHOR_MAX_AGE_MS);
   const catalogVersion = await currentCatalogVersion(site.db);
   const lines: string[] = [];
@@ -199,10 +193,10 @@ async function bulkClients(site: Site, file: string): Promise<void> {
   let holding: ReturnType<typeof holdingOf> | undefined;
   await site.db.transaction(async (trx) => {
     const CHUNK = 500; // under SQLite's bound-parameter limit
-    for (let i = 0; i < CLIENTS; i += CHUNK) {
+    for (let i = 0; i < clients; i += CHUNK) {
       const rows = [];
       const secrets: string[] = [];
-      for (let j = i; j < Math.min(CLIENTS, i + CHUNK); j++) {
+      for (let j = i; j < Math.min(clients, i + CHUNK); j++) {
         const clientId = randomUUID();
         const { secret, hash } = issueSecret(clientId);
         secrets.push(secret);
@@ -228,7 +222,7 @@ async function bulkClients(site: Site, file: string): Promise<void> {
         const first = await findClient(trx, rows[0]?.client_id ?? '');
         if (first === undefined) throw new Error('bench: the first client was not inserted');
         const entries = await computePolicy(trx, first);
-        if (entries.length !== DEPLOYMENTS) throw new Error(`bench: policy of ${entries.length}`);
+        if (entries.length !== deployments) throw new Error(`bench: policy of ${entries.length}`);
         holding = holdingOf(Object.fromEntries(entries.map((e) => [e.updateId, entryDigest(e)])));
       }
       for (const [k, row] of rows.entries()) {
@@ -352,17 +346,9 @@ async function measured(
   pid: number | undefined,
   scenario: () => Promise<WrkFigures>,
 ): Promise<{ f: WrkFigures; cpuMs: number }> {
-  const before = await cpuMsOf(pid);
+  const before = await cpuMs(pid);
   const f = await scenario();
-  return { f, cpuMs: (await cpuMsOf(pid)) - before };
-}
-
-/** utime + stime of a process in ms (/proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms). */
-async function cpuMsOf(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return 0;
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10;
+  return { f, cpuMs: (await cpuMs(pid)) - before };
 }
 
 /**
@@ -385,6 +371,7 @@ async function countQueries(
   const site = await openSite({ home, env, logLevel: 'silent' });
   site.config.server.changePollMs = 60_000;
   const running = await startServer(site, { host: '127.0.0.1', port: 0 });
+  await warmed(running.url, CLIENTS); // the warm's reads are not the requests'
   let n = 0;
   site.db.on('query', () => {
     n += 1;
@@ -459,15 +446,6 @@ async function countQueries(
   }
 }
 
-async function dropBenchSchema(url: string): Promise<void> {
-  const db = knexFactory({ client: 'pg', connection: url });
-  try {
-    await db.raw(`drop schema if exists "${SCHEMA}" cascade`);
-  } finally {
-    await db.destroy();
-  }
-}
-
 function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
@@ -477,6 +455,17 @@ function wrk(script: string, url: string, seconds: number): Promise<WrkFigures> 
 }
 
 const only = onlyStatus;
+
+/** Waits (bounded, 5 minutes) until the server's fast path holds `clients` clients. */
+export async function warmed(url: string, clients: number): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  while (Date.now() < deadline) {
+    const held = (await scrape(url)).get('upcat_sync_cache_clients')?.samples[0]?.value ?? 0;
+    if (held >= clients) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`bench: the sync fast path did not load ${clients} clients within 5 minutes`);
+}
 
 /** Other work shares this machine: wait for a quiet moment (bounded), return the load then. */
 async function quietMachine(): Promise<number> {

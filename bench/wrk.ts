@@ -4,6 +4,7 @@
  * (requests, duration, p50/p99 and answers by status), and its figures read back.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 export interface WrkFigures {
   rps: number;
@@ -28,6 +29,11 @@ export function runWrk(
   url: string,
   seconds: number,
   load: { threads: number; connections: number },
+  /**
+   * A file the script writes when its work is done: wrk is then interrupted (SIGINT, which makes
+   * it print its summary) instead of running out its duration (a stopped thread does not end it).
+   */
+  doneFile?: string,
 ): Promise<WrkFigures> {
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', [
@@ -41,6 +47,15 @@ export function runWrk(
       url,
     ]);
     let out = '';
+    if (doneFile !== undefined) {
+      const poll = setInterval(() => {
+        if (existsSync(doneFile)) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }
+      }, 20);
+      child.on('close', () => clearInterval(poll));
+    }
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);

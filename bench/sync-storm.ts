@@ -1,0 +1,254 @@
+/**
+ * The patch-day sync storm of issue 16 item 3 (run from patch-day-storm.ts, whose header says
+ * what it measures): N clients each sync once with nothing new (the reference), then once more
+ * after a new client build is deployed to All Computers. Not a benchmark file of its own (no
+ * `run` export).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { initSite, openSite } from '../src/app.js';
+import { cpuMs, memoryMb, spawnServe, usePostgresIfAsked } from './sim.js';
+import { bulkClients, warmed } from './site-sync.js';
+import type { BenchResult } from './types.js';
+import { freePort, waitForHttp, workDir } from './util.js';
+import { ensureWrk, runWrk, type WrkFigures } from './wrk.js';
+
+const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 100_000);
+const CONNECTIONS = Number(process.env['BENCH_STORM_CONNECTIONS'] ?? 64);
+/** wrk's own bound; the run ends at the last client's answer, long before on any working node. */
+const BOUND_S = Number(process.env['BENCH_DEADLINE_S'] ?? 600);
+const DATABASE_URL = process.env['BENCH_DATABASE_URL'];
+const TARGET_S = 60;
+
+export async function runSyncStorm(): Promise<BenchResult> {
+  ensureWrk();
+  const dir = await workDir('sync-storm');
+  const home = path.join(dir, 'site');
+  await rm(home, { recursive: true, force: true });
+  await mkdir(home, { recursive: true });
+  await writeFile(
+    path.join(home, 'upcat.config.json'),
+    JSON.stringify({ site: { approval: 'auto-all' }, log: { level: 'warn' } }),
+  );
+  const env: NodeJS.ProcessEnv = { UPCAT_HOME: home, PATH: process.env['PATH'] ?? '' };
+  await usePostgresIfAsked(env, 'bench_sync_storm');
+  await initSite({ home, env });
+  const clientsFile = path.join(dir, 'clients.txt');
+  const setupStart = Date.now();
+  let site = await openSite({ home, env, logLevel: 'silent' });
+  try {
+    await bulkClients(site, clientsFile, CLIENTS, 0);
+  } finally {
+    await site.close();
+  }
+  const setupSeconds = (Date.now() - setupStart) / 1000;
+  const lua = path.join(dir, 'storm.lua');
+  const doneFile = path.join(dir, 'storm.done');
+  await writeFile(lua, stormScript(clientsFile, CLIENTS, CONNECTIONS, doneFile));
+  const wrkOnce = async (): Promise<WrkFigures> => {
+    await rm(doneFile, { force: true });
+    return runWrk(lua, url, BOUND_S, { threads: 1, connections: CONNECTIONS }, doneFile);
+  };
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = spawnServe(env, port);
+  try {
+    await waitForHttp(`${url}/healthz`, 60_000);
+    await warmed(url, CLIENTS);
+    const pid = server.pid;
+    const referenceStart = new Date().toISOString();
+    const reference = await measured(pid, wrkOnce);
+    // Hourly syncs record a contact (contacts.ts): these are the reference's writes.
+    const referenceContacts = await contactsSince(home, env, referenceStart);
+    // Patch day: the build is published and deployed from another process (as the CLI would).
+    site = await openSite({ home, env, logLevel: 'silent' });
+    let updateId: string;
+    try {
+      updateId = await publishBuild(site);
+      await site.deployments.approve(
+        { updateId, group: 'All Computers', action: 'install' },
+        'bench',
+      );
+    } finally {
+      await site.close();
+    }
+    // The server sees another process's change within one poll (server.changePollMs, 200 ms).
+    await new Promise((r) => setTimeout(r, 1000));
+    const stormStart = new Date().toISOString();
+    const storm = await measured(pid, wrkOnce);
+    const peakRss = await memoryMb(pid, 'VmHWM');
+    const contacts = await contactsSince(home, env, stormStart);
+    const seconds = storm.f.requests / storm.f.rps;
+    const ok200 = storm.f.statuses['200'] ?? 0;
+    const met = ok200 === CLIENTS && seconds < TARGET_S && storm.f.socketErrors === 0;
+    return {
+      name: `patch-day sync storm: ${CLIENTS.toLocaleString('en')} clients sync once after a new client build is deployed to All Computers (${DATABASE_URL === undefined ? 'SQLite' : 'PostgreSQL'})`,
+      figures: {
+        clients: CLIENTS,
+        'wrk connections': CONNECTIONS,
+        'setup (bulk insert, anchors), s': round2(setupSeconds),
+        'reference (nothing new, all 304): time until the last answer, s': round2(
+          reference.f.requests / reference.f.rps,
+        ),
+        'reference syncs/s': Math.round(reference.f.rps),
+        'reference p50 / p99 ms': `${reference.f.p50Ms} / ${reference.f.p99Ms}`,
+        'reference statuses': JSON.stringify(reference.f.statuses),
+        'reference server CPU ms per sync': round3(reference.cpuMs / CLIENTS),
+        'reference database writes: client rows whose last_contact moved': referenceContacts,
+        'reference server bytes written to storage, MB': round2(reference.writeBytes / 1e6),
+        'storm: time until the last client has its policy, s': round2(seconds),
+        'storm syncs/s': Math.round(storm.f.rps),
+        'storm p50 / p99 ms': `${storm.f.p50Ms} / ${storm.f.p99Ms}`,
+        'storm statuses (200 = the policy with the build)': JSON.stringify(storm.f.statuses),
+        'storm server CPU ms per sync': round3(storm.cpuMs / CLIENTS),
+        'storm database writes: client rows whose last_contact moved': contacts,
+        'storm server bytes written to storage (/proc/<pid>/io write_bytes), MB': round2(
+          storm.writeBytes / 1e6,
+        ),
+        'server peak RSS (VmHWM), MB': peakRss ?? 'n/a',
+        'load average (1, 5, 15 min) at the end': os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' '),
+      },
+      target: `every client gets the build's policy (all ${CLIENTS} answers 200) within ${TARGET_S} s`,
+      met,
+    };
+  } finally {
+    server.kill('SIGTERM');
+    await exited(server);
+  }
+}
+
+/**
+ * wrk's script: one thread sends each client's sync exactly once, in file order, and stops at
+ * the last answer; a connection that finds no client left asks /healthz (not counted), and the
+ * run also ends when every connection has had a /healthz answer (a sync lost to a dropped
+ * connection would otherwise keep it waiting for an answer that never comes).
+ */
+function stormScript(
+  clientsFile: string,
+  clients: number,
+  connections: number,
+  doneFile: string,
+): string {
+  return `
+local secrets, anchors, hardware = {}, {}, {}
+i, answered, healthz, counts = 0, 0, 0, {} -- globals: thread:get reads them in done()
+function init(args)
+  for line in io.lines("${clientsFile}") do
+    local s, a, h = line:match("^(%S+) (%S+) (%S+)$")
+    if s then table.insert(secrets, s); table.insert(anchors, a); table.insert(hardware, h) end
+  end
+end
+local verified = false
+function request()
+  -- wrk calls request() once on thread 0 to check what it returns and never sends that one:
+  -- a /healthz, so that no client's sync is lost to it (and harmless if it is sent).
+  if not verified then verified = true; return wrk.format("GET", "/healthz") end
+  i = i + 1
+  if i > #secrets then return wrk.format("GET", "/healthz") end
+  return wrk.format("GET", "/v1/sync?anchor=" .. anchors[i], { ["Authorization"] = "Bearer " .. secrets[i], ["Upcat-Hardware-Id"] = hardware[i] })
+end
+local function finish()
+  local f = io.open("${doneFile}", "w"); f:write("done"); f:close()
+  wrk.thread:stop()
+end
+function response(status, headers, body)
+  if answered >= ${clients} then return end
+  -- A /healthz answer (sent once no client was left) is not a sync's; once every connection
+  -- has had one, every sync that will be answered was (a lost one shows in the statuses).
+  if status == 200 and not string.find(body, '"policy"', 1, true) then
+    healthz = healthz + 1
+    if healthz >= ${connections} then finish() end
+    return
+  end
+  local k = tostring(status)
+  counts[k] = (counts[k] or 0) + 1
+  answered = answered + 1
+  if answered >= ${clients} then finish() end
+end
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+function done(summary, latency, requests)
+  -- done() runs in the main Lua state: the thread's figures are read from it.
+  local t = threads[1]
+  answered = t:get("answered")
+  local parts = {}
+  for k, v in pairs(t:get("counts")) do table.insert(parts, string.format('"%s":%d', k, v)) end
+  io.write(string.format('WRK_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d,"statuses":{%s}}\\n',
+    answered, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    table.concat(parts, ",")))
+end
+`;
+}
+
+interface Measured {
+  f: WrkFigures;
+  cpuMs: number;
+  writeBytes: number;
+}
+
+async function measured(
+  pid: number | undefined,
+  run: () => Promise<WrkFigures>,
+): Promise<Measured> {
+  const [cpu0, io0] = [await cpuMs(pid), await writeBytes(pid)];
+  const f = await run();
+  return { f, cpuMs: (await cpuMs(pid)) - cpu0, writeBytes: (await writeBytes(pid)) - io0 };
+}
+
+async function writeBytes(pid: number | undefined): Promise<number> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8').catch(() => '');
+  return Number(/^write_bytes: (\d+)/m.exec(io)?.[1] ?? 0);
+}
+
+/** Client rows the storm's contacts wrote (last_contact at or after its start). */
+async function contactsSince(home: string, env: NodeJS.ProcessEnv, since: string): Promise<number> {
+  // The server writes contacts every 2 s: wait for the last batch.
+  await new Promise((r) => setTimeout(r, 3000));
+  const site = await openSite({ home, env, logLevel: 'silent' });
+  try {
+    const row = (await site
+      .db('clients')
+      .where('last_contact', '>=', since)
+      .count({ n: '*' })
+      .first()) as { n: number | string } | undefined;
+    return Number(row?.n ?? 0);
+  } finally {
+    await site.close();
+  }
+}
+
+/** The new client build (a payload and its manifest; the storm never installs it). */
+async function publishBuild(site: Awaited<ReturnType<typeof openSite>>): Promise<string> {
+  const result = await site.publish.publish({
+    source: Readable.from([Buffer.from('contoso client 2.0\n')]),
+    fileName: 'contoso-client-2.0.bin',
+    manifest: {
+      title: 'Contoso Client 2.0',
+      product: 'Contoso Client',
+      classification: 'Updates',
+      version: '2.0',
+      handler: { type: 'commandLine', program: 'contoso-client-2.0.bin' },
+    },
+    actor: 'bench',
+  });
+  return result.updateId;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+const round2 = (v: number): number => Number(v.toFixed(2));
+const round3 = (v: number): number => Number(v.toFixed(3));
