@@ -50,7 +50,7 @@ export class ServerMetrics {
   );
   /** Plain numbers, since the fast path counts here; the counter reads them at scrape time. */
   private readonly syncCounts = {
-    memory: { not_modified: 0 },
+    memory: { not_modified: 0, full: 0 },
     database: { not_modified: 0, full: 0 },
   };
   private readonly publishes: Counter<'result'>;
@@ -70,6 +70,8 @@ export class ServerMetrics {
         this.inc({ result: 'not_modified', path: 'memory' }, syncCounts.memory.not_modified);
         this.inc({ result: 'not_modified', path: 'database' }, syncCounts.database.not_modified);
         this.inc({ result: 'full', path: 'database' }, syncCounts.database.full);
+        // A new policy from the shared-policy cache (issue 16): the fast path answers it too.
+        this.inc({ result: 'full', path: 'memory' }, syncCounts.memory.full);
       },
     });
     this.publishes = new Counter({
@@ -132,8 +134,9 @@ export class ServerMetrics {
    */
   answeredEarly(route: string, req: IncomingMessage, res: ServerResponse, started: number): void {
     this.observe(req.method ?? 'GET', route, res.statusCode, started);
-    // The sync fast path answers nothing but 304s.
+    // The sync fast path answers 304s, and new policies from the shared-policy cache.
     if (route === '/v1/sync' && res.statusCode === 304) this.syncCounts.memory.not_modified++;
+    if (route === '/v1/sync' && res.statusCode === 200) this.syncCounts.memory.full++;
   }
 
   /** The Prometheus text exposition: the process's metrics, then the server's. */

@@ -45,6 +45,9 @@ dbTest(
         site.syncFast.policyHits >= fromMemory + 3,
         'after the first client of the group, the others are answered from the cache in memory',
       );
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const full = /^upcat_syncs_total\{result="full",path="memory"\} (\d+)$/m.exec(metrics);
+      t.true(Number(full?.[1]) >= 3, '/metrics counts the new policies answered from memory');
     } finally {
       await server.close();
     }
