@@ -60,8 +60,8 @@ export function verifyDetachedCms(
   // other certificate that happens to ride along in the set, is the signer.
   const serial = serialOf(children(sid)[1]);
   if (serial === undefined) throw fail('the signer is not named by issuer and serial number');
-  const ca = new X509Certificate(caCertificatePem);
-  const certs = children(certsNode).map((c) => new X509Certificate(derOf(c)));
+  const ca = parsedCertificate(caCertificatePem);
+  const certs = children(certsNode).map((c) => parsedCertificate(derOf(c)));
   const signer = certs.find((c) => hexNumber(c.serialNumber) === serial);
   if (signer === undefined) throw fail('the signer certificate is not in the signature');
   if (signer.ca)
@@ -120,4 +120,23 @@ function hexNumber(hex: string): string {
 
 function derOf(node: Asn1): Buffer {
   return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
+}
+
+/**
+ * Certificates parsed once: every payload of a catalog is signed by the same publisher under
+ * the same CA, and parsing them again for each signature was the largest single cost of
+ * `upcat verify` (docs/BENCHMARKS.md, issue 16). X509Certificate objects are immutable; the map
+ * is small and bounded.
+ */
+const parsed = new Map<string, X509Certificate>();
+
+function parsedCertificate(pemOrDer: string | Buffer): X509Certificate {
+  const key = typeof pemOrDer === 'string' ? pemOrDer : pemOrDer.toString('base64');
+  let cert = parsed.get(key);
+  if (cert === undefined) {
+    cert = new X509Certificate(pemOrDer);
+    if (parsed.size >= 32) parsed.clear();
+    parsed.set(key, cert);
+  }
+  return cert;
 }
