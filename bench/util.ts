@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -88,16 +88,4 @@ export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-}
-
-/**
- * CPU time (user + system) of a process in ms, from /proc/<pid>/stat fields 14 and 15 (clock
- * ticks of 10 ms); 0 off Linux. Per request, it says what a request costs the server even when
- * other work on the machine makes rates and latencies noisy.
- */
-export async function cpuMsOf(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return 0;
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10;
 }

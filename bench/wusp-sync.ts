@@ -36,7 +36,8 @@ import { DEFAULT_SETTINGS } from '../src/windows/wusp/index.js';
 import { parseXml, type XmlElement } from '../src/rules/safe-xml.js';
 import { ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
-import { ROOT, cpuMsOf, freePort, median, waitForHttp, workDir } from './util.js';
+import { cpuMs } from './sim.js';
+import { ROOT, freePort, median, waitForHttp, workDir } from './util.js';
 
 const COMPUTERS = Number(process.env['BENCH_COMPUTERS'] ?? 100_000);
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 1_000);
@@ -108,11 +109,11 @@ export async function run(): Promise<BenchResult> {
     const lua = await writeScript(dir, cookiesFile, full.installedNonLeaf, full.other);
     const load = loadavg()[0] ?? 0;
     await wrk(lua, url, 3); // warm-up: JIT, page cache, policy cache
-    const cpu0 = await cpuMsOf(server.pid);
+    const cpu0 = await cpuMs(server.pid);
     const none = await wrk(lua, url, SECONDS);
-    const cpu1 = await cpuMsOf(server.pid);
+    const cpu1 = await cpuMs(server.pid);
     const health = await wrk(await writeHealthScript(dir), url, Math.min(SECONDS, 6));
-    const cpu2 = await cpuMsOf(server.pid);
+    const cpu2 = await cpuMs(server.pid);
     const perRequest = (ms: number, n: number) => (n === 0 ? 'n/a' : Math.round((ms / n) * 1000));
     const extended = await extendedInfo(url, probe.cookie, [...cachedIds].slice(-50));
     const fullRuns: number[] = [];
