@@ -139,11 +139,18 @@ function applyFilter(q: Q, rows: Knex.QueryBuilder, f: ClientFilter, nowMs: numb
   }
   if (f.search !== undefined) {
     const like = likeEscape(f.search.toLowerCase());
+    // A substring search reads every row: the cheapest case-insensitive test per row matters.
+    // SQLite's LIKE already ignores ASCII case (as its lower() is ASCII-only, the same matches)
+    // and skips a function call per row; PostgreSQL has ILIKE.
+    const ci = (column: string) =>
+      (q.client.config.client as string) === 'pg'
+        ? `${column} ilike ? escape '\\'`
+        : `${column} like ? escape '\\'`;
     rows.where((w) =>
       w
-        .whereRaw(`lower(name) like ? escape '\\'`, [`%${like}%`])
+        .whereRaw(ci('name'), [`%${like}%`])
         .orWhereRaw(`client_id like ? escape '\\'`, [`${like}%`])
-        .orWhereRaw(`lower(hardware_id) like ? escape '\\'`, [`${like}%`]),
+        .orWhereRaw(ci('hardware_id'), [`${like}%`]),
     );
   }
 }
