@@ -111,7 +111,7 @@ function withCookie(t: Template, values: readonly string[]): SoapRequest {
 export class EnvelopeMemo {
   private readonly held = new Map<string, Template>();
   private bytes = 0;
-  /** Bodies read from a kept tree (for tests and /metrics). */
+  /** Bodies read from a kept tree (for tests; not exported to /metrics). */
   hits = 0;
 
   /**
