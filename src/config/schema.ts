@@ -136,6 +136,56 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Where bytes and TUF metadata live (issue 15; docs/SCALING.md). The defaults keep today's
+     * single-node layout under the site home.
+     */
+    storage: z
+      .object({
+        /** Payloads, their .p7s signatures and update documents: `fs` (under catalog/) or `s3`. */
+        blobs: z
+          .discriminatedUnion('type', [
+            z.object({ type: z.literal('fs') }).strict(),
+            z
+              .object({
+                type: z.literal('s3'),
+                bucket: z.string().min(3).max(63),
+                /** Key prefix inside the bucket, such as `upcat/`; empty for the bucket's root. */
+                prefix: z
+                  .string()
+                  .max(512)
+                  .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'must be empty or end with /')
+                  .default(''),
+                /** An S3-compatible endpoint (MinIO, Ceph RGW, R2); absent means AWS. */
+                endpoint: z
+                  .string()
+                  .regex(/^https?:\/\/[^\s"<>]+$/, 'must be an http:// or https:// URL')
+                  .optional(),
+                region: z.string().min(1).max(64).default('us-east-1'),
+                forcePathStyle: z.boolean().default(false),
+                /**
+                 * Serve content by a redirect instead of proxying bytes: `presigned` (a presigned
+                 * GET URL) or a CDN base URL that `<base>/<key>` is appended to. Absent: proxied.
+                 */
+                redirect: z
+                  .union([
+                    z.literal('presigned'),
+                    z.string().regex(/^https?:\/\/[^\s"<>]+$/, 'must be "presigned" or a URL'),
+                  ])
+                  .optional(),
+              })
+              .strict(),
+          ])
+          .default({ type: 'fs' }),
+        /**
+         * TUF metadata: `files` (catalog/tuf/, one node or a shared file system) or `database`
+         * (rows shared by every node; the writer serialized by an advisory lock). Absent: `files`
+         * on SQLite, `database` on PostgreSQL.
+         */
+        metadata: z.enum(['files', 'database']).optional(),
+      })
+      .strict()
+      .prefault({}),
     limits: z
       .object({
         /** Largest payload accepted by publish (bytes). Default 8 GiB. */
