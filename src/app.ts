@@ -14,6 +14,7 @@ import { initSiteSigning, loadSiteSigning, type SiteSigning } from './signing/si
 import { createSiteServices, type SiteServices } from './site/index.js';
 import { keepSitePrivate } from './site/private-files.js';
 import { assertDatabaseMatchesHome } from './ops/site-guard.js';
+import { agreeSiteKeys } from './sync/site-keys.js';
 
 /** Everything a command or the server needs, built once from config (the composition root). */
 export interface Site extends SiteServices {
@@ -101,6 +102,8 @@ export async function initSite(
   await initSiteSigning(config);
   const site = await openSite(options);
   try {
+    // The site keys, made here once per site and recorded in the database (issue 15 item 3).
+    await agreeSiteKeys(site.db, config.dirs.signing);
     // Version 1 of the TUF repository (or a catch-up of an existing one).
     await site.tuf?.sync();
   } finally {

@@ -11,6 +11,7 @@ import { tufRepoDir } from '../signing/tuf-repo.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { warmWuspComputers } from '../windows/wusp/index.js';
 import { startRolloutEngine } from '../site/rollouts-engine.js';
+import { agreeSiteKeys } from '../sync/site-keys.js';
 
 export interface RunningServer {
   server: http.Server;
@@ -25,6 +26,8 @@ export async function startServer(
   site: Site,
   opts: { host: string; port: number; httpsPort?: number },
 ): Promise<RunningServer> {
+  // Every node signs policy and seals anchors with the site's keys, or refuses to start.
+  await agreeSiteKeys(site.db, site.config.dirs.signing);
   // Catch the signed catalog up with the database (a crash may have left it behind), then keep
   // it fresh: an idle site re-signs timestamp/snapshot before they expire (issue 3 item 3).
   await site.tuf?.sync();
