@@ -32,6 +32,10 @@ test('the same tree as parseXml on the real Dell SDPs and on generated vendor pa
         .xml,
     ),
     '<a xmlns="urn:x" xmlns:p="urn:p"><p:b p:c="1" d="&lt;&#65;"><![CDATA[<raw> & ]]> text</p:b><!-- c --><?pi x?></a>',
+    // White space around and between children: blank alone is no text, blank beside text is kept.
+    '<a> <b/>\n x <c/>\t<d> </d>y\u00a0<![CDATA[ ]]></a>',
+    '<a>\n  <b>  </b>\n  <c><![CDATA[  ]]></c>\n</a>',
+    '<a> <![CDATA[z]]> <b/> </a>',
   ];
   for (const doc of docs) t.deepEqual(fast(doc), parseXml(doc));
 });
