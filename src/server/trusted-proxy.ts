@@ -19,3 +19,26 @@ export function fromTrustedProxy(
   const peer = unmapped(socketAddress);
   return trustedProxies.some((p) => unmapped(p) === peer);
 }
+
+/**
+ * The address a request came from, for per-source limits: behind a load balancer every socket
+ * is the balancer's, so all clients would share one budget. When the peer is a trusted proxy,
+ * the last X-Forwarded-For entry (the one that proxy appended: earlier ones are the sender's
+ * word) is the caller; a chain of trusted proxies is walked from the right.
+ */
+export function clientAddress(
+  socketAddress: string | undefined,
+  forwardedFor: string | string[] | undefined,
+  trustedProxies: readonly string[],
+): string | undefined {
+  if (!fromTrustedProxy(socketAddress, trustedProxies) || forwardedFor === undefined) {
+    return socketAddress;
+  }
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  let address = socketAddress;
+  while (hops.length > 0 && fromTrustedProxy(address, trustedProxies)) address = hops.pop();
+  return address;
+}

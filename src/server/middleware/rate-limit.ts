@@ -1,21 +1,31 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { RequestHandler } from 'express';
 import { UpcatError } from '../../errors.js';
+import { clientAddress } from '../trusted-proxy.js';
 
 /**
  * A fixed-window limit per source (for the unauthenticated fallback status point). In memory,
  * so per server node: behind a load balancer the site-wide limit is nodes × limit. The socket
- * address is used, not X-Forwarded-For, which any sender can write.
+ * address is used, or X-Forwarded-For's last entry when the socket is one of `trustedProxies`
+ * (a balancer in front of the nodes): any other sender can write that header.
  *
  * A source is an IPv4 address or an IPv6 /64 (one host is commonly given a whole /64, so a
  * per-address key would hand one sender 2^64 budgets); IPv4-mapped IPv6 counts as its IPv4.
  * Memory is bounded by evicting the sources heard from least recently, never by forgetting
  * every count at once: a flood of new sources cannot lift the limit on one that keeps sending.
  */
-export function rateLimit(options: { perMinute: number; maxKeys?: number }): RequestHandler {
+export function rateLimit(options: {
+  perMinute: number;
+  maxKeys?: number;
+  trustedProxies?: readonly string[];
+}): RequestHandler {
   const windows = new RateWindows(options.perMinute, 60_000, options.maxKeys ?? 100_000);
+  const proxies = options.trustedProxies ?? [];
   return (req, res, next) => {
-    const key = sourceKey(req.socket.remoteAddress);
+    const peer = req.socket.remoteAddress;
+    const key = sourceKey(
+      proxies.length === 0 ? peer : clientAddress(peer, req.headers['x-forwarded-for'], proxies),
+    );
     const { allowed, retryAfterMs } = windows.hit(key);
     if (!allowed) {
       res.set('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));

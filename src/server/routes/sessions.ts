@@ -11,6 +11,7 @@ import {
   sessionCookieOf,
   setSessionCookie,
 } from '../middleware/session-cookie.js';
+import { clientAddress } from '../trusted-proxy.js';
 
 type SessionSite = Pick<Site, 'sessions' | 'config'>;
 
@@ -35,7 +36,12 @@ export function sessionRoutes(router: Router, site: SessionSite): void {
 
   router.post('/v1/session', jsonBody(8 * 1024), async (req, res) => {
     const body = parseWith(loginInput, req.body ?? {}, 'login');
-    limit(res, bySource.hit(sourceKey(req.socket.remoteAddress)), 'from this address');
+    const source = clientAddress(
+      req.socket.remoteAddress,
+      req.headers['x-forwarded-for'],
+      site.config.server.trustedProxies,
+    );
+    limit(res, bySource.hit(sourceKey(source)), 'from this address');
     const account = body.name.trim().toLowerCase().slice(0, 64);
     limit(res, byAccount.peek(account), 'for this account');
     const started = await site.sessions.login(body.name, body.password).catch((err: unknown) => {

@@ -25,7 +25,7 @@ export function statusRoutes(
   const fsp = site.config.site.fallbackStatus;
   router.post(
     '/fsp/v1/status',
-    rateLimit({ perMinute: fsp.perMinute }),
+    rateLimit({ perMinute: fsp.perMinute, trustedProxies: site.config.server.trustedProxies }),
     jsonBody(fsp.maxBodyBytes),
     async (req, res) => {
       const result = await site.status.fromFallback(
