@@ -42,6 +42,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['migrate-db', async () => (await import('./commands/migrate-db.js')).registerMigrateDb],
   ['export', async () => (await import('./commands/export.js')).registerExport],
   ['gpo', async () => (await import('./commands/gpo.js')).registerGpo],
+  ['mirror', async () => (await import('./commands/mirror.js')).registerMirror],
 ];
 
 /** Global options that take a value: their value is not the command name. */

@@ -1,0 +1,337 @@
+import { randomBytes } from 'node:crypto';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
+import {
+  endpoint,
+  linux,
+  markerOf,
+  markerPackage,
+  type AgentRun,
+} from '../helpers/agent-endpoint.js';
+import { collect, spawnCli } from '../helpers/cli.js';
+import { runCliWithin, startServe, type Served } from '../helpers/processes.js';
+import { dbTestSerial, type SiteContext } from '../helpers/site.js';
+
+/**
+ * Issue 15 item 5: `upcat mirror` between real agents (`upcat agent --once`, the built CLI) and
+ * a real `upcat serve`. The mirror reaches its upstream through a small proxy the test controls,
+ * which can forge the upstream's timestamp; the upstream is stopped and restarted on its port.
+ */
+
+const CLI_MS = 60_000;
+
+interface MirrorStatus {
+  trust: string;
+  served: { timestampVersion: number; snapshotVersion: number; targets: number };
+  refreshes: number;
+  lastError?: string;
+  cache: { files: number; bytes: number };
+}
+
+interface RunningMirror {
+  url: string;
+  home: string;
+  status(): Promise<MirrorStatus>;
+  /** Resolves once a refresh that started after this call has ended, with the status then. */
+  nextRefresh(): Promise<MirrorStatus>;
+  stop(): Promise<void>;
+}
+
+async function startMirror(args: string[], home: string): Promise<RunningMirror> {
+  const child = spawnCli(['mirror', ...args, '--home', home, '--json'], {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+  });
+  const done = collect(child);
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line !== undefined && out.includes('\n'))
+        resolve((JSON.parse(line) as { url: string }).url);
+    });
+    void done.then((r) => reject(new Error(`upcat mirror exited: ${r.stderr}`)));
+  });
+  const status = async (): Promise<MirrorStatus> =>
+    (await (await fetch(`${url}/mirror/v1/status`)).json()) as MirrorStatus;
+  return {
+    url,
+    home,
+    status,
+    nextRefresh: async () => {
+      const from = (await status()).refreshes;
+      for (;;) {
+        const s = await status();
+        // Two more: the refresh running at the call may have started before it.
+        if (s.refreshes >= from + 2) return s;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await done;
+    },
+  };
+}
+
+interface ForgingProxy {
+  url: string;
+  /** While true, timestamp.json comes back with its signature altered. */
+  forge: boolean;
+  close(): Promise<void>;
+}
+
+/** A pass-through to the upstream that can forge its timestamp; a gone upstream drops the socket. */
+async function startForgingProxy(upstreamPort: number): Promise<ForgingProxy> {
+  const proxy: ForgingProxy = { url: '', forge: false, close: async () => undefined };
+  const server = http.createServer((req, res) => {
+    const up = http.request(
+      {
+        host: '127.0.0.1',
+        port: upstreamPort,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      },
+      (answer) => {
+        if (!(proxy.forge && req.url === '/tuf/timestamp.json' && answer.statusCode === 200)) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks)
+            .toString('utf8')
+            .replace(
+              /("sig":\s*"[0-9a-f]*)([0-9a-f])"/,
+              (_m, head: string, last: string) => `${head}${last === '0' ? '1' : '0'}"`,
+            );
+          const headers = { ...answer.headers };
+          delete headers['content-length'];
+          delete headers.etag;
+          res.writeHead(200, headers).end(body);
+        });
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  proxy.close = () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+  return proxy;
+}
+
+function manifest(product: string, version: string): Record<string, unknown> {
+  return {
+    title: `${product} ${version}`,
+    product,
+    classification: 'Updates',
+    version,
+    handler: { type: 'commandLine', program: 'setup.sh' },
+    isInstallable: { Platform: { Name: 'linux' } },
+  };
+}
+
+async function siteCli(
+  t: ExecutionContext,
+  ctx: SiteContext,
+  work: string,
+): Promise<{
+  cli<T>(...args: string[]): Promise<T>;
+  release(
+    name: string,
+    version: string,
+    action: string,
+  ): Promise<{ updateId: string; sha256: string }>;
+}> {
+  const cli = async <T>(...args: string[]): Promise<T> => {
+    const res = await runCliWithin([...args, '--json'], ctx.env, CLI_MS);
+    if (res.code !== 0) throw new Error(`upcat ${args.join(' ')}: exit ${res.code}: ${res.stderr}`);
+    return JSON.parse(res.stdout) as T;
+  };
+  return {
+    cli,
+    release: async (name, version, action) => {
+      const mf = path.join(work, `manifest-${randomBytes(4).toString('hex')}.json`);
+      await writeFile(mf, JSON.stringify(manifest(name, version)));
+      const pkg = await markerPackage(work, name, version);
+      const u = await cli<{ updateId: string; sha256: string }>(
+        'publish',
+        pkg,
+        '--manifest',
+        mf,
+        '--quiet',
+      );
+      await cli('approve', u.updateId, '--group', 'All Computers', '--action', action);
+      t.log(`released ${name} ${version} (${action})`);
+      return u;
+    },
+  };
+}
+
+const stateOf = (run: AgentRun, updateId: string): string | undefined =>
+  run.report?.results.find((r) => r.updateId === updateId)?.state;
+
+const exists = (file: string): Promise<boolean> =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
+dbTestSerial(
+  'mirror: agents install through it; upstream down it serves what it has; a tampered mirror is refused; a forging upstream is refused by the mirror',
+  async (t, ctx) => {
+    t.timeout(12 * 60_000);
+    const work = await mkdtemp(path.join(os.tmpdir(), 'upcat-mirror-'));
+    t.teardown(() => rm(work, { recursive: true, force: true }));
+    await writeFile(
+      path.join(ctx.home, 'upcat.config.json'),
+      JSON.stringify({ site: { approval: 'auto-all' } }),
+    );
+    const site = await siteCli(t, ctx, work);
+    const tool = await site.release('Branch Tool', '1.0', 'optional');
+
+    let upstream: Served = await startServe(ctx.env);
+    t.teardown(() => upstream.stop());
+    const proxy = await startForgingProxy(upstream.port);
+    t.teardown(() => proxy.close());
+    const root = path.join(work, 'root.json');
+    await writeFile(
+      root,
+      Buffer.from(await (await fetch(`${upstream.url}/tuf/1.root.json`)).arrayBuffer()),
+    );
+    const mirror = await startMirror(
+      [
+        '--upstream',
+        proxy.url,
+        '--root',
+        root,
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--refresh-seconds',
+        '0.2',
+        '--cache-bytes',
+        '64M',
+      ],
+      path.join(work, 'mirror'),
+    );
+    t.teardown(() => mirror.stop());
+    t.like(await mirror.status(), { trust: 'pinned', served: { targets: 2 } });
+    const agentRoot = ['--root', root];
+
+    // An agent pointed at the mirror registers, syncs and installs through it; the upstream
+    // keeps the one truth (its report counts the install); the payload is now in the cache.
+    const e1 = await endpoint(work, 'e1', linux('x64'));
+    const first = await e1.run(mirror.url, { extra: [...agentRoot, '--install-optional'] });
+    t.is(first.code, 0, first.stderr);
+    t.is(stateOf(first, tool.updateId), 'installed');
+    t.deepEqual(await e1.markers(), [markerOf('Branch Tool', '1.0')]);
+    const cached = path.join(mirror.home, 'cache', tool.sha256);
+    t.true(await exists(cached));
+    const revisions = await site.cli<Array<{ updateId: string; installed: number }>>(
+      'report',
+      'revisions',
+    );
+    t.like(
+      revisions.find((r) => r.updateId === tool.updateId),
+      { installed: 1 },
+    );
+    // A second endpoint takes the policy but leaves the optional update waiting.
+    const e2 = await endpoint(work, 'e2', linux('x64'));
+    const waiting = await e2.run(mirror.url, { extra: agentRoot });
+    t.is(waiting.code, 0, waiting.stderr);
+    t.is(stateOf(waiting, tool.updateId), 'waiting');
+
+    // Upstream stopped: the mirror keeps serving its metadata and cached payloads, and e2
+    // installs from them (its session reads the kept /v1/site; its sync is answered 304).
+    await upstream.stop();
+    t.regex(
+      (await mirror.nextRefresh()).lastError ?? '',
+      /not accepted|fetch failed|ECONNREFUSED|socket/i,
+    );
+    const offline = await e2.run(mirror.url, { extra: [...agentRoot, '--install-optional'] });
+    t.is(stateOf(offline, tool.updateId), 'installed', offline.stderr);
+    t.deepEqual(await e2.markers(), [markerOf('Branch Tool', '1.0')]);
+    const siteInfo = await fetch(`${mirror.url}/v1/site`);
+    t.is(siteInfo.status, 200);
+    t.is(siteInfo.headers.get('x-upcat-mirror'), 'upstream-unreachable');
+
+    // A payload altered in the mirror's cache: the agent refuses it (the signed hash differs).
+    upstream = await startServe(ctx.env, upstream.port);
+    const bytes = await readFile(cached);
+    bytes[bytes.length - 30] = (bytes[bytes.length - 30] ?? 0) ^ 0xff;
+    await writeFile(cached, bytes);
+    const e3 = await endpoint(work, 'e3', linux('x64'));
+    const tampered = await e3.run(mirror.url, { extra: [...agentRoot, '--install-optional'] });
+    t.is(tampered.code, 2, tampered.stderr);
+    t.is(stateOf(tampered, tool.updateId), 'download_rejected');
+    t.deepEqual(await e3.markers(), []);
+
+    // A new release reaches the mirror through TUF; e1 installs it and has seen that timestamp.
+    const served = path.join(mirror.home, 'tuf', 'served');
+    const oldTimestamp = await readFile(path.join(served, 'timestamp.json'));
+    const before = (await mirror.status()).served.timestampVersion;
+    const fix = await site.release('Branch Fix', '1.0', 'install');
+    let now = await mirror.nextRefresh();
+    while (now.served.timestampVersion === before) now = await mirror.nextRefresh();
+    const second = await e1.run(mirror.url, { extra: agentRoot });
+    t.is(second.code, 0, second.stderr);
+    t.is(stateOf(second, fix.updateId), 'installed');
+
+    // A rolled-back timestamp on the mirror: refused by the agent that has seen a newer one.
+    const newTimestamp = await readFile(path.join(served, 'timestamp.json'));
+    await writeFile(path.join(served, 'timestamp.json'), oldTimestamp);
+    const rolledBack = await e1.run(mirror.url, { extra: agentRoot });
+    t.is(rolledBack.code, 2, rolledBack.stderr);
+    t.regex(rolledBack.stderr, /does not verify from the trusted root/);
+    await writeFile(path.join(served, 'timestamp.json'), newTimestamp);
+
+    // A modified snapshot on the mirror: a new agent refuses it and installs nothing.
+    const realSnapshot = path.join(served, `${now.served.snapshotVersion}.snapshot.json`);
+    const original = await readFile(realSnapshot, 'utf8');
+    await writeFile(
+      realSnapshot,
+      original.replace(
+        /"expires":\s*"(\d)/,
+        (_m, d: string) => `"expires":"${d === '2' ? '3' : '2'}`,
+      ),
+    );
+    const e4 = await endpoint(work, 'e4', linux('x64'));
+    const forgedSnapshot = await e4.run(mirror.url, { extra: agentRoot });
+    t.is(forgedSnapshot.code, 2, forgedSnapshot.stderr);
+    t.regex(forgedSnapshot.stderr, /does not verify from the trusted root/);
+    t.deepEqual(await e4.markers(), []);
+    await writeFile(realSnapshot, original);
+
+    // The upstream (through the proxy) forges its timestamp: the mirror refuses it and keeps
+    // serving its last good copy, byte for byte; once the forgery stops, it moves on.
+    proxy.forge = true;
+    const fixTimestamp = (await mirror.status()).served.timestampVersion;
+    const next = await site.release('Branch Next', '1.0', 'install');
+    const refused = await mirror.nextRefresh();
+    t.regex(refused.lastError ?? '', /not accepted/);
+    t.is(refused.served.timestampVersion, fixTimestamp);
+    t.deepEqual(await readFile(path.join(served, 'timestamp.json')), newTimestamp);
+    proxy.forge = false;
+    let healed = await mirror.nextRefresh();
+    while (healed.served.timestampVersion === fixTimestamp) healed = await mirror.nextRefresh();
+    t.is(healed.lastError, undefined);
+    const third = await e1.run(mirror.url, { extra: agentRoot });
+    t.is(third.code, 0, third.stderr);
+    t.is(stateOf(third, next.updateId), 'installed');
+  },
+);
