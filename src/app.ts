@@ -4,6 +4,8 @@ import { CONFIG_FILE, loadConfig, type LoadOptions } from './config/load.js';
 import type { SiteConfig } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { BlobPool } from './storage/blobs/pool.js';
+import { openBlobStore } from './storage/blobs/open-store.js';
+import type { BlobStore } from './storage/blobs/store.js';
 import { drainDb, migrate, openDb, type Db } from './storage/db.js';
 import { PublishService } from './publish/publish-service.js';
 import { ExpireService } from './publish/expire-service.js';
@@ -21,7 +23,10 @@ export interface Site extends SiteServices {
   config: SiteConfig;
   log: Logger;
   db: Db;
+  /** The site's file-system pool; with `storage.blobs.type = s3`, only its staging area. */
   pool: BlobPool;
+  /** Where payloads, update documents and signatures live (storage.blobs, issue 15). */
+  blobs: BlobStore;
   publish: PublishService;
   expire: ExpireService;
   /** Updates list, detail, decline (issue 14). */
@@ -52,7 +57,8 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
     throw err;
   }
   const pool = new BlobPool(config.dirs.packages);
-  await pool.init();
+  const blobs = openBlobStore(config, pool);
+  await blobs.init();
   const limits = config.limits;
   const signing = await loadSiteSigning(config);
   const tuf = signing === undefined ? undefined : new TufPublisher({ db, signing, log });
@@ -62,9 +68,10 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
     log,
     db,
     pool,
+    blobs,
     signing,
     tuf,
-    publish: new PublishService({ db, pool, limits, log, signing, tuf }),
+    publish: new PublishService({ db, pool: blobs, limits, log, signing, tuf }),
     expire: new ExpireService({ db, log, tuf }),
     updateAdmin: new UpdateAdminService({ db, log, tuf }),
     catalog: new CatalogReader(db),

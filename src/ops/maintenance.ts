@@ -79,14 +79,14 @@ async function collect(site: Site, lease: Lease, options: GcOptions): Promise<Gc
 
   const tufMetadata = await collectMetadata(tufRepoDir(config.dirs.catalog), graceMs, now, dryRun);
   await renew();
-  const payloads = await collectPayloads(site.db, site.pool, {
+  const payloads = await collectPayloads(site.db, site.blobs, {
     cutoffIso: before(config.retention.payloadDays),
     graceMs,
     now,
     dryRun,
   });
   await renew();
-  const temporaryFiles = await collectTemporary(config.dirs, graceMs, now, dryRun);
+  const temporaryFiles = await collectTemporary(config.dirs, site.blobs, graceMs, now, dryRun);
   await renew();
   const stateMessages = await rollUpStateMessages(
     site.db,

@@ -5,7 +5,7 @@ import { conflict, invalidInput, UpcatError } from '../errors.js';
 import { canonicalJson } from '../catalog/canonical-json.js';
 import { parseManifest, type Manifest } from '../catalog/manifest.js';
 import type { Db } from '../storage/db.js';
-import type { BlobPool, StagedBlob } from '../storage/blobs/pool.js';
+import type { BlobStore, StagedBlob } from '../storage/blobs/store.js';
 import * as repo from '../storage/catalog-repo.js';
 import { checkPayload, type PayloadKind, type PayloadLimits } from './payload-check.js';
 import { checkRelationships } from './relations-check.js';
@@ -57,7 +57,7 @@ export function publishAnswer(result: PublishResult): PublishAnswer {
 
 export interface PublishDeps {
   db: Db;
-  pool: BlobPool;
+  pool: BlobStore;
   /** Undefined until `upcat init` has made the site's keys: publishing then refuses. */
   signing: SiteSigning | undefined;
   tuf: TufPublisher | undefined;

@@ -5,7 +5,7 @@ import { revisionToXml, type RevisionDocument } from '../catalog/update-xml.js';
 import { parseRuleJson } from '../rules/index.js';
 import type { SiteSigning } from '../signing/site-signing.js';
 import { signDigest } from '../signing/cms.js';
-import type { BlobPool, StagedBlob } from '../storage/blobs/pool.js';
+import type { BlobStore, StagedBlob } from '../storage/blobs/store.js';
 import { insertBlob } from '../storage/catalog-repo.js';
 import type { PayloadKind } from './payload-check.js';
 import type { NormalizedRules } from './rules-check.js';
@@ -29,7 +29,7 @@ export interface RevisionFacts {
  */
 export async function writeRevisionArtifacts(
   trx: Knex.Transaction,
-  pool: BlobPool,
+  pool: BlobStore,
   signing: SiteSigning,
   facts: RevisionFacts,
 ): Promise<StagedBlob> {

@@ -72,7 +72,7 @@ export async function makeTufFixture(options: TufFixtureOptions = {}): Promise<T
     res.type('application/octet-stream').send(forged);
   });
   const router = express.Router();
-  tufRoutes(router, { config, pool }, async () => true); // no database here: every pool file
+  tufRoutes(router, { config, blobs: pool }, async () => true); // no database here: every pool file
   app.use(router);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -1,7 +1,5 @@
-import { readdir, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { Knex } from 'knex';
-import type { BlobPool } from '../../storage/blobs/pool.js';
+import type { BlobStore } from '../../storage/blobs/store.js';
 import { currentCatalogVersion, lockCatalog } from '../../storage/catalog-repo.js';
 import { writeCatalog } from '../../storage/catalog-writer.js';
 import type { Db } from '../../storage/db.js';
@@ -83,7 +81,7 @@ export async function neededBlobs(
 
 export async function collectPayloads(
   db: Db,
-  pool: BlobPool,
+  pool: BlobStore,
   opts: { cutoffIso: string; graceMs: number; now: number; dryRun: boolean },
 ): Promise<PayloadsFreed> {
   const out: PayloadsFreed = {
@@ -96,7 +94,8 @@ export async function collectPayloads(
   let version = await currentCatalogVersion(db);
   let needed = await neededBlobs(db, opts.cutoffIso);
   const candidates: Array<{ sha256: string; kind: keyof PayloadsFreed }> = [];
-  for (const { sha256, mtimeMs } of await poolFiles(pool.root)) {
+  // Listed through the port: files of the pool, or objects of the bucket (ListObjectsV2).
+  for await (const { sha256, mtimeMs } of pool.list()) {
     if (!known.has(sha256)) {
       // A publish renames its payload into the pool just before its commit; the grace (and the
       // re-check under the catalog lock below) keeps that file.
@@ -138,32 +137,14 @@ export async function collectPayloads(
   return out;
 }
 
-/** Unlinks a pool file and its signature; undefined when it was already gone. */
+/** Removes a blob and its signature; undefined when it was already gone. */
 async function removeBlob(
-  pool: BlobPool,
+  pool: BlobStore,
   sha256: string,
   dryRun: boolean,
 ): Promise<number | undefined> {
-  const file = pool.pathOf(sha256);
-  const st = await stat(file).catch(() => undefined);
-  if (st === undefined) return undefined;
-  if (!dryRun) {
-    await rm(file, { force: true });
-    await rm(pool.signaturePathOf(sha256), { force: true });
-  }
-  return st.size;
-}
-
-async function poolFiles(root: string): Promise<Array<{ sha256: string; mtimeMs: number }>> {
-  const out: Array<{ sha256: string; mtimeMs: number }> = [];
-  const poolDir = path.join(root, 'pool');
-  for (const prefix of await readdir(poolDir).catch(() => [] as string[])) {
-    if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
-    for (const name of await readdir(path.join(poolDir, prefix)).catch(() => [] as string[])) {
-      if (!/^[0-9a-f]{64}$/.test(name) || !name.startsWith(prefix)) continue;
-      const st = await stat(path.join(poolDir, prefix, name)).catch(() => undefined);
-      if (st?.isFile() === true) out.push({ sha256: name, mtimeMs: st.mtimeMs });
-    }
-  }
-  return out;
+  const size = await pool.sizeOf(sha256);
+  if (size === undefined) return undefined;
+  if (!dryRun) await pool.remove(sha256);
+  return size;
 }

@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import { errnoCode, invalidInput, isUpcatError, UpcatError } from '../../errors.js';
 import type { SiteSigning } from '../../signing/site-signing.js';
 import type { TargetChanges } from '../../signing/tuf-targets.js';
-import type { BlobPool } from '../../storage/blobs/pool.js';
+import type { BlobStore } from '../../storage/blobs/store.js';
 import * as repo from '../../storage/catalog-repo.js';
 import { writeCatalog } from '../../storage/catalog-writer.js';
 import type { Db } from '../../storage/db.js';
@@ -91,7 +91,7 @@ export interface CatalogImportResult {
 /** What storing needs from the site. */
 export interface ImportDeps {
   db: Db;
-  pool: BlobPool;
+  blobs: BlobStore;
   signing: SiteSigning | undefined;
   tuf: TufPublisher | undefined;
   limits: PayloadLimits;
@@ -302,7 +302,7 @@ async function storeBatch(
 ): Promise<{ version: number | undefined; written: Written[] }> {
   await repo.lockCatalog(trx);
   const actor = options.actor ?? 'import-catalog';
-  const ctx = { pool: site.pool, signing: site.signing, dryRun: options.dryRun, actor };
+  const ctx = { pool: site.blobs, signing: site.signing, dryRun: options.dryRun, actor };
   let version: number | undefined;
   const written: Written[] = [];
   const lookup = await BatchLookup.read(

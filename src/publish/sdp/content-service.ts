@@ -55,7 +55,7 @@ export async function addContent(
         updateId: pkg.updateId,
         actor,
       });
-      const ctx = { pool: site.pool, signing: site.signing, dryRun: false, actor };
+      const ctx = { pool: site.blobs, signing: site.signing, dryRun: false, actor };
       const written = await writeVendorRevision(trx, pkg, decision, payload, version, ctx);
       await insertVendorRows(trx, [written.vendorRow]);
       await repo.audit(trx, {

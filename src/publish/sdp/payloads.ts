@@ -9,7 +9,7 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { errnoCode, invalidInput, isUpcatError, UpcatError } from '../../errors.js';
-import type { BlobPool, StagedBlob } from '../../storage/blobs/pool.js';
+import type { BlobStore, StagedBlob } from '../../storage/blobs/store.js';
 import { checkPayload, type PayloadKind, type PayloadLimits } from '../payload-check.js';
 import { fetchPayload, type FetchOptions } from './fetch.js';
 import type { OriginFile } from './vendor-metadata.js';
@@ -28,7 +28,7 @@ export interface PayloadSources {
 }
 
 export interface PayloadDeps {
-  pool: BlobPool;
+  blobs: BlobStore;
   limits: PayloadLimits;
 }
 
@@ -41,7 +41,7 @@ export async function stageVerified(
   const origin = originOf(pkg);
   let staged: StagedBlob;
   try {
-    staged = await deps.pool.stage(source, origin.size);
+    staged = await deps.blobs.stage(source, origin.size);
   } catch (err) {
     if (isUpcatError(err) && err.code === 'too_large') {
       throw new UpcatError(

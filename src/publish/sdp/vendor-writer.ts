@@ -12,7 +12,7 @@
 import type { Knex } from 'knex';
 import { conflict, invalidInput, UpcatError } from '../../errors.js';
 import type { SiteSigning } from '../../signing/site-signing.js';
-import type { BlobPool } from '../../storage/blobs/pool.js';
+import type { BlobStore } from '../../storage/blobs/store.js';
 import * as repo from '../../storage/catalog-repo.js';
 import { revisionToXml } from '../../catalog/update-xml.js';
 import { documentOf, writeRevisionArtifacts, type RevisionFacts } from '../revision-artifacts.js';
@@ -37,7 +37,7 @@ export type Decision =
     };
 
 export interface WriterContext {
-  pool: BlobPool;
+  pool: BlobStore;
   signing: SiteSigning | undefined;
   /** A dry run writes rows (rolled back later) but no pool files or signatures. */
   dryRun: boolean;

@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import type { Site } from '../../app.js';
 import { blobExists } from '../../storage/catalog-repo.js';
 import { errorBody } from '../middleware/errors.js';
-import { sendImmutable } from '../send-immutable.js';
+import { sendBlob, sendPayload } from '../send-blob.js';
 
 const CONTENT_NAME = /^([0-9a-f]{64})(\.p7s)?$/;
 
@@ -12,7 +12,7 @@ const CONTENT_NAME = /^([0-9a-f]{64})(\.p7s)?$/;
  * `GET /content/<sha256>.p7s`: the payload's detached CMS signature by the site's publisher
  * certificate (DESIGN.md §3), verifiable with `openssl cms -verify` against `/pki/ca.pem`.
  */
-export function contentRoutes(router: Router, site: Pick<Site, 'db' | 'pool'>): void {
+export function contentRoutes(router: Router, site: Pick<Site, 'db' | 'blobs'>): void {
   router.get('/content/:name', async (req, res, next) => {
     const match = CONTENT_NAME.exec(req.params.name.toLowerCase());
     if (match === null) {
@@ -28,17 +28,19 @@ export function contentRoutes(router: Router, site: Pick<Site, 'db' | 'pool'>): 
       return;
     }
     if (match[2] !== undefined) {
-      res.set('X-Content-Type-Options', 'nosniff');
-      sendImmutable(
+      await sendBlob(
+        req,
         res,
         next,
-        site.pool.signaturePathOf(sha256),
-        undefined,
-        'application/pkcs7-signature',
+        site.blobs,
+        { sha256, kind: 'signature' },
+        {
+          contentType: 'application/pkcs7-signature',
+        },
       );
       return;
     }
-    res.set('X-Content-Type-Options', 'nosniff');
-    sendImmutable(res, next, site.pool.pathOf(sha256), `"${sha256}"`);
+    // From the store: a file, the object proxied, or a redirect (storage.blobs.redirect).
+    await sendPayload(req, res, next, site.blobs, sha256);
   });
 }

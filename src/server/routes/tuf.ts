@@ -4,6 +4,7 @@ import type { Site } from '../../app.js';
 import { tufRepoDir } from '../../signing/tuf-repo.js';
 import { errorBody } from '../middleware/errors.js';
 import { sendImmutable } from '../send-immutable.js';
+import { sendPayload } from '../send-blob.js';
 import { MUTABLE_FILES, MutableMetadata } from '../mutable-metadata.js';
 
 /** Version-prefixed metadata (consistent snapshots, TUF spec §5.6.1): never changes once written. */
@@ -25,7 +26,7 @@ const SEGMENT = /^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]*$/;
  */
 export function tufRoutes(
   router: Router,
-  site: Pick<Site, 'config' | 'pool'>,
+  site: Pick<Site, 'config' | 'blobs'>,
   isPublished: (sha256: string) => Promise<boolean>,
 ): void {
   const dir = tufRepoDir(site.config.dirs.catalog);
@@ -46,7 +47,7 @@ export function tufRoutes(
       res.status(404).json(errorBody('not_found', `no target ${base}`));
       return;
     }
-    sendImmutable(res, next, site.pool.pathOf(sha256), `"${sha256}"`);
+    await sendPayload(req, res, next, site.blobs, sha256);
   });
 
   router.get('/tuf/:file', async (req, res, next) => {

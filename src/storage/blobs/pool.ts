@@ -5,7 +5,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UpcatError, errnoCode } from '../../errors.js';
 import { liveness, ownerId } from '../owner.js';
+import type { Freed } from '../../ops/gc/freed.js';
 import { StagingFile } from './staging-file.js';
+import { staleFileRemover } from './stale-files.js';
+import type { BlobRef, BlobSource, BlobStore, ByteRange, StoredBlob } from './store.js';
 
 export interface BlobInfo {
   sha256: string;
@@ -35,7 +38,8 @@ export const CHUNK_BYTES = 1024 * 1024;
  * fsynced, and renamed into place only when the caller commits, so a crash leaves either nothing
  * or a whole file.
  */
-export class BlobPool {
+export class BlobPool implements BlobStore {
+  readonly kind = 'fs';
   readonly root: string;
   private readonly poolDir: string;
   private readonly tmpDir: string;
@@ -106,8 +110,59 @@ export class BlobPool {
     }
   }
 
-  openRead(sha256: string, range?: { start: number; end: number }): ReadStream {
+  openRead(sha256: string, range?: ByteRange): ReadStream {
     return createReadStream(this.pathOf(sha256), { ...range, highWaterMark: CHUNK_BYTES });
+  }
+
+  /** The port's read: opened once the file is, so a missing blob rejects here (ENOENT). */
+  async read(sha256: string, range?: ByteRange): Promise<Readable> {
+    const stream = this.openRead(sha256, range);
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', reject);
+    });
+    return stream;
+  }
+
+  async source(ref: BlobRef): Promise<BlobSource | undefined> {
+    const file =
+      ref.kind === 'payload' ? this.pathOf(ref.sha256) : this.signaturePathOf(ref.sha256);
+    const st = await stat(file).catch(() => undefined);
+    return st?.isFile() === true ? { type: 'file', path: file } : undefined;
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    for (const prefix of await readdir(this.poolDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      const dir = path.join(this.poolDir, prefix);
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (!SHA256.test(name) || !name.startsWith(prefix)) continue;
+        const st = await stat(path.join(dir, name)).catch(() => undefined);
+        if (st?.isFile() === true) yield { sha256: name, size: st.size, mtimeMs: st.mtimeMs };
+      }
+    }
+  }
+
+  async remove(sha256: string): Promise<void> {
+    await rm(this.pathOf(sha256), { force: true });
+    await rm(this.signaturePathOf(sha256), { force: true });
+  }
+
+  /**
+   * Staging files of killed publishes (tmp/) and half-written signatures (`*.tmp` under
+   * signatures/), judged by modification time: a staging file being written is touched by every
+   * write, so only one left alone for `graceMs` goes.
+   */
+  async sweepTemporary(graceMs: number, now: number, dryRun: boolean): Promise<Freed> {
+    const freed: Freed = { files: 0, bytes: 0 };
+    const take = staleFileRemover(freed, graceMs, now, dryRun);
+    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+      await take(path.join(this.tmpDir, name));
+    }
+    const signatures = path.join(this.root, 'signatures');
+    const entries = await readdir(signatures, { recursive: true }).catch(() => [] as string[]);
+    for (const rel of entries) if (rel.endsWith('.tmp')) await take(path.join(signatures, rel));
+    return freed;
   }
 
   /**
