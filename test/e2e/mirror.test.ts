@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
+import dnsPacket from 'dns-packet';
 import {
   endpoint,
   linux,
@@ -83,13 +85,23 @@ interface ForgingProxy {
   url: string;
   /** While true, timestamp.json comes back with its signature altered. */
   forge: boolean;
+  /** X-Forwarded-For of each client API request that came through, by path. */
+  forwardedFor: Map<string, string>;
   close(): Promise<void>;
 }
 
 /** A pass-through to the upstream that can forge its timestamp; a gone upstream drops the socket. */
 async function startForgingProxy(upstreamPort: number): Promise<ForgingProxy> {
-  const proxy: ForgingProxy = { url: '', forge: false, close: async () => undefined };
+  const proxy: ForgingProxy = {
+    url: '',
+    forge: false,
+    forwardedFor: new Map(),
+    close: async () => undefined,
+  };
   const server = http.createServer((req, res) => {
+    const xff = req.headers['x-forwarded-for'];
+    if (req.url?.startsWith('/v1/') === true && typeof xff === 'string')
+      proxy.forwardedFor.set(req.url.split('?')[0] ?? '', xff);
     const up = http.request(
       {
         host: '127.0.0.1',
@@ -131,6 +143,45 @@ async function startForgingProxy(upstreamPort: number): Promise<ForgingProxy> {
       server.closeAllConnections();
     });
   return proxy;
+}
+
+/** A DNS server answering every SRV question with these targets (all 127.0.0.1). */
+async function srvServer(
+  targets: Array<{ priority: number; port: number }>,
+): Promise<{ address: string; close(): Promise<void> }> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg, from) => {
+    const q = dnsPacket.decode(msg);
+    const name = q.questions?.[0]?.name ?? '';
+    const answers: dnsPacket.Answer[] = targets.map((x) => ({
+      type: 'SRV',
+      name,
+      ttl: 5,
+      data: { priority: x.priority, weight: 0, port: x.port, target: '127.0.0.1' },
+    }));
+    const answer = dnsPacket.encode({
+      type: 'response',
+      id: q.id ?? 0,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER,
+      questions: q.questions ?? [],
+      answers,
+    });
+    socket.send(answer, from.port, from.address);
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  return {
+    address: `127.0.0.1:${socket.address().port}`,
+    close: () => new Promise<void>((r) => socket.close(() => r())),
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }
 
 function manifest(product: string, version: string): Record<string, unknown> {
@@ -256,6 +307,61 @@ dbTestSerial(
     t.is(waiting.code, 0, waiting.stderr);
     t.is(stateOf(waiting, tool.updateId), 'waiting');
 
+    t.is(proxy.forwardedFor.get('/v1/clients'), '127.0.0.1');
+
+    // Payloads from the cache: Range and conditional GET, as the site answers them.
+    const content = `${mirror.url}/content/${tool.sha256}`;
+    const ranged = await fetch(content, { headers: { range: 'bytes=10-19' } });
+    t.is(ranged.status, 206);
+    t.is((await ranged.arrayBuffer()).byteLength, 10);
+    const etag = ranged.headers.get('etag') ?? '';
+    t.is(etag, `"${tool.sha256}"`);
+    // (fetch adds "Cache-Control: no-cache" to a conditional request unless one is given)
+    const unchanged = await fetch(content, {
+      headers: { 'if-none-match': etag, 'cache-control': 'max-age=0' },
+    });
+    t.is(unchanged.status, 304);
+    t.is((await fetch(`${mirror.url}/content/${'0'.repeat(64)}`)).status, 404);
+    t.is((await fetch(`${mirror.url}/v1/tokens`)).status, 404);
+
+    // DNS SRV: a dead target at priority 5, the mirror at 10, the site at 20; the agent skips
+    // the dead one and uses the mirror.
+    const dns = await srvServer([
+      { priority: 5, port: await closedPort() },
+      { priority: 10, port: Number(new URL(mirror.url).port) },
+      { priority: 20, port: upstream.port },
+    ]);
+    t.teardown(dns.close);
+    const inventory = path.join(work, 'srv-inventory.json');
+    await writeFile(inventory, JSON.stringify(linux('x64')));
+    const bySrv = await runCliWithin(
+      [
+        'agent',
+        '--once',
+        '--json',
+        '--domain',
+        'branch.test',
+        '--dns-server',
+        dns.address,
+        '--state-dir',
+        path.join(work, 'srv-state'),
+        '--inventory',
+        inventory,
+        '--hardware-id',
+        'hw-srv',
+        '--name',
+        'srv',
+        ...agentRoot,
+      ],
+      { PATH: process.env['PATH'], HOME: process.env['HOME'] },
+      120_000,
+    );
+    t.is(bySrv.code, 0, bySrv.stderr);
+    t.like(JSON.parse(bySrv.stdout.trim().split('\n').pop() ?? '{}'), {
+      source: 'dns srv',
+      server: mirror.url,
+    });
+
     // Upstream stopped: the mirror keeps serving its metadata and cached payloads, and e2
     // installs from them (its session reads the kept /v1/site; its sync is answered 304).
     await upstream.stop();
@@ -264,6 +370,7 @@ dbTestSerial(
       /not accepted|fetch failed|ECONNREFUSED|socket/i,
     );
     const offline = await e2.run(mirror.url, { extra: [...agentRoot, '--install-optional'] });
+    t.is(offline.code, 0, offline.stderr);
     t.is(stateOf(offline, tool.updateId), 'installed', offline.stderr);
     t.deepEqual(await e2.markers(), [markerOf('Branch Tool', '1.0')]);
     const siteInfo = await fetch(`${mirror.url}/v1/site`);
