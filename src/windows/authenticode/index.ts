@@ -12,4 +12,4 @@ export { verifyCab, verifyCabBytes } from './cab-verify.js';
 export type { WrapOptions } from './wrap.js';
 export { writeSignedCab } from './wrap.js';
 export { signPeFile, verifyPe } from './pe.js';
-export { verifyMsi } from './msi.js';
+export { signMsiFile, verifyMsi } from './msi.js';

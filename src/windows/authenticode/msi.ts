@@ -1,10 +1,17 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import CFB from 'cfb';
-import { UpcatError, invalidInput } from '../../errors.js';
-import { malformed } from './der.js';
+import { createWriteStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { UpcatError } from '../../errors.js';
+import { linkNew, partialPath, type CabSignOptions, type CabSignResult } from './cab-sign.js';
+import { readCfbTree, type CfbNode, type CfbStorage } from './cfb-tree.js';
+import { writeCfb } from './cfb-write.js';
+import { integer, malformed, octets, seq, type Asn1 } from './der.js';
 import { OID } from './oids.js';
 import { parseAuthenticode } from './parse.js';
+import { buildSignature } from './signature.js';
+import { prepareSigner, type AuthenticodeSigner, type PreparedSigner } from './signer.js';
 import {
   notSigned,
   trustAnchors,
@@ -15,20 +22,55 @@ import {
 } from './verdict.js';
 
 /**
- * Verification of an MSI (compound file) Authenticode signature, as osslsigncode msi.c and
- * Windows compute it: the PKCS#7 is the root stream "\x05DigitalSignature"; the digest covers
- * every non-empty stream's contents, storage by storage, children sorted by their raw UTF-16LE
- * names (NUL included; on a common prefix the longer name first), each storage followed by its
- * CLSID; the two signature streams of the root are left out. (MsiDigitalSignatureEx, the
- * metadata pre-hash, is not supported: such a signature is refused as malformed.)
+ * Authenticode for MSI (compound file) packages, as osslsigncode msi.c and Windows compute it:
+ * the PKCS#7 is the root stream "\x05DigitalSignature"; the digest covers every stream's
+ * contents, storage by storage, children sorted by their raw UTF-16LE names (NUL included; on a
+ * common prefix the longer name first), each storage followed by its CLSID; the two signature
+ * streams of the root are left out. (MsiDigitalSignatureEx, the metadata pre-hash, is not
+ * supported: such a signature is refused as malformed, and signing drops it.)
  *
- * Only verification: signing would need a compound-file writer that adds nothing but the
- * signature stream, and the `cfb` package always adds its own "\x01Sh33tJ5" stream.
- * `cfb` reads the whole file, so the size is bounded.
+ * Signing reads the package's tree and writes it again with cfb-write.ts plus the signature
+ * stream, so every stream and CLSID the digest covers is carried unchanged; the sector layout
+ * is new. The whole file is held in memory, so its size is bounded.
  */
 const DIGITAL_SIGNATURE = '\u0005DigitalSignature';
 const SIGNATURE_EX = '\u0005MsiDigitalSignatureEx';
 export const MAX_MSI_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * SpcSipInfo for MSI, as osslsigncode and signtool write it: version 1, the MSI SIP's GUID
+ * {000C10F1-0000-0000-C000-000000000046} in its stored byte order, and five zero integers.
+ */
+const MSI_SIP_GUID = Buffer.from('f1100c0000000000c000000000000046', 'hex');
+
+export async function signMsiFile(
+  input: string,
+  output: string,
+  signer: AuthenticodeSigner | PreparedSigner,
+  options: CabSignOptions & { maxBytes?: number } = {},
+): Promise<CabSignResult> {
+  const prepared = 'key' in signer ? signer : prepareSigner(signer, options.signingTime);
+  const root = await readMsi(input, options.maxBytes);
+  root.children = root.children.filter((c) => !isSignatureStream(c));
+  const hash = createHash('sha256');
+  hashStorage(hash, root, true);
+  const digest = hash.digest();
+  const der = buildSignature(
+    { dataType: OID.spcSipInfo, dataValue: msiSipInfo(), digest },
+    prepared,
+    options.signingTime,
+  );
+  root.children.push({ type: 'stream', name: DIGITAL_SIGNATURE, content: der });
+  const { chunks, size } = writeCfb(root);
+  const partial = partialPath(output);
+  try {
+    await pipeline(Readable.from(chunks), createWriteStream(partial, { flags: 'wx' }));
+    await linkNew(partial, output);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  return { digest, size };
+}
 
 export async function verifyMsi(
   file: string,
@@ -36,70 +78,53 @@ export async function verifyMsi(
   options: VerifyOptions & { maxBytes?: number } = {},
 ): Promise<VerifiedSignature> {
   const anchors = trustAnchors(trusted);
+  const root = await readMsi(file, options.maxBytes);
+  const signature = root.children.find((c) => c.name === DIGITAL_SIGNATURE);
+  if (signature?.type !== 'stream') throw notSigned(file);
+  if (root.children.some((c) => c.name === SIGNATURE_EX))
+    throw malformed('MsiDigitalSignatureEx (metadata pre-hash) is not supported');
+  const parsed = parseAuthenticode(signature.content);
+  if (parsed.dataType !== OID.spcSipInfo)
+    throw malformed(`content type ${parsed.dataType} is not an MSI's (SPC_SIPINFO)`);
+  const hash = createHash(parsed.fileDigestAlgorithm);
+  hashStorage(hash, root, true);
+  return verdict(parsed, hash.digest(), anchors, options);
+}
+
+async function readMsi(file: string, maxBytes = MAX_MSI_BYTES): Promise<CfbStorage> {
   const fh = await open(file, 'r');
   let bytes: Buffer;
   try {
     const { size } = await fh.stat();
-    if (size > (options.maxBytes ?? MAX_MSI_BYTES))
-      throw new UpcatError('too_large', `${file} is larger than the MSI verification limit`);
+    if (size > maxBytes)
+      throw new UpcatError('too_large', `${file} is larger than the MSI size limit`);
     bytes = await fh.readFile();
   } finally {
     await fh.close();
   }
-  let container: CFB.CFB$Container;
-  try {
-    container = CFB.read(bytes, { type: 'buffer' });
-  } catch (err) {
-    throw new UpcatError('invalid_input', `${file} is not a compound file (MSI)`, { cause: err });
-  }
-  const root = container.FullPaths[0];
-  if (root === undefined) throw invalidInput(`${file} has no root storage`);
-  const signature = entry(container, root + DIGITAL_SIGNATURE);
-  if (signature === undefined) throw notSigned(file);
-  if (entry(container, root + SIGNATURE_EX) !== undefined)
-    throw malformed('MsiDigitalSignatureEx (metadata pre-hash) is not supported');
-  const parsed = parseAuthenticode(Buffer.from(signature.content));
-  if (parsed.dataType !== OID.spcSipInfo)
-    throw malformed(`content type ${parsed.dataType} is not an MSI's (SPC_SIPINFO)`);
-  const hash = createHash(parsed.fileDigestAlgorithm);
-  hashStorage(hash, container, root, true);
-  return verdict(parsed, hash.digest(), anchors, options);
+  return readCfbTree(bytes, file);
 }
 
-/** One storage: its sorted children's contents (recursively), then its CLSID. */
-function hashStorage(
-  hash: Hash,
-  container: CFB.CFB$Container,
-  path: string,
-  isRoot: boolean,
-): void {
-  const children = container.FullPaths.map((p, i) => ({ p, e: container.FileIndex[i] }))
-    .filter(({ p }) => p !== path && p.startsWith(path) && isDirectChild(p.slice(path.length)))
-    .map(({ p, e }) => ({ p, e: e as CFB.CFB$Entry, name: nameBytes(e as CFB.CFB$Entry) }))
+function isSignatureStream(node: CfbNode): boolean {
+  return node.type === 'stream' && (node.name === DIGITAL_SIGNATURE || node.name === SIGNATURE_EX);
+}
+
+/** One storage: its sorted children's contents (recursively), then its CLSID (osslsigncode msi_hash_dir). */
+function hashStorage(hash: Hash, storage: CfbStorage, isRoot: boolean): void {
+  const children = storage.children
+    .map((node) => ({ node, name: nameBytes(node.name) }))
     .sort((a, b) => compareNames(a.name, b.name));
-  for (const { p, e } of children) {
-    if (isRoot && (e.name === DIGITAL_SIGNATURE || e.name === SIGNATURE_EX)) continue;
-    if (e.type === 2 && e.size > 0) hash.update(Buffer.from(e.content));
-    if (e.type === 1) hashStorage(hash, container, p, false);
+  for (const { node } of children) {
+    if (isRoot && isSignatureStream(node)) continue;
+    if (node.type === 'stream') hash.update(node.content);
+    else hashStorage(hash, node, false);
   }
-  // A missing or short CLSID counts as zeros (16 bytes either way).
-  const clsid = Buffer.alloc(16);
-  Buffer.from(entry(container, path)?.clsid ?? '', 'hex').copy(clsid);
-  hash.update(clsid);
-}
-
-function isDirectChild(rest: string): boolean {
-  return rest.length > 0 && !rest.replace(/\/$/, '').includes('/');
-}
-
-function entry(container: CFB.CFB$Container, path: string): CFB.CFB$Entry | undefined {
-  const i = container.FullPaths.findIndex((p) => p === path || p === `${path}/`);
-  return i < 0 ? undefined : container.FileIndex[i];
+  hash.update(storage.clsid);
 }
 
 /** The directory entry's name as stored: UTF-16LE with its NUL terminator. */
-function nameBytes(e: CFB.CFB$Entry): Buffer {
-  return Buffer.concat([Buffer.from(e.name, 'utf16le'), Buffer.alloc(2)]);
+function nameBytes(name: string): Buffer {
+  return Buffer.concat([Buffer.from(name, 'utf16le'), Buffer.alloc(2)]);
 }
 
 /** osslsigncode dirent_cmp_hash: bytewise over the common length, then the longer first. */
@@ -108,4 +133,9 @@ function compareNames(a: Buffer, b: Buffer): number {
   const d = Buffer.compare(a.subarray(0, n), b.subarray(0, n));
   if (d !== 0) return d;
   return a.length > b.length ? -1 : 1;
+}
+
+/** SpcSipInfo ::= SEQUENCE { a INTEGER, string OCTET STRING, b..f INTEGER } (osslsigncode). */
+function msiSipInfo(): Asn1 {
+  return seq([integer(1), octets(MSI_SIP_GUID), ...[0, 0, 0, 0, 0].map(integer)]);
 }

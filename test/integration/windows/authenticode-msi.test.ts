@@ -4,40 +4,18 @@ import path from 'node:path';
 import test from 'ava';
 import { verifyMsi } from '../../../src/windows/authenticode/index.js';
 import { makePki, osslSign, refusal, tool, type TestPki } from '../../helpers/authenticode.js';
+import { buildPayloadMsi } from '../../helpers/wixl-msi.js';
 
 /** MSI Authenticode verification against MSIs built by wixl and signed by osslsigncode. */
 let dir: string;
 let pki: TestPki;
 let unsigned: string;
 
-const WXS = `<?xml version="1.0" encoding="utf-8"?>
-<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
-  <Product Id="*" Name="upcat msi test" Language="1033" Version="1.0.0" Manufacturer="upcat"
-           UpgradeCode="6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f">
-    <Package InstallerVersion="200" Compressed="yes"/>
-    <Media Id="1" Cabinet="payload.cab" EmbedCab="yes"/>
-    <Directory Id="TARGETDIR" Name="SourceDir">
-      <Directory Id="ProgramFilesFolder">
-        <Directory Id="INSTALLDIR" Name="upcat-msi-test">
-          <Component Id="Main" Guid="6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e50">
-            <File Id="Readme" Source="readme.txt"/>
-          </Component>
-        </Directory>
-      </Directory>
-    </Directory>
-    <Feature Id="All" Level="1"><ComponentRef Id="Main"/></Feature>
-  </Product>
-</Wix>
-`;
-
 test.before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-authenticode-msi-'));
   pki = await makePki(path.join(dir, 'pki'));
-  await writeFile(path.join(dir, 'readme.txt'), 'upcat MSI signature test\n'.repeat(200));
-  await writeFile(path.join(dir, 'product.wxs'), WXS);
-  unsigned = path.join(dir, 'product.msi');
-  const r = await tool('sh', ['-c', `cd "${dir}" && wixl -o product.msi product.wxs`]);
-  if (r.code !== 0) throw new Error(`wixl failed: ${r.stderr}`);
+  await writeFile(path.join(dir, 'readme.txt'), 'not a compound file\n');
+  unsigned = await buildPayloadMsi(path.join(dir, 'msi'), 'upcat MSI signature test\n'.repeat(200));
 });
 
 test.after.always(async () => {
