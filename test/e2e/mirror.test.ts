@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import dnsPacket from 'dns-packet';
 import {
   endpoint,
@@ -440,5 +440,41 @@ dbTestSerial(
     const third = await e1.run(mirror.url, { extra: agentRoot });
     t.is(third.code, 0, third.stderr);
     t.is(stateOf(third, next.updateId), 'installed');
+
+    // A second mirror trusts the upstream's first root on first use and, with --prefetch, holds
+    // every target (payloads, their signatures, update documents) before any agent asks.
+    const eager = await startMirror(
+      ['--upstream', upstream.url, '--port', '0', '--host', '127.0.0.1', '--prefetch'],
+      path.join(work, 'eager'),
+    );
+    t.teardown(() => eager.stop());
+    const eagerStatus = await eager.status();
+    t.like(eagerStatus, { trust: 'first use', served: { targets: 6 } });
+    t.is(eagerStatus.cache.files, 9); // three payloads, their .p7s, three update documents
+    for (const u of [tool, fix, next])
+      t.true(await exists(path.join(eager.home, 'cache', u.sha256)));
+    t.deepEqual(
+      Buffer.from(await (await fetch(`${eager.url}/tuf/1.root.json`)).arrayBuffer()),
+      await readFile(root),
+    );
   },
 );
+
+test('upcat mirror: bad arguments are one line and exit 2', async (t) => {
+  const env = { PATH: process.env['PATH'], HOME: process.env['HOME'] };
+  const cases: Array<[string[], RegExp]> = [
+    [['--upstream', 'ftp://x'], /--upstream: "ftp:\/\/x" must be an http or https URL/],
+    [['--upstream', 'http://x', '--cache-bytes', 'lots'], /--cache-bytes: "lots" is not a size/],
+    [['--upstream', 'http://x', '--refresh-seconds', '0'], /--refresh-seconds: "0"/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCliWithin(['mirror', ...args, '--home', os.tmpdir()], env, CLI_MS);
+    t.is(r.code, 2, r.stderr);
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    t.regex(r.stderr, message);
+  }
+  const help = await runCliWithin(['mirror', '--help'], env, CLI_MS);
+  t.is(help.code, 0);
+  t.regex(help.stdout, /--upstream <url>/);
+  t.regex(help.stdout, /--json/);
+});
