@@ -87,3 +87,32 @@ export function runWrk(
 export function onlyStatus(f: WrkFigures, status: string): boolean {
   return Object.keys(f.statuses).every((k) => k === status) && f.socketErrors === 0;
 }
+
+/**
+ * The Lua every counting script starts with: answers counted by status per thread, and `done`
+ * printing the `WRK_JSON {...}` line runWrk reads. A script adds its own `request` (and `init`).
+ */
+export const COUNTING_LUA = `
+counts = {}
+function response(status, headers, body)
+  local k = tostring(status)
+  counts[k] = (counts[k] or 0) + 1
+end
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function done(summary, latency, requests)
+  local all = {}
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("counts")) do all[k] = (all[k] or 0) + v end
+  end
+  local parts = {}
+  for k, v in pairs(all) do table.insert(parts, string.format('"%s":%d', k, v)) end
+  io.write(string.format('WRK_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d,"statuses":{%s}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    table.concat(parts, ",")))
+end
+`;
