@@ -13,6 +13,8 @@ import { UpdateAdminService } from './site/update-admin.js';
 import { CatalogReader } from './publish/catalog-reader.js';
 import { TufPublisher } from './publish/tuf-publisher.js';
 import { initSiteSigning, loadSiteSigning, type SiteSigning } from './signing/site-signing.js';
+import type { MetadataStore } from './signing/tuf-store.js';
+import { openMetadataStore } from './signing/tuf-store-site.js';
 import { createSiteServices, type SiteServices } from './site/index.js';
 import { keepSitePrivate } from './site/private-files.js';
 import { assertDatabaseMatchesHome } from './ops/site-guard.js';
@@ -35,6 +37,8 @@ export interface Site extends SiteServices {
   /** Undefined until `upcat init` has made the keys. */
   signing: SiteSigning | undefined;
   tuf: TufPublisher | undefined;
+  /** Where the TUF metadata lives: catalog/tuf/ or the database (storage.metadata, issue 15). */
+  metadata: MetadataStore;
   close(): Promise<void>;
 }
 
@@ -61,7 +65,9 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
   await blobs.init();
   const limits = config.limits;
   const signing = await loadSiteSigning(config);
-  const tuf = signing === undefined ? undefined : new TufPublisher({ db, signing, log });
+  const metadata = openMetadataStore(config, db);
+  const tuf =
+    signing === undefined ? undefined : new TufPublisher({ db, signing, log, repo: metadata });
   const services = createSiteServices({ db, config, log });
   return {
     config,
@@ -71,6 +77,7 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
     blobs,
     signing,
     tuf,
+    metadata,
     publish: new PublishService({ db, pool: blobs, limits, log, signing, tuf }),
     expire: new ExpireService({ db, log, tuf }),
     updateAdmin: new UpdateAdminService({ db, log, tuf }),
@@ -81,6 +88,7 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
       await services.tokens.flush(); // last uses held in memory (site/tokens.ts)
       // Handlers whose client hung up may still be queued for a connection: let them finish.
       await drainDb(db, config.server.shutdownTimeoutMs);
+      metadata.close(); // the database store's poll
       await db.destroy();
     },
   };

@@ -40,6 +40,10 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['restore', async () => (await import('./commands/restore.js')).registerRestore],
   ['gc', async () => (await import('./commands/gc.js')).registerGc],
   ['migrate-db', async () => (await import('./commands/migrate-db.js')).registerMigrateDb],
+  [
+    'migrate-storage',
+    async () => (await import('./commands/migrate-storage.js')).registerMigrateStorage,
+  ],
   ['export', async () => (await import('./commands/export.js')).registerExport],
   ['gpo', async () => (await import('./commands/gpo.js')).registerGpo],
   ['mirror', async () => (await import('./commands/mirror.js')).registerMirror],

@@ -9,6 +9,7 @@ import type { SiteSigning } from '../signing/site-signing.js';
 import { advanceRepository } from '../signing/tuf-advance.js';
 import { refreshTimestamp, type RepoSummary } from '../signing/tuf-repo.js';
 import type { TargetChanges } from '../signing/tuf-targets.js';
+import type { RepoRef } from '../signing/tuf-store.js';
 import { desiredCatalog } from './catalog-targets.js';
 import { currentCatalogVersion } from '../storage/catalog-repo.js';
 
@@ -22,7 +23,14 @@ export class TufPublisher {
   /** The tail of this process's queue of repository writers. */
   private writers: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly deps: { db: Db; signing: SiteSigning; log: Logger }) {}
+  /** The metadata store (storage.metadata); the site's catalog/tuf/ when not given. */
+  private readonly repo: RepoRef;
+
+  constructor(
+    private readonly deps: { db: Db; signing: SiteSigning; log: Logger; repo?: RepoRef },
+  ) {
+    this.repo = deps.repo ?? deps.signing.repoDir;
+  }
 
   /** Brings the repository to `catalogVersion`; `changes` lets the common case touch one bin. */
   async advance(catalogVersion: number, changes?: TargetChanges): Promise<RepoSummary | undefined> {
@@ -30,7 +38,7 @@ export class TufPublisher {
     try {
       return await this.inTurn(async () =>
         advanceRepository(
-          signing.repoDir,
+          this.repo,
           await this.keyring(),
           catalogVersion,
           changes,
@@ -83,7 +91,7 @@ export class TufPublisher {
   async refresh(): Promise<RepoSummary> {
     const { signing } = this.deps;
     const summary = await this.inTurn(async () =>
-      refreshTimestamp(signing.repoDir, await this.keyring(), signing.repoOptions),
+      refreshTimestamp(this.repo, await this.keyring(), signing.repoOptions),
     );
     if (summary.written.length > 0)
       this.deps.log.info({ written: summary.written }, 'TUF metadata refreshed');

@@ -4,14 +4,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { errnoCode } from '../errors.js';
+import { DatabaseMetadataStore } from '../signing/tuf-store-db.js';
+import { FileMetadataStore, type MetadataStore } from '../signing/tuf-store.js';
 
 /** The TUF files that change in place; every other metadata name is versioned and immutable. */
 export const MUTABLE_FILES = new Set(['timestamp.json', 'root.json']);
 
 interface Entry {
-  ino: number;
-  size: number;
-  mtimeMs: number;
+  /** What identifies this version of the file: inode, size and mtime, or the row's stamp. */
+  stamp: string;
   etag: string;
   body: Buffer;
   /** The turn of the event loop in which the file was last seen unchanged (MutableMetadata.load). */
@@ -26,6 +27,8 @@ interface Entry {
  * every check (issue 3 item 3), so it must cost close to nothing. The bytes and a strong ETag (a
  * content hash) are cached; the file is re-checked by a stat once per turn of the event loop and
  * read again only when its inode, size or mtime changed (the repository writer renames it in).
+ * With the database store (issue 15 item 2) the bytes are the rows the store polls every
+ * server.changePollMs, and the entry is rebuilt when a row's version changes.
  * Works on plain node:http objects so that the server can answer it before Express routing.
  */
 export class MutableMetadata {
@@ -37,11 +40,46 @@ export class MutableMetadata {
   private turn = 0;
   private turnEnding = false;
 
-  constructor(private readonly dir: string) {}
+  private readonly dir: string;
+  private readonly db: DatabaseMetadataStore | undefined;
+  /** Set once the database store has read its rows (the first requests wait for that). */
+  private dbReady = false;
+
+  constructor(source: string | MetadataStore) {
+    if (source instanceof DatabaseMetadataStore) {
+      this.db = source;
+      this.dir = '';
+      source.watch().then(
+        () => (this.dbReady = true),
+        () => undefined, // served requests wait for, and report, the poll themselves
+      );
+    } else {
+      this.db = undefined;
+      this.dir = typeof source === 'string' ? source : (source as FileMetadataStore).dir;
+    }
+  }
 
   /** Answers a GET or HEAD for `file` (one of MUTABLE_FILES): 200, 304 or 404. */
   serve(req: IncomingMessage, res: ServerResponse, file: string): void {
-    const entry = this.load(file);
+    const db = this.db;
+    if (db !== undefined && !this.dbReady) {
+      db.watch().then(
+        () => {
+          this.dbReady = true;
+          this.serve(req, res, file);
+        },
+        () => {
+          res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+          res.end(
+            JSON.stringify({
+              error: { code: 'unavailable', message: 'TUF metadata not read yet' },
+            }),
+          );
+        },
+      );
+      return;
+    }
+    const entry = db !== undefined ? this.fromRows(db, file) : this.load(file);
     if (entry === undefined) {
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'not_found', message: `no TUF metadata ${file}` } }));
@@ -89,15 +127,25 @@ export class MutableMetadata {
       }
       throw err;
     }
-    if (
-      hit !== undefined &&
-      hit.ino === st.ino &&
-      hit.size === st.size &&
-      hit.mtimeMs === st.mtimeMs
-    ) {
-      return hit;
+    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    if (hit !== undefined && hit.stamp === stamp) return hit;
+    return this.remember(file, readFileSync(full), stamp);
+  }
+
+  /** The database store's current row: one entry per version of it. */
+  private fromRows(db: DatabaseMetadataStore, file: string): Entry | undefined {
+    const row = db.currentOf(file);
+    if (row === undefined) {
+      this.cache.delete(file);
+      return undefined;
     }
-    const body = readFileSync(full);
+    const hit = this.cache.get(file);
+    return hit !== undefined && hit.stamp === row.stamp
+      ? hit
+      : this.remember(file, row.bytes, row.stamp);
+  }
+
+  private remember(file: string, body: Buffer, stamp: string): Entry {
     const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
     const headers304 = {
       ETag: etag,
@@ -106,11 +154,7 @@ export class MutableMetadata {
       'X-Content-Type-Options': 'nosniff',
     };
     const headers200 = { ...headers304, 'Content-Length': body.length };
-    const entry = {
-      ...{ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, etag, body, turn: this.turn },
-      headers304,
-      headers200,
-    };
+    const entry = { stamp, etag, body, turn: this.turn, headers304, headers200 };
     this.cache.set(file, entry);
     return entry;
   }
@@ -131,7 +175,7 @@ function matches(header: string | undefined, etag: string): boolean {
  * `performance.now()` at which it arrived.
  */
 export function withMetadataFastPath(
-  dir: string,
+  dir: string | MetadataStore,
   next: (req: IncomingMessage, res: ServerResponse) => void,
   answered?: (req: IncomingMessage, res: ServerResponse, started: number) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {

@@ -7,7 +7,7 @@ import { loadServerTls } from '../signing/server-tls.js';
 import { createApp } from './app.js';
 import { ServerMetrics } from './metrics.js';
 import { withMetadataFastPath } from './mutable-metadata.js';
-import { tufRepoDir } from '../signing/tuf-repo.js';
+import { TufRefresher } from '../signing/tuf-refresh-lease.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { warmWuspComputers } from '../windows/wusp/index.js';
 import { startRolloutEngine } from '../site/rollouts-engine.js';
@@ -52,7 +52,7 @@ export async function startServer(
   site.pool.hashOffThread();
   const express = createApp(site, metrics);
   const app = withMetadataFastPath(
-    tufRepoDir(site.config.dirs.catalog),
+    site.metadata,
     (req, res) => {
       const started = performance.now();
       if (site.syncFast.handle(req, res)) metrics.answeredEarly('/v1/sync', req, res, started);
@@ -80,7 +80,8 @@ export async function startServer(
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      if (refresher !== undefined) clearInterval(refresher);
+      if (refresher !== undefined) clearInterval(refresher.timer);
+      await refresher?.lease.release().catch(() => undefined);
       maintenance.stop();
       rolloutEngine.stop();
       site.changes.stop();
@@ -155,12 +156,15 @@ function closeGracefully(server: http.Server, timeoutMs: number): Promise<void> 
   });
 }
 
-function startRefresher(site: Site): NodeJS.Timeout | undefined {
+function startRefresher(site: Site): { timer: NodeJS.Timeout; lease: TufRefresher } | undefined {
   const tuf = site.tuf;
   if (tuf === undefined) return undefined;
+  const seconds = site.config.signing.refreshIntervalSeconds;
+  // One node re-signs, under the tuf-refresh lease (issue 15 item 2); the others only serve.
+  const lease = new TufRefresher(site.db, () => tuf.refresh(), seconds);
   const timer = setInterval(() => {
-    tuf.refresh().catch((err: unknown) => site.log.error({ err }, 'TUF refresh failed'));
-  }, site.config.signing.refreshIntervalSeconds * 1000);
+    lease.tick().catch((err: unknown) => site.log.error({ err }, 'TUF refresh failed'));
+  }, seconds * 1000);
   timer.unref();
-  return timer;
+  return { timer, lease };
 }

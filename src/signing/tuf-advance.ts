@@ -1,7 +1,6 @@
 import type { TargetFile } from '@tufjs/models';
 import type { Keyring } from './roles.js';
 import { resolveOptions, type RepoOptions } from './tuf-metadata.js';
-import { withRepoLock } from './tuf-lock.js';
 import {
   commitSnapshot,
   create,
@@ -11,6 +10,7 @@ import {
 } from './tuf-repo.js';
 import { catalogVersionOf, listTargets, readState } from './tuf-state.js';
 import { toTargetFile, type TargetChanges, type TargetInput } from './tuf-targets.js';
+import { storeOf, type RepoRef } from './tuf-store.js';
 
 /** The whole target set of one catalog version, read from the database in one snapshot. */
 export interface DesiredCatalog {
@@ -19,7 +19,7 @@ export interface DesiredCatalog {
 }
 
 /**
- * Brings the TUF repository to `catalogVersion`, under the repository lock. When the repository
+ * Brings the TUF repository to `catalogVersion`, as its only writer (tuf-store.ts). When the repository
  * is exactly one catalog version behind and the caller knows what changed, only those targets'
  * bins are re-signed; otherwise (a crash between commit and signing, or another process's
  * publish landing in between) the full target set is read with `desired()` and diffed against
@@ -27,7 +27,7 @@ export interface DesiredCatalog {
  * may call this after its commit, in any order, and the newest catalog version wins.
  */
 export async function advanceRepository(
-  dir: string,
+  repo: RepoRef,
   ring: Keyring,
   catalogVersion: number,
   changes: TargetChanges | undefined,
@@ -35,7 +35,7 @@ export async function advanceRepository(
   options: RepoOptions = {},
 ): Promise<RepoSummary | undefined> {
   const opts = resolveOptions(options);
-  return withRepoLock(dir, async () => {
+  return storeOf(repo).writing(async (dir) => {
     const state = await readState(dir);
     if (state === undefined) {
       const all = await desired();

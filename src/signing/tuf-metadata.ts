@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { canonicalize } from '@tufjs/canonical-json';
 import {
   Metadata,
@@ -10,10 +8,10 @@ import {
   type Targets,
   type Timestamp,
 } from '@tufjs/models';
-import { UpcatError, errnoCode } from '../errors.js';
-import { writeFileAtomic } from './files.js';
+import { UpcatError } from '../errors.js';
 import type { RoleSigners, TopRole } from './roles.js';
 import type { Signer } from './signer.js';
+import { ioOf, type MetadataIO } from './tuf-store.js';
 
 export type Signed = Root | Targets | Snapshot | Timestamp;
 
@@ -130,37 +128,34 @@ export function needsRefresh(opts: ResolvedOptions, role: TopRole, expires: stri
 
 /** Reads one metadata file of the repository; undefined when absent. */
 export async function readMetadata(
-  dir: string,
+  repo: string | MetadataIO,
   name: string,
   kind: MetadataKind.Root,
 ): Promise<Metadata<Root> | undefined>;
 export async function readMetadata(
-  dir: string,
+  repo: string | MetadataIO,
   name: string,
   kind: MetadataKind.Targets,
 ): Promise<Metadata<Targets> | undefined>;
 export async function readMetadata(
-  dir: string,
+  repo: string | MetadataIO,
   name: string,
   kind: MetadataKind.Snapshot,
 ): Promise<Metadata<Snapshot> | undefined>;
 export async function readMetadata(
-  dir: string,
+  repo: string | MetadataIO,
   name: string,
   kind: MetadataKind.Timestamp,
 ): Promise<Metadata<Timestamp> | undefined>;
 export async function readMetadata(
-  dir: string,
+  repo: string | MetadataIO,
   name: string,
   kind: MetadataKind,
 ): Promise<Metadata<Signed> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path.join(dir, name), 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
+  const io = ioOf(repo);
+  const bytes = await io.read(name);
+  if (bytes === undefined) return undefined;
+  const text = bytes.toString('utf8');
   try {
     const json = JSON.parse(text) as Parameters<typeof Metadata.fromJSON>[1];
     switch (kind) {
@@ -174,13 +169,17 @@ export async function readMetadata(
         return Metadata.fromJSON(kind, json);
     }
   } catch (err) {
-    throw new UpcatError('integrity', `TUF metadata ${name} in ${dir} is unreadable`, {
+    throw new UpcatError('integrity', `TUF metadata ${name} in ${io.label} is unreadable`, {
       cause: err,
     });
   }
 }
 
-/** Writes a metadata file by temporary name and rename (readers never see a partial file). */
-export async function writeMetadata(dir: string, name: string, bytes: Buffer): Promise<void> {
-  await writeFileAtomic(path.join(dir, name), bytes);
+/** Writes a metadata file: a whole file or nothing (by rename, or in the writer's transaction). */
+export async function writeMetadata(
+  repo: string | MetadataIO,
+  name: string,
+  bytes: Buffer,
+): Promise<void> {
+  await ioOf(repo).write(name, bytes);
 }

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MetaFile, Timestamp, type TargetFile, type Targets } from '@tufjs/models';
 import { UpcatError } from '../errors.js';
@@ -17,11 +16,11 @@ import {
   type RepoOptions,
   type ResolvedOptions,
 } from './tuf-metadata.js';
-import { withRepoLock } from './tuf-lock.js';
 import { SPEC_VERSION, buildRoot, writeRoot } from './tuf-root.js';
 import { metaFile, writeRole, writeSnapshot, writeTimestamp, type Written } from './tuf-write.js';
 import { catalogVersionOf, metaVersion, readBin, readState, type RepoState } from './tuf-state.js';
 import { toTargetFile, type TargetChanges } from './tuf-targets.js';
+import { storeOf, type MetadataIO, type RepoRef } from './tuf-store.js';
 
 /** What a write left on disk; `written` lists files in write order (timestamp.json last). */
 export interface RepoSummary {
@@ -43,7 +42,7 @@ export interface RepoSummary {
  * written is a replay and writes nothing, so a caller can safely retry after a crash.
  */
 export async function publishTargets(
-  dir: string,
+  repo: RepoRef,
   ring: Keyring,
   changes: TargetChanges & { catalogVersion?: number },
   options: RepoOptions = {},
@@ -51,7 +50,7 @@ export async function publishTargets(
   const opts = resolveOptions(options);
   const adds = (changes.add ?? []).map(toTargetFile);
   const removes = [...(changes.remove ?? [])];
-  return withRepoLock(dir, async () => {
+  return storeOf(repo).writing(async (dir) => {
     const state = await readState(dir);
     if (state === undefined) return create(dir, ring, adds, changes.catalogVersion, opts);
     const recorded = catalogVersionOf(state.snapshot);
@@ -84,23 +83,29 @@ export async function publishTargets(
  * levels whatever their expiry (used after a key rotation).
  */
 export async function refreshTimestamp(
-  dir: string,
+  repo: RepoRef,
   ring: Keyring,
   options: RepoOptions & { force?: { targets?: boolean; snapshot?: boolean } } = {},
 ): Promise<RepoSummary> {
   const opts = resolveOptions(options);
-  return withRepoLock(dir, async () => refreshUnlocked(dir, ring, opts, options.force ?? {}));
+  return storeOf(repo).writing(async (dir) =>
+    refreshUnlocked(dir, ring, opts, options.force ?? {}),
+  );
 }
 
 /** Same, for callers that already hold the repository lock (a key rotation). */
 export async function refreshUnlocked(
-  dir: string,
+  dir: string | MetadataIO,
   ring: Keyring,
   opts: ResolvedOptions,
   force: { targets?: boolean; snapshot?: boolean; timestamp?: boolean },
 ): Promise<RepoSummary> {
   const state = await readState(dir);
-  if (state === undefined) throw new UpcatError('not_found', `no TUF repository in ${dir}`);
+  if (state === undefined)
+    throw new UpcatError(
+      'not_found',
+      `no TUF repository in ${typeof dir === 'string' ? dir : dir.label}`,
+    );
   const written: string[] = [];
   const bins = new Map<string, Written>();
   // After a targets rotation the bins are delegated to (and signed by) the new targets keys.
@@ -149,13 +154,12 @@ export async function refreshUnlocked(
 }
 
 export async function create(
-  dir: string,
+  dir: MetadataIO,
   ring: Keyring,
   adds: TargetFile[],
   catalogVersion: number | undefined,
   opts: ResolvedOptions,
 ): Promise<RepoSummary> {
-  await mkdir(dir, { recursive: true });
   const written: string[] = [];
   const root = await writeRoot(dir, buildRoot(ring, 1, opts), ring.root.signers);
   written.push('1.root.json', 'root.json');
@@ -199,7 +203,7 @@ export async function create(
 
 /** Re-signs each bin that holds a changed target, at its next version. */
 export async function rewriteBins(
-  dir: string,
+  dir: string | MetadataIO,
   state: RepoState,
   ring: Keyring,
   adds: TargetFile[],
@@ -225,7 +229,7 @@ export async function rewriteBins(
 
 /** targets.json changes only when it nears expiry or its keys change (rotation). */
 export async function maybeResignTargets(
-  dir: string,
+  dir: string | MetadataIO,
   state: RepoState,
   ring: Keyring,
   force: boolean,
@@ -257,7 +261,7 @@ function topTargetsSigners(
 
 /** Snapshot N+1 with the new bin and targets versions, then timestamp N+1 (spec §4.4, §4.6). */
 export async function commitSnapshot(
-  dir: string,
+  dir: string | MetadataIO,
   state: RepoState,
   ring: Keyring,
   changed: { bins: Map<string, Written>; targets: Written | undefined },
@@ -312,7 +316,7 @@ function summary(
 }
 
 /** The repository's current versions, or undefined when none was written yet. */
-export async function readRepository(dir: string): Promise<RepoSummary | undefined> {
+export async function readRepository(dir: string | MetadataIO): Promise<RepoSummary | undefined> {
   const state = await readState(dir);
   return state === undefined ? undefined : summary(state, catalogVersionOf(state.snapshot), []);
 }

@@ -9,6 +9,7 @@ import {
   writeMetadata,
   type ResolvedOptions,
 } from './tuf-metadata.js';
+import type { MetadataIO } from './tuf-store.js';
 
 export const SPEC_VERSION = '1.0.31';
 
@@ -51,7 +52,7 @@ export function buildRoot(ring: Keyring, version: number, opts: ResolvedOptions)
  * root role and the new one (spec §5.3.4 and §5.3.5): on a root rotation, old and new keys.
  */
 export async function writeRoot(
-  dir: string,
+  dir: string | MetadataIO,
   root: Root,
   signers: readonly Signer[],
 ): Promise<Metadata<Root>> {
@@ -63,6 +64,6 @@ export async function writeRoot(
   return md;
 }
 
-export async function readRoot(dir: string): Promise<Metadata<Root> | undefined> {
+export async function readRoot(dir: string | MetadataIO): Promise<Metadata<Root> | undefined> {
   return readMetadata(dir, 'root.json', MetadataKind.Root);
 }

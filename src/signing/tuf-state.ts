@@ -11,6 +11,7 @@ import { UpcatError } from '../errors.js';
 import type { SuccinctRoles } from './tuf-bins.js';
 import { readMetadata } from './tuf-metadata.js';
 import { readRoot } from './tuf-root.js';
+import { ioOf, type MetadataIO } from './tuf-store.js';
 
 /** The field of snapshot metadata that records which catalog version it describes. */
 export const CATALOG_VERSION_FIELD = 'x-upcat-catalog-version';
@@ -28,7 +29,8 @@ export interface RepoState {
   bins: SuccinctRoles;
 }
 
-export async function readState(dir: string): Promise<RepoState | undefined> {
+export async function readState(repo: string | MetadataIO): Promise<RepoState | undefined> {
+  const dir = ioOf(repo);
   const timestamp = await readMetadata(dir, 'timestamp.json', MetadataKind.Timestamp);
   if (timestamp === undefined) return undefined;
   const root = await readRoot(dir);
@@ -42,14 +44,17 @@ export async function readState(dir: string): Promise<RepoState | undefined> {
   if (targets === undefined) throw missing(dir, targetsName);
   const bins = targets.signed.delegations?.succinctRoles;
   if (bins === undefined) {
-    throw new UpcatError('integrity', `${targetsName} in ${dir} has no hashed-bin delegation`);
+    throw new UpcatError(
+      'integrity',
+      `${targetsName} in ${dir.label} has no hashed-bin delegation`,
+    );
   }
   return { root, timestamp, snapshot, targets, bins };
 }
 
 /** The current metadata of one bin (a delegated targets role). */
 export async function readBin(
-  dir: string,
+  dir: string | MetadataIO,
   state: RepoState,
   bin: string,
 ): Promise<Metadata<Targets>> {
@@ -63,7 +68,8 @@ export async function readBin(
 /** Bins read concurrently by listTargets. */
 const BIN_READS_AT_ONCE = 64;
 
-export async function listTargets(dir: string): Promise<Map<string, TargetFile>> {
+export async function listTargets(repo: string | MetadataIO): Promise<Map<string, TargetFile>> {
+  const dir = ioOf(repo);
   const state = await readState(dir);
   const out = new Map<string, TargetFile>();
   if (state === undefined) return out;
@@ -95,6 +101,6 @@ export function catalogVersionOf(snapshot: Metadata<Snapshot>): number | undefin
   return typeof value === 'number' ? value : undefined;
 }
 
-function missing(dir: string, name: string): UpcatError {
-  return new UpcatError('integrity', `TUF metadata ${name} is missing from ${dir}`);
+function missing(repo: string | MetadataIO, name: string): UpcatError {
+  return new UpcatError('integrity', `TUF metadata ${name} is missing from ${ioOf(repo).label}`);
 }

@@ -13,8 +13,9 @@ import {
 } from './tuf-metadata.js';
 import { SPEC_VERSION } from './tuf-root.js';
 import { CATALOG_VERSION_FIELD, type RepoState } from './tuf-state.js';
+import type { MetadataIO } from './tuf-store.js';
 
-/** Writing single metadata files of the repository, each by temporary name and rename. */
+/** Writing single metadata files of the repository, each whole (tuf-store.ts). */
 
 /** A metadata file just written: its version and length, as snapshot lists it. */
 export interface Written {
@@ -23,7 +24,7 @@ export interface Written {
 }
 
 export async function writeSnapshot(
-  dir: string,
+  dir: string | MetadataIO,
   signers: readonly Signer[],
   version: number,
   meta: Record<string, MetaFile>,
@@ -51,7 +52,7 @@ export async function writeSnapshot(
 
 /** timestamp.json is written last, by rename: it is what makes a new version visible. */
 export async function writeTimestamp(
-  dir: string,
+  dir: string | MetadataIO,
   state: RepoState,
   ring: Keyring,
   snapshotMeta: MetaFile,
@@ -75,7 +76,7 @@ export async function writeTimestamp(
 
 /** Writes N.<role>.json (version-prefixed: consistent snapshots, spec §5.6.1). */
 export async function writeRole(
-  dir: string,
+  dir: string | MetadataIO,
   role: string,
   md: Metadata<Targets>,
   written: string[],

@@ -1,7 +1,9 @@
 import path from 'node:path';
-import type { Router } from 'express';
+import type { Response, Router } from 'express';
 import type { Site } from '../../app.js';
 import { tufRepoDir } from '../../signing/tuf-repo.js';
+import { DatabaseMetadataStore } from '../../signing/tuf-store-db.js';
+import type { MetadataStore } from '../../signing/tuf-store.js';
 import { errorBody } from '../middleware/errors.js';
 import { sendImmutable } from '../send-immutable.js';
 import { sendPayload } from '../send-blob.js';
@@ -26,11 +28,12 @@ const SEGMENT = /^[A-Za-z0-9_~@+=-][A-Za-z0-9._~@+=-]*$/;
  */
 export function tufRoutes(
   router: Router,
-  site: Pick<Site, 'config' | 'blobs'>,
+  site: Pick<Site, 'config' | 'blobs'> & { metadata?: MetadataStore },
   isPublished: (sha256: string) => Promise<boolean>,
 ): void {
   const dir = tufRepoDir(site.config.dirs.catalog);
-  const mutable = new MutableMetadata(dir);
+  const rows = site.metadata instanceof DatabaseMetadataStore ? site.metadata : undefined;
+  const mutable = new MutableMetadata(rows ?? dir);
 
   router.get('/tuf/targets/*path', async (req, res, next) => {
     const segments = (req.params as { path?: string[] }).path ?? [];
@@ -55,6 +58,8 @@ export function tufRoutes(
     try {
       if (MUTABLE_FILES.has(file)) {
         mutable.serve(req, res, file);
+      } else if (VERSIONED.test(file) && rows !== undefined) {
+        await sendVersionedRow(res, rows, file);
       } else if (VERSIONED.test(file)) {
         sendImmutable(res, next, path.join(dir, file), undefined, 'application/json');
       } else {
@@ -64,4 +69,24 @@ export function tufRoutes(
       next(err);
     }
   });
+}
+
+/** A versioned row (issue 15 item 2): immutable, so kept in memory by the store once read. */
+async function sendVersionedRow(
+  res: Response,
+  rows: DatabaseMetadataStore,
+  file: string,
+): Promise<void> {
+  const bytes = await rows.read(file);
+  if (bytes === undefined) {
+    res.status(404).json(errorBody('not_found', `no TUF metadata ${file}`));
+    return;
+  }
+  res
+    .set({
+      'Content-Type': 'application/json',
+      'Cache-Control': 'public, max-age=31536000, immutable',
+      'X-Content-Type-Options': 'nosniff',
+    })
+    .send(bytes);
 }

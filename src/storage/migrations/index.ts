@@ -14,6 +14,7 @@ import * as m013 from './013-users.js';
 import * as m014 from './014-declined.js';
 import * as m016 from './016-client-admin-indexes.js';
 import * as m017 from './017-rollouts.js';
+import * as m018 from './018-tuf-metadata.js';
 import * as m019 from './019-site-keys.js';
 
 interface Migration {
@@ -38,6 +39,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['014-declined', m014],
   ['016-client-admin-indexes', m016],
   ['017-rollouts', m017],
+  ['018-tuf-metadata', m018],
   ['019-site-keys', m019],
 ];
 
