@@ -81,7 +81,7 @@ export class Mirror {
     const app = mirrorApp({
       servedDir: this.tuf.servedDir,
       target: (sha) => this.tuf.target(sha),
-      cached: (expected, upstreamPath) => this.fetcher.get(expected, upstreamPath),
+      cached: (expected, upstreamPath, live) => this.fetcher.get(expected, upstreamPath, live),
       status: () => this.status(),
       passThrough: passThrough({
         upstream: new URL(this.opts.upstream),

@@ -16,6 +16,17 @@ export interface Expected {
   length?: number;
 }
 
+/**
+ * The response of the request that started a fetch: it gets the bytes as they arrive instead
+ * of waiting for the whole file (`used` once the first chunk went to it). The file is admitted
+ * only after the hash check; a response that got bad bytes is cut, and the agent's own check
+ * refuses them anyway.
+ */
+export interface LiveSink {
+  used: boolean;
+  write(chunk: Buffer): void;
+}
+
 export interface FetchLimits {
   /** No byte from the upstream for this long ends the fetch. */
   idleMs: number;
@@ -39,7 +50,7 @@ export class PayloadFetcher {
   ) {}
 
   /** A hold on the cached file, fetching it from `upstreamPath` when it is not cached. */
-  async get(expected: Expected, upstreamPath: string): Promise<CacheHold> {
+  async get(expected: Expected, upstreamPath: string, live?: LiveSink): Promise<CacheHold> {
     for (;;) {
       const cached = this.cache.acquire(expected.name);
       if (cached !== undefined) return cached;
@@ -49,7 +60,7 @@ export class PayloadFetcher {
         continue; // admitted (or too large to keep: fetch again for this request)
       }
       let hold: CacheHold | undefined;
-      const fetching = this.fetch(expected, upstreamPath).then((h) => {
+      const fetching = this.fetch(expected, upstreamPath, live).then((h) => {
         hold = h;
       });
       this.inFlight.set(expected.name, fetching);
@@ -67,7 +78,11 @@ export class PayloadFetcher {
     return this.inFlight.size;
   }
 
-  private async fetch(expected: Expected, upstreamPath: string): Promise<CacheHold> {
+  private async fetch(
+    expected: Expected,
+    upstreamPath: string,
+    live: LiveSink | undefined,
+  ): Promise<CacheHold> {
     const tmp = path.join(this.cache.tmpDir, `${expected.name}.${randomBytes(6).toString('hex')}`);
     const abort = new AbortController();
     const total = setTimeout(
@@ -107,6 +122,10 @@ export class PayloadFetcher {
         }
         hash.update(chunk);
         await handle.write(chunk);
+        if (live !== undefined) {
+          live.used = true;
+          live.write(Buffer.from(chunk));
+        }
       }
       if (expected.length !== undefined && size !== expected.length)
         throw new UpcatError(

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { errorBody } from '../server/middleware/errors.js';
 import { sendImmutable } from '../server/send-immutable.js';
 import type { CacheHold } from './payload-cache.js';
-import type { Expected } from './payload-fetch.js';
+import type { Expected, LiveSink } from './payload-fetch.js';
 import type { SignedTarget } from './tuf-mirror.js';
 
 /** Consistent-snapshot metadata names (TUF spec §5.6.1), as the site serves them. */
@@ -22,7 +22,7 @@ export interface MirrorPorts {
   /** A target of the catalog served, by SHA-256. */
   target(sha256: string): SignedTarget | undefined;
   /** A hold on the cached file, fetched from the upstream at `upstreamPath` when missing. */
-  cached(expected: Expected, upstreamPath: string): Promise<CacheHold>;
+  cached(expected: Expected, upstreamPath: string, live?: LiveSink): Promise<CacheHold>;
   status(): unknown;
   /** The client API, passed through to the upstream. */
   passThrough(req: Request, res: Response): void;
@@ -53,7 +53,7 @@ export function mirrorApp(ports: MirrorPorts): express.Express {
     }
     const sha256 = match[1] as string;
     const expected = { name: sha256, sha256, maxBytes: target.length, length: target.length };
-    serveCached(ports, expected, `/tuf/targets/${segments.join('/')}`, res, next);
+    serveCached(ports, expected, `/tuf/targets/${segments.join('/')}`, req, res, next);
   });
 
   app.get('/tuf/:file', (req, res, next) => {
@@ -84,7 +84,7 @@ export function mirrorApp(ports: MirrorPorts): express.Express {
       match?.[2] === undefined
         ? { name: sha256, sha256, maxBytes: target.length, length: target.length }
         : { name: `${sha256}.p7s`, maxBytes: MAX_SIGNATURE_BYTES };
-    serveCached(ports, expected, `/content/${expected.name}`, res, next);
+    serveCached(ports, expected, `/content/${expected.name}`, req, res, next);
   });
 
   const passThrough = (req: Request, res: Response): void => ports.passThrough(req, res);
@@ -103,34 +103,76 @@ export function mirrorApp(ports: MirrorPorts): express.Express {
   return app;
 }
 
+/** A response that falls this far behind the upstream is cut: it resumes from the cache. */
+const MAX_LIVE_BUFFER = 8 * 1024 * 1024;
+
 function serveCached(
   ports: MirrorPorts,
   expected: Expected,
   upstreamPath: string,
+  req: Request,
   res: Response,
   next: NextFunction,
 ): void {
-  ports.cached(expected, upstreamPath).then(
+  const etag = expected.sha256 === undefined ? undefined : `"${expected.sha256}"`;
+  const type = expected.name.endsWith('.p7s')
+    ? 'application/pkcs7-signature'
+    : 'application/octet-stream';
+  // A whole-file GET that starts a fetch is answered as the bytes arrive (Range and HEAD wait
+  // for the cache, which answers them as the site does).
+  const live =
+    req.method === 'GET' && req.headers.range === undefined && expected.length !== undefined
+      ? liveSink(res, { etag, type, length: expected.length })
+      : undefined;
+  ports.cached(expected, upstreamPath, live).then(
     (hold) => {
+      if (live?.used === true) {
+        hold.release();
+        res.end();
+        return;
+      }
       res.on('close', () => hold.release());
-      const etag = expected.sha256 === undefined ? undefined : `"${expected.sha256}"`;
-      const type = expected.name.endsWith('.p7s')
-        ? 'application/pkcs7-signature'
-        : 'application/octet-stream';
       sendImmutable(res, next, hold.file, etag, type);
     },
     (err: unknown) => {
-      const code = isUpcatError(err) ? err.code : 'internal';
       ports.log.warn(
         { path: upstreamPath, err: (err as Error).message },
         'cannot serve from cache',
       );
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const code = isUpcatError(err) ? err.code : 'internal';
       // 404 only when the upstream said so; anything else is the mirror failing (a gateway error).
       res
         .status(code === 'not_found' ? 404 : 502)
         .json(errorBody(code === 'not_found' ? 'not_found' : 'internal', (err as Error).message));
     },
   );
+}
+
+function liveSink(
+  res: Response,
+  head: { etag: string | undefined; type: string; length: number },
+): LiveSink {
+  const sink: LiveSink = {
+    used: false,
+    write: (chunk) => {
+      if (res.destroyed) return;
+      if (!res.headersSent)
+        res.writeHead(200, {
+          'Content-Type': head.type,
+          'Content-Length': String(head.length),
+          'X-Content-Type-Options': 'nosniff',
+          'Cache-Control': 'public, max-age=31536000, immutable',
+          ...(head.etag === undefined ? {} : { ETag: head.etag }),
+        });
+      res.write(chunk);
+      if (res.writableLength > MAX_LIVE_BUFFER) res.destroy();
+    },
+  };
+  return sink;
 }
 
 function notFound(res: Response, message: string): void {

@@ -138,3 +138,45 @@ test('a file larger than the budget is served once and not kept; a restart keeps
   t.is(again.bytes, small.length);
   t.deepEqual(await readdir(path.join(dir, 'tmp')), []);
 });
+
+test('the request that starts a fetch gets the bytes as they arrive, before the upstream ends', async (t) => {
+  const body = Buffer.alloc(200_000, 3);
+  let rest: () => void = () => undefined;
+  const restSent = new Promise<void>((r) => (rest = r));
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': body.length });
+    res.write(body.subarray(0, 100_000));
+    void restSent.then(() => res.end(body.subarray(100_000)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  );
+  const cache = new PayloadCache(await tmp(t), 1_000_000);
+  await cache.open();
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fetcher = new PayloadFetcher(cache, url, LIMITS);
+  const received: Buffer[] = [];
+  let half: () => void = () => undefined;
+  const halfSeen = new Promise<void>((r) => (half = r));
+  const live = {
+    used: false,
+    write: (chunk: Buffer) => {
+      received.push(chunk);
+      if (Buffer.concat(received).length >= 100_000) half();
+    },
+  };
+  const done = fetcher.get(want(body), '/payload', live);
+  await halfSeen; // the first half reached the requester while the upstream still holds the rest
+  t.false(cache.has(sha(body)));
+  rest();
+  const hold = await done;
+  hold.release();
+  t.true(live.used);
+  t.deepEqual(Buffer.concat(received), body);
+  t.true(cache.has(sha(body)));
+});
