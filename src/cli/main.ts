@@ -47,6 +47,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
   ['export', async () => (await import('./commands/export.js')).registerExport],
   ['gpo', async () => (await import('./commands/gpo.js')).registerGpo],
   ['mirror', async () => (await import('./commands/mirror.js')).registerMirror],
+  ['sign', async () => (await import('./commands/sign.js')).registerSign],
 ];
 
 /** Global options that take a value: their value is not the command name. */
