@@ -1,3 +1,4 @@
+import { renameSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -51,7 +52,7 @@ export class PayloadCache {
       this.entries.set(f.name, { name: f.name, size: f.size, lastUse: ++this.clock, readers: 0 });
       this.total += f.size;
     }
-    await this.evictFor(0);
+    this.reserve(0);
   }
 
   get tmpDir(): string {
@@ -86,7 +87,8 @@ export class PayloadCache {
    * the budget cannot make room, the file stays outside the cache and is deleted on release.
    */
   async admit(name: string, tmpFile: string, size: number): Promise<CacheHold> {
-    if (!(await this.evictFor(size))) {
+    // Room is taken before the first await, so concurrent admissions never overrun the budget.
+    if (!this.reserve(size)) {
       let released = false;
       return {
         file: tmpFile,
@@ -98,17 +100,25 @@ export class PayloadCache {
         },
       };
     }
-    await rename(tmpFile, path.join(this.dir, name));
+    try {
+      await rename(tmpFile, path.join(this.dir, name));
+    } catch (err) {
+      this.total -= size;
+      throw err;
+    }
     const entry: Entry = { name, size, lastUse: ++this.clock, readers: 0 };
     this.entries.set(name, entry);
-    this.total += size;
     const hold = this.acquire(name);
     if (hold === undefined) throw new Error(`cache entry ${name} vanished`);
     return hold;
   }
 
-  /** Frees room for `size` more bytes; false when files being read keep too much. */
-  private async evictFor(size: number): Promise<boolean> {
+  /**
+   * Counts `size` more bytes in, first dropping the least recently used files that no response
+   * is reading; false (nothing dropped) when files being read keep too much. Synchronous, so
+   * that two admissions cannot both count on the same free room.
+   */
+  private reserve(size: number): boolean {
     if (size > this.budget) return false;
     const idle = [...this.entries.values()]
       .filter((e) => e.readers === 0)
@@ -119,8 +129,13 @@ export class PayloadCache {
       if (this.total + size <= this.budget) break;
       this.entries.delete(e.name);
       this.total -= e.size;
-      await rm(path.join(this.dir, e.name), { force: true });
+      // Moved aside at once (a rename, not a long unlink), so a fetch of the same name that
+      // lands before the deletion runs is not the file deleted.
+      const aside = path.join(this.tmpDir, `${e.name}.evicted-${++this.clock}`);
+      renameSync(path.join(this.dir, e.name), aside);
+      void rm(aside, { force: true });
     }
+    this.total += size;
     return true;
   }
 
