@@ -6,6 +6,7 @@ import { Updater } from 'tuf-js';
 import { payloadTargetName } from '../../src/publish/catalog-targets.js';
 import type { PublishAnswer } from '../../src/publish/publish-service.js';
 import { runCliWithin } from '../helpers/processes.js';
+import { startS3 } from '../helpers/s3.js';
 import { download } from '../helpers/tuf.js';
 import { SimAgent } from './multi-node/agents.js';
 import { multiNodeSite, sharedDatabase } from './multi-node/cluster.js';
@@ -26,12 +27,21 @@ import {
  * signed by the site's one policy key, and the killed nodes rejoin. A fourth node set up with
  * the site's TUF keys but without its signing/sync/ keys is refused at start.
  *
- * Storage shared by the nodes: payloads in one folder (`paths.packages`) and the TUF
- * repository in one folder (`paths.catalog`), on this one machine, until the S3 blob store
- * (storage.blobs) and TUF metadata in the database (storage.metadata) are wired.
+ * Nothing is shared through a file system: payloads are in one bucket of s3rver (an
+ * S3-compatible server from npm, standing in for S3) and the TUF metadata in the database.
  */
 
 const AGENTS = 6;
+
+/** What the nodes need to reach s3rver: the SDK's standard environment (helpers/s3.ts sets it). */
+function s3Credentials(): NodeJS.ProcessEnv {
+  const names = [
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+  ];
+  return Object.fromEntries(names.map((n) => [n, process.env[n]]));
+}
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -42,15 +52,25 @@ test.serial(
     t.timeout(300_000);
     const db = await sharedDatabase();
     t.teardown(() => db.destroy());
-    const shared = path.join(
-      (await import('node:os')).tmpdir(),
-      `upcat-multi-shared-${randomBytes(4).toString('hex')}`,
+    const s3 = await startS3();
+    t.teardown(() => s3.close());
+    const blobs = {
+      type: 's3',
+      bucket: await s3.bucket(),
+      prefix: 'site/',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+    };
+    const site = await multiNodeSite(
+      db,
+      3,
+      {
+        site: { approval: 'auto-all' },
+        server: { trustedProxies: ['127.0.0.1'], changePollMs: 100 },
+        storage: { blobs, metadata: 'database' },
+      },
+      s3Credentials(),
     );
-    const site = await multiNodeSite(db, 3, {
-      site: { approval: 'auto-all' },
-      server: { trustedProxies: ['127.0.0.1'], changePollMs: 100 },
-      paths: { packages: path.join(shared, 'packages'), catalog: path.join(shared, 'catalog') },
-    });
     t.teardown(() => site.stop());
     const [n0, n1, n2] = site.nodes as [
       (typeof site.nodes)[0],

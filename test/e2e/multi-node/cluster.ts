@@ -15,7 +15,8 @@ import { freePort } from './nginx.js';
 /**
  * Several `upcat serve` nodes of one site (issue 15 item 4): one PostgreSQL database, a home
  * per node holding only its config and a copy of the site's signing/ directory (the secret
- * every node needs), and the shared storage given by `storage` in the config. PostgreSQL is
+ * every node needs), and the shared storage given by `storage` in the config (an object store
+ * for payloads, the database for TUF metadata). PostgreSQL is
  * DATABASE_URL in a schema of the test's own when it is set, else a private cluster started by
  * the test (helpers/private-postgres.ts), so the test runs, on PostgreSQL, either way.
  */
@@ -69,6 +70,8 @@ export async function multiNodeSite(
   db: SharedDatabase,
   count: number,
   config: Record<string, unknown>,
+  /** More environment for every node (the object store's credentials). */
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<MultiNodeSite> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'upcat-multi-'));
   const homeOf = (i: number | string): string => path.join(work, `node-${i}`);
@@ -77,6 +80,7 @@ export async function multiNodeSite(
     HOME: process.env['HOME'],
     UPCAT_HOME: home,
     ...db.env,
+    ...extraEnv,
   });
   const writeHome = async (home: string): Promise<void> => {
     await mkdir(home, { recursive: true });
