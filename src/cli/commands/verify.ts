@@ -136,7 +136,11 @@ async function verifyLocal(
   return withSite(cmd, async (site) => {
     if (site.signing === undefined)
       throw invalidInput('this site has no signed catalog yet: run "upcat init"');
-    const trustedRoot = await readRoot(opts.root ?? path.join(site.signing.repoDir, '1.root.json'));
+    // The site's own first root, from its metadata store (catalog/tuf/ or the database).
+    const trustedRoot =
+      opts.root !== undefined ? await readRoot(opts.root) : await site.metadata.read('1.root.json');
+    if (trustedRoot === undefined)
+      throw invalidInput(`no 1.root.json in ${site.metadata.label}: nothing was published yet`);
     const running = await startServer(site, { host: '127.0.0.1', port: 0, httpsPort: 0 });
     try {
       const baseUrl = `http://127.0.0.1:${(running.server.address() as AddressInfo).port}`;
