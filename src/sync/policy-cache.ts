@@ -52,6 +52,11 @@ export interface GroupsObserver {
 export class PolicyCache {
   private version = -1;
   private readonly sets = new Map<string, SharedPolicy | 'per-client'>();
+  /**
+   * Per-client computations (percentage rollouts) at `version`, by policy digest: clients whose
+   * buckets give the same policy share one object, which MS-WUSP's answer memo is keyed by.
+   */
+  private readonly alike = new Map<string, SharedPolicy>();
   /** Answers given from the cache (for tests and benchmarks). */
   hits = 0;
 
@@ -66,28 +71,49 @@ export class PolicyCache {
 
   /**
    * The client's policy at `catalogVersion` (read with the client row): from the cache when held,
-   * else computed (and kept when it may be shared). `groupIds`: the client's named groups when
-   * the caller knows them; read here otherwise (and shown to `observer`).
+   * else computed (and kept when it may be shared). `groupIds`: the client's named groups in ID
+   * order when the caller read them with the client (MS-WUSP does); read here otherwise (and
+   * shown to `observer`).
    */
   async of(
     q: Q,
     client: ClientRow,
     catalogVersion: number,
     observer?: GroupsObserver,
+    knownGroupIds?: readonly number[],
   ): Promise<SharedPolicy> {
     if (!receivesPolicy(client)) return NO_POLICY;
-    const mark = observer?.mark();
-    const groupIds = await namedGroupIds(q, client.client_id);
-    observer?.noted(client.client_id, client.policy_epoch, groupIds, mark);
+    const groupIds = knownGroupIds ?? (await this.readGroups(q, client, observer));
     const held = this.held(catalogVersion, groupIds);
     if (held !== undefined) return held;
     const known = catalogVersion === this.version ? this.sets.get(keyOf(groupIds)) : undefined;
     const computed = shared(await computePolicy(q, client, groupIds));
     if (known === undefined) {
       const perClient = await rolloutVaries(q, groupIds);
-      if ((await currentCatalogVersion(q)) === catalogVersion)
-        this.keep(catalogVersion, groupIds, perClient ? 'per-client' : computed);
+      if ((await currentCatalogVersion(q)) !== catalogVersion) return computed;
+      this.keep(catalogVersion, groupIds, perClient ? 'per-client' : computed);
+      if (!perClient) return computed;
     }
+    return this.alikeOf(catalogVersion, computed);
+  }
+
+  private async readGroups(
+    q: Q,
+    client: ClientRow,
+    observer: GroupsObserver | undefined,
+  ): Promise<number[]> {
+    const mark = observer?.mark();
+    const groupIds = await namedGroupIds(q, client.client_id);
+    observer?.noted(client.client_id, client.policy_epoch, groupIds, mark);
+    return groupIds;
+  }
+
+  /** The held per-client policy equal to `computed` at the cache's version, else `computed`. */
+  private alikeOf(catalogVersion: number, computed: SharedPolicy): SharedPolicy {
+    if (catalogVersion !== this.version) return computed;
+    const same = this.alike.get(computed.digest);
+    if (same !== undefined) return same;
+    if (this.alike.size < MAX_GROUP_SETS) this.alike.set(computed.digest, computed);
     return computed;
   }
 
@@ -99,6 +125,7 @@ export class PolicyCache {
     if (catalogVersion < this.version) return; // a slow request of an older catalog
     if (catalogVersion > this.version || this.sets.size >= MAX_GROUP_SETS) {
       this.sets.clear();
+      this.alike.clear();
       this.version = catalogVersion;
     }
     this.sets.set(keyOf(groupIds), value);

@@ -8,7 +8,8 @@ import type { SiteConfig } from '../../config/schema.js';
 import type { ContactRecorder } from '../../site/contacts.js';
 import type { RegistrationService } from '../../site/registration.js';
 import type { StateMessageService } from '../../site/state-messages.js';
-import { computePolicy, type PolicyEntry } from '../../sync/policy.js';
+import { PolicyCache } from '../../sync/policy-cache.js';
+import type { PolicyEntry } from '../../sync/policy.js';
 import type { ChangeWatcher } from '../../storage/changes.js';
 import type { Db } from '../../storage/db.js';
 import { currentCatalogVersion } from '../../storage/catalog-repo.js';
@@ -41,7 +42,6 @@ import { eventsToMessages } from './events.js';
 import { ComputerMemory } from './computer-memory.js';
 import { WuspFault } from './soap.js';
 import { computeSync, neededActions, type SyncResult } from './sync.js';
-import { PolicyCache } from './policy-cache.js';
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const PROTOCOL = /^(\d{1,4})\.(\d{1,4})$/;
@@ -77,7 +77,7 @@ export class WuspService {
   readonly content: WuspContent;
   private server: Promise<ServerState> | undefined;
   private catalog: { version: number; model: Promise<WuaCatalog> } | undefined;
-  private readonly policies = new PolicyCache(200_000);
+  private readonly policies = new PolicyCache();
   private readonly syncMemo = new WeakMap<PolicyEntry[], Map<string, SyncResult>>();
 
   constructor(private readonly deps: WuspDeps) {
@@ -285,13 +285,13 @@ export class WuspService {
 
   // --- 3.1.5.7 SyncUpdates ---------------------------------------------------------------------
 
-  private async policyOf(computer: Computer, catalog: WuaCatalog): Promise<PolicyEntry[]> {
+  /** The sync path's policy cache (sync/policy-cache.ts), with the groups read with the record. */
+  private async policyOf(computer: Computer): Promise<PolicyEntry[]> {
     const client = computer.client;
+    const groupIds = computer.groupIds === '' ? [] : computer.groupIds.split(',').map(Number);
     const version = client.catalog_version ?? 0;
-    const shape = catalog.partialRollout
-      ? undefined
-      : `${client.approval}|${client.record_state}|${computer.groupIds}`;
-    return this.policies.get(client, version, shape, () => computePolicy(this.deps.db, client));
+    const policy = await this.policies.of(this.deps.db, client, version, undefined, groupIds);
+    return policy.entries;
   }
 
   async syncUpdates(req: SyncUpdatesRequest): Promise<SyncAnswer> {
@@ -320,7 +320,7 @@ export class WuspService {
         driverSyncNotNeeded: true,
       };
     }
-    const policy = await this.policyOf(computer, catalog);
+    const policy = await this.policyOf(computer);
     // Computers of one shape with the same cache get the same answer: remembered per policy
     // (shared by shape, and new with each catalog version), keyed by everything else it reads.
     const everything = state.anchor.policyEpoch !== client.policy_epoch;
@@ -347,7 +347,7 @@ export class WuspService {
   async refreshCache(req: RefreshCacheRequest): Promise<RefreshCacheAnswer> {
     const { computer } = await this.registered(req.cookie);
     const catalog = await this.model(computer.client.catalog_version);
-    const actions = neededActions(catalog, await this.policyOf(computer, catalog));
+    const actions = neededActions(catalog, await this.policyOf(computer));
     const results: RefreshCacheAnswer['results'] = [];
     for (const g of req.globalIds) {
       const a = actions.get(g.updateId);
@@ -394,7 +394,7 @@ export class WuspService {
     }
     const { computer } = await this.registered(req.cookie);
     const catalog = await this.model(computer.client.catalog_version);
-    const inScope = neededActions(catalog, await this.policyOf(computer, catalog));
+    const inScope = neededActions(catalog, await this.policyOf(computer));
     const answer: ExtendedInfoAnswer = { updates: [], fileLocations: [], outOfScope: [] };
     const seenFiles = new Set<string>();
     for (const id of [...new Set(req.revisionIds)]) {
