@@ -1,4 +1,6 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CONFIG_FILE } from '../../src/config/load.js';
 import { tufRepoDir } from '../../src/signing/tuf-repo.js';
 import type { MetadataMigrationReport } from '../../src/signing/tuf-migrate.js';
 import { runCli } from '../helpers/cli.js';
@@ -36,6 +38,17 @@ dbTest(
     t.not(again.code, 0);
     t.regex(again.stderr, /already holds TUF metadata/);
     t.is(again.stderr.trim().split('\n').length, 1);
+
+    // The site now on the database store: upcat verify serves it (fast path, rows) and tuf-js
+    // checks every target against the database's catalog, with nothing under catalog/tuf/.
+    await rm(tufRepoDir(ctx.site.config.dirs.catalog), { recursive: true, force: true });
+    await writeFile(
+      path.join(ctx.home, CONFIG_FILE),
+      JSON.stringify({ storage: { metadata: 'database' } }),
+    );
+    const verify = await runCli(['verify', '--json'], ctx.env);
+    t.is(verify.code, 0, verify.stderr);
+    await t.throwsAsync(readdir(tufRepoDir(ctx.site.config.dirs.catalog)), { code: 'ENOENT' });
 
     const bad = await runCli(['migrate-storage', '--metadata', 's3'], ctx.env);
     t.not(bad.code, 0);
