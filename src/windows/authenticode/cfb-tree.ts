@@ -94,7 +94,12 @@ export function readCfbTree(bytes: Buffer, what: string): CfbStorage {
       byPath.set(p, s);
     } else if (e.type === 2) {
       // cfb gives no content for an empty stream.
-      const content = e.size === 0 ? Buffer.alloc(0) : Buffer.from(e.content ?? []);
+      const content =
+        e.size === 0
+          ? Buffer.alloc(0)
+          : Buffer.isBuffer(e.content)
+            ? e.content // only read, so used as cfb gives it
+            : Buffer.from(e.content ?? []);
       if (content.length !== e.size)
         throw invalidInput(`${what}: stream ${JSON.stringify(e.name)} is truncated`);
       parent.children.push({ type: 'stream', name: e.name, content });
