@@ -4,7 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { signMsiFile, verifyMsi } from '../../../src/windows/authenticode/index.js';
-import { readCfbTree, type CfbNode } from '../../../src/windows/authenticode/cfb-tree.js';
+import {
+  readCfbTree,
+  type CfbNode,
+  type CfbStorage,
+} from '../../../src/windows/authenticode/cfb-tree.js';
+import { writeCfb } from '../../../src/windows/authenticode/cfb-write.js';
 import { makePki, osslSign, refusal, tool, type TestPki } from '../../helpers/authenticode.js';
 import { EXTRACTED_PAYLOAD, buildPayloadMsi } from '../../helpers/wixl-msi.js';
 
@@ -223,6 +228,56 @@ test('over 109 FAT sectors (an 8 MiB payload): the DIFAT is written and osslsign
   const x = path.join(dir, 'large-extracted');
   t.is((await tool('msiextract', ['-C', x, ours])).code, 0);
   t.true((await readFile(path.join(x, EXTRACTED_PAYLOAD))).equals(payload));
+});
+
+test('storages inside storages: the digest covers the children and CLSID of each, as osslsigncode computes it', async (t) => {
+  // wixl writes no sub-storages (MSIs hold them for embedded transforms), so one is made here.
+  const storage = (name: string, children: CfbNode[], clsid: number): CfbNode => ({
+    type: 'storage',
+    name,
+    clsid: Buffer.alloc(16, clsid),
+    stateBits: 0,
+    created: null,
+    modified: null,
+    children,
+  });
+  const stream = (name: string, size: number): CfbNode => ({
+    type: 'stream',
+    name,
+    content: randomBytes(size),
+  });
+  const root = storage(
+    'Root Entry',
+    [
+      stream('a', 100),
+      stream('B', 5000),
+      storage(
+        'Sub',
+        [stream('x', 10), stream('yy', 0), storage('Deep', [stream('z', 7000)], 9)],
+        3,
+      ),
+      stream('Ab', 20),
+    ],
+    0x84,
+  );
+  const input = path.join(dir, 'nested.cfb');
+  await writeFile(input, Buffer.concat(writeCfb(root as CfbStorage).chunks));
+  const signed = path.join(dir, 'nested-signed.cfb');
+  const result = await signMsiFile(input, signed, pki.publisher.signer);
+  const v = await msiVerify(signed);
+  t.true(v.ok, v.output);
+  t.is(v.current, v.calculated);
+  t.is(v.current, result.digest.toString('hex').toUpperCase());
+  t.is((await verifyMsi(signed, [pki.caPem])).digest, result.digest.toString('hex'));
+  // A changed CLSID of the inner storage is outside every stream but inside the digest.
+  const bytes = await readFile(signed);
+  const clsid = bytes.indexOf(Buffer.alloc(16, 9));
+  t.true(clsid > 0);
+  bytes[clsid] = 8;
+  const tampered = path.join(dir, 'nested-clsid.cfb');
+  await writeFile(tampered, bytes);
+  t.false((await msiVerify(tampered)).ok);
+  t.is(await refusal(verifyMsi(tampered, [pki.caPem])), 'tampered');
 });
 
 test('bad input: not a compound file, truncated, an existing output: a clear error and nothing written', async (t) => {
