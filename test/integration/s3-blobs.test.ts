@@ -13,6 +13,15 @@ import { S3BlobStore } from '../../src/storage/blobs/s3-store.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
 import { makeS3Site, startS3, type S3Server } from '../helpers/s3.js';
 import { DATABASES } from '../helpers/site.js';
+import {
+  all,
+  deployToAll,
+  filesOf,
+  pick,
+  serve,
+  windowsManifest,
+  WuaSimulator,
+} from '../helpers/wua-simulator.js';
 
 /**
  * Issue 15 item 1: the S3 adapter of the blob store port against s3rver (an S3-compatible
@@ -228,6 +237,50 @@ for (const kind of DATABASES) {
       await cleanup();
     }
   });
+}
+
+for (const kind of DATABASES) {
+  test.serial(
+    `MS-WUSP on S3: the signed cabinet is made from the stored payload, stored, and served with ranges [${kind}]`,
+    async (t) => {
+      const { site, bucket, cleanup } = await makeS3Site(kind, s3);
+      const server = await serve(site);
+      try {
+        site.config.site.approval = 'auto-all';
+        const published = await publishBytes(
+          site,
+          Buffer.from('MZ fake installer '.repeat(4000)),
+          windowsManifest(),
+          'setup.exe',
+        );
+        await deployToAll(site, published.updateId);
+        const wua = new WuaSimulator(server.url);
+        await wua.connect();
+        await wua.syncAll();
+        const [update] = wua.actionable();
+        t.truthy(update);
+        if (update === undefined) return;
+        const ext = await wua.extendedInfo([update.revisionId]);
+        const xmls = all(pick(ext, 'Updates'), 'Update').map((u) => pick(u, 'Xml')?.text ?? '');
+        const [file] = filesOf(xmls.find((x) => x.startsWith('<ExtendedProperties')) ?? '');
+        const url = pick(ext, 'FileLocations', 'FileLocation', 'Url')?.text ?? '';
+        t.truthy(file);
+        if (file === undefined) return;
+        // HEAD, then ranged GETs, checked against the File element's SHA-1 and SHA-256.
+        const got = await wua.download(url, file);
+        t.true(got.rangesUsed > 1);
+        const row = (await site.db('wusp_content').first('sha256')) as { sha256: string };
+        t.true((await keys(bucket)).includes(`site/pool/${row.sha256.slice(0, 2)}/${row.sha256}`));
+        t.is(sha256(got.bytes), row.sha256);
+        // gc keeps the cabinet of a payload still needed.
+        await runGc(site, { now: () => new Date(Date.now() + 24 * 3600 * 1000) });
+        t.true(await site.blobs.verify(row.sha256));
+      } finally {
+        await server.close();
+        await cleanup();
+      }
+    },
+  );
 }
 
 test('a CDN base: 302 to <base>/<key>', async (t) => {

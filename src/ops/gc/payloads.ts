@@ -76,7 +76,15 @@ export async function neededBlobs(
     sha256: string;
   }>;
   for (const f of files) if (live.has(f.revision_id)) needed.add(f.sha256);
+  // A needed payload's MS-WUSP cabinet, a blob of the store too when it is an object store.
+  for (const w of await wrappedFiles(q)) if (needed.has(w.source_sha256)) needed.add(w.sha256);
   return needed;
+}
+
+function wrappedFiles(
+  q: Knex | Knex.Transaction,
+): Promise<Array<{ source_sha256: string; sha256: string }>> {
+  return q('wusp_content').select('source_sha256', 'sha256');
 }
 
 export async function collectPayloads(
@@ -91,6 +99,7 @@ export async function collectPayloads(
   const known = new Set(
     ((await db('blobs').select('sha256')) as Array<{ sha256: string }>).map((b) => b.sha256),
   );
+  for (const w of await wrappedFiles(db)) known.add(w.sha256);
   let version = await currentCatalogVersion(db);
   let needed = await neededBlobs(db, opts.cutoffIso);
   const candidates: Array<{ sha256: string; kind: keyof PayloadsFreed }> = [];

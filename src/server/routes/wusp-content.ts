@@ -3,6 +3,7 @@ import type { Site } from '../../app.js';
 import { siteWuspService } from '../../windows/wusp/index.js';
 import { errorBody } from '../middleware/errors.js';
 import { sendImmutable } from '../send-immutable.js';
+import { sendBlob } from '../send-blob.js';
 
 const NAME = /^([0-9A-Fa-f]{40})\.cab$/;
 
@@ -26,6 +27,20 @@ export function wuspContentRoutes(router: Router, site: Site): void {
       res.status(404).json(errorBody('not_found', `no content ${sha1}`));
       return;
     }
-    sendImmutable(res, next, file.path, `"${sha1}"`, 'application/vnd.ms-cab-compressed');
+    const type = 'application/vnd.ms-cab-compressed';
+    if (site.blobs === site.pool) {
+      sendImmutable(res, next, file.path, `"${sha1}"`, type);
+      return;
+    }
+    // On an object store the wrapped file is a blob too (windows/wusp/content.ts): any node
+    // serves it, proxied or redirected like /content.
+    await sendBlob(
+      req,
+      res,
+      next,
+      site.blobs,
+      { sha256: file.sha256, kind: 'payload' },
+      { etag: `"${sha1}"`, contentType: type },
+    );
   });
 }

@@ -14,6 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { LocalBlob } from '../../storage/blobs/local-copy.js';
+import type { BlobStore } from '../../storage/blobs/store.js';
 import type { Db } from '../../storage/db.js';
 import { now } from '../../storage/catalog-repo.js';
 import { writeCab } from '../cab/index.js';
@@ -73,7 +75,18 @@ export class WuspContent {
   private readonly dir: string;
   private readonly inFlight = new Map<string, Promise<WrappedPayload>>();
 
-  constructor(private readonly deps: { db: Db; packagesDir: string; wrapper: PayloadWrapper }) {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      packagesDir: string;
+      wrapper: PayloadWrapper;
+      /**
+       * An object store other than the local pool (issue 15): the payload is copied here to be
+       * wrapped, and the wrapped file is stored there too, so every node serves it.
+       */
+      remote?: { store: BlobStore; localCopy(sha256: string): Promise<LocalBlob> };
+    },
+  ) {
     this.dir = path.join(deps.packagesDir, 'wusp');
   }
 
@@ -102,7 +115,7 @@ export class WuspContent {
       .db('wusp_content')
       .where({ source_sha256: source.sha256 })
       .first()) as ContentRow | undefined;
-    if (row !== undefined && row.wrapper === this.deps.wrapper.id && (await exists(file))) {
+    if (row !== undefined && row.wrapper === this.deps.wrapper.id && (await this.kept(row, file))) {
       return {
         name,
         path: file,
@@ -114,9 +127,15 @@ export class WuspContent {
     }
     await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+    const remote = this.deps.remote;
+    const copy = await remote?.localCopy(source.sha256);
     try {
-      await this.deps.wrapper.wrap(source, tmp);
+      await this.deps.wrapper.wrap(
+        copy === undefined ? source : { ...source, path: copy.path },
+        tmp,
+      );
       const digests = await hashFile(tmp);
+      if (remote !== undefined) await storeWrapped(remote.store, tmp, digests.size);
       await rename(tmp, file);
       const fresh = {
         source_sha256: source.sha256,
@@ -129,8 +148,15 @@ export class WuspContent {
       await this.deps.db('wusp_content').insert(fresh).onConflict('source_sha256').merge();
       return { name, path: file, ...digests, url: WuspContent.urlOf(digests.sha1) };
     } finally {
+      await copy?.release();
       await rm(tmp, { force: true });
     }
+  }
+
+  /** Whether a wrapped file made before is still there: in the object store, or here. */
+  private async kept(row: ContentRow, file: string): Promise<boolean> {
+    const store = this.deps.remote?.store;
+    return store === undefined ? exists(file) : (await store.sizeOf(row.sha256)) !== undefined;
   }
 
   /** The wrapped file whose SHA-1 this is, if it was made (the /Content route). */
@@ -139,6 +165,16 @@ export class WuspContent {
       ContentRow | undefined;
     if (row === undefined || row.wrapper !== this.deps.wrapper.id) return undefined;
     return { path: this.pathOf(row.source_sha256), sha256: row.sha256 };
+  }
+}
+
+/** The wrapped file into the object store under its SHA-256, as a payload is. */
+async function storeWrapped(store: BlobStore, file: string, size: number): Promise<void> {
+  const staged = await store.stage(createReadStream(file), size);
+  try {
+    await staged.commit();
+  } finally {
+    await staged.discard();
   }
 }
 

@@ -3,6 +3,7 @@
  * per site object, made on first use by the routes (so the composition root stays as it is).
  */
 import type { Site } from '../../app.js';
+import { localCopy } from '../../storage/blobs/local-copy.js';
 import { loadAnchorKey } from '../../sync/site-keys.js';
 import { DEFAULT_SETTINGS, type WuspSettings } from './config.js';
 import { SignedCabWrapper, WuspContent, type PayloadWrapper } from './content.js';
@@ -41,6 +42,14 @@ export function createWuspService(
     db: site.db,
     packagesDir: site.config.dirs.packages,
     wrapper: options.wrapper ?? siteWrapper(site),
+    ...(site.blobs === site.pool
+      ? {}
+      : {
+          remote: {
+            store: site.blobs,
+            localCopy: (sha256: string) => localCopy(site.blobs, site.pool, sha256),
+          },
+        }),
   });
   return new WuspService({
     db: site.db,
