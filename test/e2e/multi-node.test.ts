@@ -6,10 +6,11 @@ import { Updater } from 'tuf-js';
 import { payloadTargetName } from '../../src/publish/catalog-targets.js';
 import type { PublishAnswer } from '../../src/publish/publish-service.js';
 import { runCliWithin } from '../helpers/processes.js';
+import { PASSWORD } from '../helpers/sessions.js';
 import { startS3 } from '../helpers/s3.js';
 import { download } from '../helpers/tuf.js';
 import { SimAgent } from './multi-node/agents.js';
-import { multiNodeSite, sharedDatabase } from './multi-node/cluster.js';
+import { PERSON, multiNodeSite, sharedDatabase } from './multi-node/cluster.js';
 import { startNginx } from './multi-node/nginx.js';
 import {
   approveOver,
@@ -210,6 +211,26 @@ test.serial(
         t.is(res.status, 200, `${p.name} on ${node.url}`);
       }
     }
+
+    // A console login through one node is a session on every node; a logout ends it on all.
+    const login = await fetch(`${n0.url}/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: PERSON, password: PASSWORD }),
+    });
+    t.is(login.status, 200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    for (const node of [n1, n2]) {
+      const res = await fetch(`${node.url}/v1/session`, { headers: { cookie } });
+      t.is(res.status, 200, `the session on ${node.url}`);
+    }
+    const logout = await fetch(`${n1.url}/v1/session`, {
+      method: 'DELETE',
+      headers: { cookie, 'x-csrf-token': csrfToken },
+    });
+    t.is(logout.status, 204);
+    t.is((await fetch(`${n2.url}/v1/session`, { headers: { cookie } })).status, 401);
 
     // tuf-js, through the balancer, verifies every payload against the signed catalog.
     const client = tuf();

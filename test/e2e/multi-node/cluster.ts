@@ -9,6 +9,7 @@ import type { TufPublicKey } from '../../../src/signing/signer.js';
 import { startPrivateCluster } from '../../helpers/private-postgres.js';
 import { startServe, type Served } from '../../helpers/processes.js';
 import { dropSchema, sharedSigningDir } from '../../helpers/site.js';
+import { PASSWORD } from '../../helpers/sessions.js';
 import { tokenOf } from '../../helpers/tokens.js';
 import { freePort } from './nginx.js';
 
@@ -20,6 +21,9 @@ import { freePort } from './nginx.js';
  * DATABASE_URL in a schema of the test's own when it is set, else a private cluster started by
  * the test (helpers/private-postgres.ts), so the test runs, on PostgreSQL, either way.
  */
+/** A console account made with the site (password helpers/sessions.ts PASSWORD). */
+export const PERSON = 'operator';
+
 export interface SharedDatabase {
   env: NodeJS.ProcessEnv;
   connect(): Knex;
@@ -95,6 +99,7 @@ export async function multiNodeSite(
   let tokens: MultiNodeSite['tokens'];
   try {
     await agreeSiteKeys(site.db, site.config.dirs.signing); // as `upcat init` does
+    await site.users.add({ name: PERSON, role: 'admin', password: PASSWORD }, 'test');
     tokens = {
       publish: await tokenOf(site, 'publish'),
       approve: await tokenOf(site, 'approve'),
