@@ -2,11 +2,11 @@ import { UpcatError } from '../errors.js';
 import { addRoleKeys, loadKeyring, retireKeys, type KeyInfo } from './key-store.js';
 import type { Keyring, TopRole } from './roles.js';
 import { assertNever, type KeyKind } from './signer.js';
-import { withRepoLock } from './tuf-lock.js';
 import { resolveOptions, signersFor, type RepoOptions } from './tuf-metadata.js';
 import { refreshUnlocked, type RepoSummary } from './tuf-repo.js';
 import { buildRoot, writeRoot } from './tuf-root.js';
 import { readState } from './tuf-state.js';
+import { storeOf, type RepoRef } from './tuf-store.js';
 
 export interface RotateOptions extends RepoOptions {
   keyKind?: KeyKind;
@@ -35,12 +35,12 @@ export interface RotateResult {
  */
 export async function rotateKey(
   signingDir: string,
-  repoDir: string,
+  repo: RepoRef,
   role: TopRole,
   options: RotateOptions = {},
 ): Promise<RotateResult> {
   const opts = resolveOptions(options);
-  return withRepoLock(repoDir, async () => {
+  return storeOf(repo).writing(async (repoDir) => {
     const before = await loadKeyring(signingDir);
     const old = before[role].signers;
     const count = options.keyCount ?? old.length;

@@ -10,6 +10,7 @@ import { Updater } from 'tuf-js';
 import { openSite, type Site } from '../../src/app.js';
 import { CONFIG_FILE } from '../../src/config/load.js';
 import { createApp } from '../../src/server/app.js';
+import { rotateKey } from '../../src/signing/rotate.js';
 import { TufRefresher } from '../../src/signing/tuf-refresh-lease.js';
 import { publishTargets, tufRepoDir } from '../../src/signing/tuf-repo.js';
 import { migrateMetadata } from '../../src/signing/tuf-migrate.js';
@@ -60,17 +61,19 @@ async function openNode(
   return { site, env, home, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-/** A tuf-js client trusting root version 1 as the store holds it. */
-async function client(store: MetadataStore, url: string): Promise<Updater> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-tufdb-client-'));
-  await mkdir(path.join(dir, 'targets'));
-  const root = await store.read('1.root.json');
-  if (root === undefined) throw new Error('no 1.root.json in the store');
-  await writeFile(path.join(dir, 'root.json'), root);
+/** A tuf-js client trusting root version 1 as the store holds it; `dir` keeps its trust. */
+async function client(store: MetadataStore, url: string, dir?: string): Promise<Updater> {
+  const metadataDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'upcat-tufdb-client-')));
+  if (dir === undefined) {
+    await mkdir(path.join(metadataDir, 'targets'));
+    const root = await store.read('1.root.json');
+    if (root === undefined) throw new Error('no 1.root.json in the store');
+    await writeFile(path.join(metadataDir, 'root.json'), root);
+  }
   return new Updater({
-    metadataDir: dir,
+    metadataDir,
     metadataBaseUrl: `${url}/tuf`,
-    targetDir: path.join(dir, 'targets'),
+    targetDir: path.join(metadataDir, 'targets'),
     targetBaseUrl: `${url}/tuf/targets`,
     config: { fetchRetry: 0, fetchTimeout: 5000 },
   });
@@ -215,6 +218,29 @@ for (const kind of DATABASES) {
     const after = await client(store, node.url);
     await after.refresh();
     t.is((await after.getTargetInfo('updates/injected.xml'))?.length, 3);
+  });
+
+  test(`keys rotate on the database store: root N+1 and the new timestamp are rows a client follows [${kind}]`, async (t) => {
+    const node = await openNode(t, kind);
+    const pub = await publishBytes(node.site, 'before rotation', fileManifest('tool.bin'));
+    const trust = await mkdtemp(path.join(os.tmpdir(), 'upcat-tufdb-trust-'));
+    await mkdir(path.join(trust, 'targets'));
+    await writeFile(path.join(trust, 'root.json'), (await node.site.metadata.read('1.root.json'))!);
+    await (await client(node.site.metadata, node.url, trust)).refresh();
+    const root = await rotateKey(node.site.config.dirs.signing, node.site.metadata, 'root');
+    t.is(root.repository?.rootVersion, 2);
+    const ts = await rotateKey(node.site.config.dirs.signing, node.site.metadata, 'timestamp');
+    t.is(ts.repository?.rootVersion, 3); // every rotation names the new keys in a new root
+    t.truthy(await node.site.metadata.read('3.root.json'));
+    // A client that trusted root 1 walks to root 3 and accepts the new timestamp key.
+    const early = await client(node.site.metadata, node.url, trust);
+    await early.refresh();
+    t.truthy(await early.getTargetInfo(`updates/${pub.updateId}.xml`));
+    t.is(JSON.parse(await readFile(path.join(trust, 'root.json'), 'utf8')).signed.version, 3);
+    const fresh = await client(node.site.metadata, node.url);
+    await fresh.refresh();
+    t.truthy(await fresh.getTargetInfo(`payloads/${pub.sha256}`));
+    t.true(await noTimestampFile(node));
   });
 
   test(`migrate-storage moves a site's metadata into the database and back, byte for byte [${kind}]`, async (t) => {

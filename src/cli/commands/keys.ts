@@ -117,7 +117,7 @@ export function registerKeys(program: Command): void {
         await withSite(cmd, async (site) => {
           if (site.signing === undefined)
             throw invalidInput('this site has no keys yet: run "upcat init"');
-          const result = await rotateKey(site.config.dirs.signing, site.signing.repoDir, role, {
+          const result = await rotateKey(site.config.dirs.signing, site.metadata, role, {
             keyCount: count,
             threshold,
             expiryDays: site.config.signing.expiryDays,
