@@ -28,7 +28,7 @@ export interface MirrorOptions {
 export interface MirrorStatus {
   upstream: string;
   trust: 'pinned' | 'kept' | 'first use';
-  served: Omit<ServedState, 'targets' | 'bins'> & { targets: number };
+  served: Omit<ServedState, 'targets' | 'bins' | 'timestampSha256'> & { targets: number };
   refreshes: number;
   lastRefresh?: string;
   lastError?: string;

@@ -21,10 +21,15 @@ type Json = Parameters<typeof Metadata.fromJSON>[1];
 export interface ServedState {
   rootVersion: number;
   timestampVersion: number;
+  /** SHA-256 of the timestamp.json served: a refresh that fetched these bytes has nothing to do. */
+  timestampSha256: string;
   snapshotVersion: number;
   /** Expiry of the timestamp served (agents refuse it after that: docs/OPERATIONS.md). */
   expires: string;
-  /** Bin file (`bins-0a.json`) to the version served, so unchanged bins are not fetched again. */
+  /**
+   * Each file the snapshot lists (`targets.json`, `bins-0a.json`) to the version served, so
+   * unchanged bins are not fetched again and older versions can be pruned.
+   */
   bins: Record<string, number>;
   /** SHA-256 to the signed length and target path, for every target of the catalog served. */
   targets: Record<string, SignedTarget>;
@@ -50,6 +55,7 @@ const TIMEOUT_MS = 30_000;
  */
 export class TufMirror {
   private current: ServedState | undefined;
+  private previousTargets: Record<string, SignedTarget> = {};
 
   constructor(
     private readonly home: string,
@@ -74,7 +80,7 @@ export class TufMirror {
 
   /** A target of the served catalog by its SHA-256. */
   target(sha256: string): SignedTarget | undefined {
-    return this.current?.targets[sha256];
+    return this.current?.targets[sha256] ?? this.previousTargets[sha256];
   }
 
   /**
@@ -86,11 +92,21 @@ export class TufMirror {
     await mkdir(this.trustedDir, { recursive: true, mode: 0o700 });
     await mkdir(this.servedDir, { recursive: true });
     this.current = await readState(this.stateFile);
+    // A crash after the state was written and before timestamp.json was switched: the next
+    // refresh finishes the switch.
+    const served = await readFile(path.join(this.servedDir, 'timestamp.json')).catch(
+      () => undefined,
+    );
+    if (
+      this.current !== undefined &&
+      (served === undefined || sha256(served) !== this.current.timestampSha256)
+    )
+      this.current = { ...this.current, timestampSha256: '' };
     const anchorFile = path.join(this.home, 'tuf', 'anchor.sha256');
     const kept = await readFile(anchorFile, 'utf8').catch(() => undefined);
     const trusted = path.join(this.trustedDir, 'root.json');
     if (pinnedRoot !== undefined) {
-      const sha = createHash('sha256').update(pinnedRoot).digest('hex');
+      const sha = sha256(pinnedRoot);
       if (kept?.trim() === sha && (await exists(trusted))) return 'kept';
       parseRoot(pinnedRoot); // a clear error for a file that is not root metadata
       await rm(this.trustedDir, { recursive: true, force: true });
@@ -103,7 +119,7 @@ export class TufMirror {
     const first = await fetchBounded(`${this.upstream}/tuf/1.root.json`, 1024 * 1024, 'root 1');
     parseRoot(first);
     await writeFile(trusted, first, { mode: 0o600 });
-    await writeFile(anchorFile, `${createHash('sha256').update(first).digest('hex')}\n`);
+    await writeFile(anchorFile, `${sha256(first)}\n`);
     return 'first use';
   }
 
@@ -136,15 +152,16 @@ export class TufMirror {
     const root = parseRoot(bytes.root);
     const timestamp = Metadata.fromJSON(MetadataKind.Timestamp, json(bytes.timestamp));
     if (
-      this.current?.timestampVersion === timestamp.signed.version &&
+      this.current?.timestampSha256 === sha256(bytes.timestamp) &&
       this.current.rootVersion === root.signed.version
     )
       return 'unchanged';
     const snapshot = Metadata.fromJSON(MetadataKind.Snapshot, json(bytes.snapshot));
     const top = Metadata.fromJSON(MetadataKind.Targets, json(bytes.targets));
     const bins = await this.verifiedBins(snapshot, top);
-    const next = await this.publish(bytes, root.signed.version, timestamp, snapshot, top, bins);
-    this.current = next;
+    const before = this.current;
+    await this.publish(bytes, root.signed.version, timestamp, snapshot, top, bins);
+    await this.prune(before);
     return 'updated';
   }
 
@@ -203,7 +220,7 @@ export class TufMirror {
     await this.writeServed(`${snapshotVersion}.snapshot.json`, bytes.snapshot);
     await this.writeServed(`${targetsVersion}.targets.json`, bytes.targets);
     const targets: Record<string, SignedTarget> = {};
-    const binVersions: Record<string, number> = {};
+    const binVersions: Record<string, number> = { 'targets.json': targetsVersion };
     for (const role of [top, ...[...bins.values()].map((b) => b.bin)])
       for (const t of Object.values(role.signed.targets)) {
         const sha = t.hashes['sha256'];
@@ -218,6 +235,7 @@ export class TufMirror {
     const state: ServedState = {
       rootVersion,
       timestampVersion: timestamp.signed.version,
+      timestampSha256: sha256(bytes.timestamp),
       snapshotVersion,
       expires: timestamp.signed.expires,
       bins: binVersions,
@@ -227,8 +245,33 @@ export class TufMirror {
     // timestamp with a state that names its targets too (targets are only ever added to a bin's
     // later versions or dropped by a later snapshot, which the next refresh sees again).
     await atomicWrite(this.stateFile, Buffer.from(JSON.stringify(state)));
+    // Targets of the catalog being replaced stay servable to agents that hold its timestamp.
+    this.previousTargets = this.current?.targets ?? {};
+    this.current = state;
     await this.writeServed('timestamp.json', bytes.timestamp);
     return state;
+  }
+
+  /**
+   * Drops versioned snapshot, targets and bin files older than the ones served before this
+   * refresh: an agent that read the previous timestamp can still fetch what it names. Roots stay
+   * (agents walk the chain from 1.root.json).
+   */
+  private async prune(before: ServedState | undefined): Promise<void> {
+    const now = this.current;
+    if (now === undefined) return;
+    const floor = (role: string): number => {
+      const versions = [now, before]
+        .map((st) => (role === 'snapshot' ? st?.snapshotVersion : st?.bins[`${role}.json`]))
+        .filter((v): v is number => v !== undefined);
+      return versions.length === 0 ? 0 : Math.min(...versions);
+    };
+    for (const name of await readdir(this.servedDir)) {
+      const m = /^([1-9][0-9]*)\.(snapshot|targets|bins-[0-9a-f]+)\.json$/.exec(name);
+      if (m === null) continue;
+      if (Number(m[1]) < floor(m[2] as string))
+        await rm(path.join(this.servedDir, name), { force: true });
+    }
   }
 
   /** Root versions below the trusted one, for agents that start from 1.root.json. */
@@ -252,6 +295,10 @@ export class TufMirror {
   private async writeServed(name: string, bytes: Buffer): Promise<void> {
     await atomicWrite(path.join(this.servedDir, name), bytes);
   }
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function json(bytes: Buffer): Json {
