@@ -25,6 +25,7 @@ import type { SiteSigning } from '../../signing/site-signing.js';
 import { currentCatalogVersion } from '../../storage/catalog-repo.js';
 import type { Db } from '../../storage/db.js';
 import { writeSignedCab } from '../authenticode/index.js';
+import { siteAuthenticodeSigner } from '../authenticode/sign-file.js';
 import { catalogDocument } from './document.js';
 import { exportOptionsOf } from './export-service.js';
 import { loadCatalog } from './load.js';
@@ -107,7 +108,11 @@ export class CatalogCabCache {
     const started = Date.now();
     const doc = catalogDocument(await loadCatalog(this.deps.db), exportOptionsOf(this.deps.config));
     const xml = Buffer.from(doc.chunks.join(''), 'utf8');
-    await writeSignedCab([{ name: CATALOG_ENTRY, source: xml }], file, this.signer());
+    await writeSignedCab(
+      [{ name: CATALOG_ENTRY, source: xml }],
+      file,
+      siteAuthenticodeSigner(this.deps.signing),
+    );
     this.deps.log.info(
       {
         catalogVersion: version,
@@ -121,17 +126,6 @@ export class CatalogCabCache {
     const built = await describe(file, version);
     if (built === undefined) throw new UpcatError('internal', `catalog CAB ${file} vanished`);
     return built;
-  }
-
-  /** The publisher and the certificates that lead to its root (the site CA for the site's own). */
-  private signer() {
-    const { publisher, caCertificatePem } = this.deps.signing;
-    const issuedBySiteCa = new X509Certificate(publisher.certificatePem).checkIssued(
-      new X509Certificate(caCertificatePem),
-    );
-    const chainPems =
-      publisher.chainPems.length > 0 || !issuedBySiteCa ? publisher.chainPems : [caCertificatePem];
-    return { ...publisher, chainPems };
   }
 
   /** Keeps the newest cabinets (this one and the one before, which readers may still stream). */
