@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import dgram from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -437,6 +437,11 @@ dbTestSerial(
     let healed = await mirror.nextRefresh();
     while (healed.served.timestampVersion === fixTimestamp) healed = await mirror.nextRefresh();
     t.is(healed.lastError, undefined);
+    // Older versioned metadata is pruned: the snapshot served and the one before it stay.
+    const snapshots = (await readdir(served)).filter((n) => n.endsWith('.snapshot.json'));
+    t.true(snapshots.includes(`${healed.served.snapshotVersion}.snapshot.json`));
+    t.true(snapshots.length <= 2, snapshots.join(' '));
+    t.true((await readdir(served)).includes('1.root.json'));
     const third = await e1.run(mirror.url, { extra: agentRoot });
     t.is(third.code, 0, third.stderr);
     t.is(stateOf(third, next.updateId), 'installed');
