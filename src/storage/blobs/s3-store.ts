@@ -99,13 +99,11 @@ export class S3BlobStore implements BlobStore {
   }
 
   poolKey(sha256: string): string {
-    if (!SHA256.test(sha256))
-      throw new UpcatError('invalid_input', `not a SHA-256 digest: ${sha256}`);
-    return `${this.config.prefix}pool/${sha256.slice(0, 2)}/${sha256}`;
+    return `${this.config.prefix}pool/${digestPath(sha256)}`;
   }
 
   signatureKey(sha256: string): string {
-    return `${this.config.prefix}signatures/${sha256.slice(0, 2)}/${this.poolKey(sha256).slice(-64)}.p7s`;
+    return `${this.config.prefix}signatures/${digestPath(sha256)}.p7s`;
   }
 
   async stage(source: Readable | AsyncIterable<Uint8Array>, maxBytes: number): Promise<StagedBlob> {
@@ -343,6 +341,13 @@ async function* tee(
     yield chunk;
   }
   body.end();
+}
+
+/** `<aa>/<sha256>` of a checked digest. */
+function digestPath(sha256: string): string {
+  if (!SHA256.test(sha256))
+    throw new UpcatError('invalid_input', `not a SHA-256 digest: ${sha256}`);
+  return `${sha256.slice(0, 2)}/${sha256}`;
 }
 
 /** A key in a CopySource header: URL-encoded, its slashes kept. */
