@@ -1,7 +1,6 @@
 import type { Site } from '../app.js';
 import { UpcatError } from '../errors.js';
 import { audit } from '../storage/catalog-repo.js';
-import { tufRepoDir } from '../signing/tuf-repo.js';
 import { collectObsoleteClients } from './gc/clients.js';
 import type { Freed } from './gc/freed.js';
 import { collectPayloads } from './gc/payloads.js';
@@ -77,7 +76,7 @@ async function collect(site: Site, lease: Lease, options: GcOptions): Promise<Gc
       throw new UpcatError('conflict', 'the maintenance lease was lost');
   };
 
-  const tufMetadata = await collectMetadata(tufRepoDir(config.dirs.catalog), graceMs, now, dryRun);
+  const tufMetadata = await collectMetadata(site.metadata, graceMs, now, dryRun);
   await renew();
   const payloads = await collectPayloads(site.db, site.blobs, {
     cutoffIso: before(config.retention.payloadDays),

@@ -161,6 +161,25 @@ export class DatabaseMetadataStore implements MetadataStore {
     return rows.map((r) => r.name);
   }
 
+  /** Every row's creation time (ms) and size: what gc judges superseded versions by. */
+  async describe(): Promise<Map<string, { at: number; size: number }>> {
+    const rows = (await this.db('tuf_metadata').select(
+      'name',
+      'created_at',
+      this.db.raw('length(bytes) as size'),
+    )) as { name: string; created_at: string; size: number | string }[];
+    return new Map(
+      rows.map((r) => [r.name, { at: Date.parse(r.created_at), size: Number(r.size) }]),
+    );
+  }
+
+  /** Deletes a superseded versioned row (gc); the current ones are never passed here. */
+  async remove(name: string): Promise<void> {
+    if (isMutable(name)) throw new UpcatError('invalid_input', `${name} is never removed`);
+    await this.db('tuf_metadata').where({ name }).del();
+    this.immutable.delete(name);
+  }
+
   /**
    * timestamp.json or root.json as last polled (what MutableMetadata serves from memory), or
    * undefined when there is none. `watch()` must have been called.

@@ -10,6 +10,7 @@ import { Updater } from 'tuf-js';
 import { openSite, type Site } from '../../src/app.js';
 import { CONFIG_FILE } from '../../src/config/load.js';
 import { createApp } from '../../src/server/app.js';
+import { collectMetadata } from '../../src/ops/gc/tuf-metadata.js';
 import { rotateKey } from '../../src/signing/rotate.js';
 import { TufRefresher } from '../../src/signing/tuf-refresh-lease.js';
 import { publishTargets, tufRepoDir } from '../../src/signing/tuf-repo.js';
@@ -241,6 +242,30 @@ for (const kind of DATABASES) {
     await fresh.refresh();
     t.truthy(await fresh.getTargetInfo(`payloads/${pub.sha256}`));
     t.true(await noTimestampFile(node));
+  });
+
+  test(`gc removes superseded rows past the grace period and keeps what clients can fetch [${kind}]`, async (t) => {
+    const node = await openNode(t, kind);
+    for (const i of [1, 2, 3]) {
+      await publishBytes(node.site, `gc ${i}`, fileManifest('tool.bin', { version: `1.${i}` }));
+    }
+    const store = node.site.metadata;
+    const current = await snapshotVersion(node);
+    t.truthy(await store.read('1.snapshot.json'));
+    const later = Date.now() + 60_000;
+    const dry = await collectMetadata(store, 1000, later, true);
+    t.true(dry.files > 0);
+    t.truthy(await store.read('1.snapshot.json'), 'a dry run removes nothing');
+    t.deepEqual(await collectMetadata(store, 120_000, later, false), { files: 0, bytes: 0 });
+    const freed = await collectMetadata(store, 1000, later, false);
+    t.deepEqual(freed, dry);
+    const rows = await store.list();
+    t.false(rows.includes('1.snapshot.json'));
+    t.true(rows.includes(`${current}.snapshot.json`));
+    t.true(rows.includes('1.root.json') && rows.includes('timestamp.json'));
+    const verifying = await client(store, node.url);
+    await verifying.refresh();
+    t.truthy(await verifying.getTargetInfo(`payloads/${sha256('gc 3')}`));
   });
 
   test(`migrate-storage moves a site's metadata into the database and back, byte for byte [${kind}]`, async (t) => {

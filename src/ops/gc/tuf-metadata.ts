@@ -1,6 +1,8 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readState, metaVersion } from '../../signing/tuf-state.js';
+import { DatabaseMetadataStore } from '../../signing/tuf-store-db.js';
+import { FileMetadataStore, type MetadataStore } from '../../signing/tuf-store.js';
 import type { Freed } from './freed.js';
 
 const VERSIONED = /^([1-9][0-9]*)\.(targets|snapshot|bins-[0-9a-f]+)\.json$/;
@@ -14,16 +16,18 @@ const VERSIONED = /^([1-9][0-9]*)\.(targets|snapshot|bins-[0-9a-f]+)\.json$/;
  * named). Everything else is an older version of targets, snapshot or a bin: no client can need
  * it, since a client only ever fetches the versions the current snapshot names (§5.5, §5.6).
  * Versions only grow, so a file judged old here stays old; deleting outside the repository lock
- * is safe.
+ * is safe. With the database store (issue 15 item 2) the same rule applies to rows, a row's
+ * creation time standing for a file's mtime.
  */
 export async function collectMetadata(
-  dir: string,
+  repo: string | MetadataStore,
   graceMs: number,
   now: number,
   dryRun: boolean,
 ): Promise<Freed> {
   const freed: Freed = { files: 0, bytes: 0 };
-  const state = await readState(dir);
+  const store = typeof repo === 'string' ? new FileMetadataStore(repo) : repo;
+  const state = await readState(store);
   if (state === undefined) return freed;
   const current = new Map<string, number>([['snapshot', state.snapshot.signed.version]]);
   for (const name of Object.keys(state.snapshot.signed.meta)) {
@@ -31,7 +35,9 @@ export async function collectMetadata(
     current.set(role, metaVersion(state.snapshot, role));
   }
   const byRole = new Map<string, number[]>();
-  for (const name of await readdir(dir)) {
+  const listing =
+    store instanceof DatabaseMetadataStore ? await store.describe() : await describeFiles(store);
+  for (const name of listing.keys()) {
     const m = VERSIONED.exec(name);
     if (m === null) continue;
     const role = m[2] as string;
@@ -47,12 +53,12 @@ export async function collectMetadata(
       const version = versions[i] as number;
       if (version >= keep) break;
       const successor = versions[i + 1] as number;
-      const replacedAt = (await mtime(path.join(dir, `${successor}.${role}.json`))) ?? now;
+      const replacedAt = listing.get(`${successor}.${role}.json`)?.at ?? now;
       if (now - replacedAt < graceMs) continue;
-      const file = path.join(dir, `${version}.${role}.json`);
-      const size = (await stat(file).catch(() => undefined))?.size;
+      const name = `${version}.${role}.json`;
+      const size = listing.get(name)?.size;
       if (size === undefined) continue;
-      if (!dryRun) await rm(file, { force: true });
+      if (!dryRun) await remove(store, name);
       freed.files += 1;
       freed.bytes += size;
     }
@@ -60,6 +66,21 @@ export async function collectMetadata(
   return freed;
 }
 
-async function mtime(file: string): Promise<number | undefined> {
-  return (await stat(file).catch(() => undefined))?.mtimeMs;
+/** The versioned files of catalog/tuf/ with their mtimes and sizes. */
+async function describeFiles(
+  store: MetadataStore,
+): Promise<Map<string, { at: number; size: number }>> {
+  const dir = (store as FileMetadataStore).dir;
+  const out = new Map<string, { at: number; size: number }>();
+  for (const name of await readdir(dir)) {
+    if (!VERSIONED.test(name)) continue;
+    const st = await stat(path.join(dir, name)).catch(() => undefined);
+    if (st !== undefined) out.set(name, { at: st.mtimeMs, size: st.size });
+  }
+  return out;
+}
+
+async function remove(store: MetadataStore, name: string): Promise<void> {
+  if (store instanceof DatabaseMetadataStore) await store.remove(name);
+  else await rm(path.join((store as FileMetadataStore).dir, name), { force: true });
 }
