@@ -1,7 +1,14 @@
-import { createHmac, createPrivateKey, randomBytes, sign as cryptoSign } from 'node:crypto';
+import {
+  X509Certificate,
+  createHmac,
+  createPrivateKey,
+  randomBytes,
+  sign as cryptoSign,
+} from 'node:crypto';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UpcatError, errnoCode } from '../errors.js';
+import { pkiPaths } from '../signing/ca.js';
 import { writeFileAtomic } from '../signing/files.js';
 import {
   fileKeySigner,
@@ -16,8 +23,8 @@ import type { Db } from '../storage/db.js';
  * The sync keys under signing/sync/ (mode 0600, directory 0700): the AES-256-GCM key that seals
  * anchors, and the ed25519 key that signs client policy. They are site keys, one pair per site
  * whatever the number of nodes: `upcat init` makes them and records their public fingerprints
- * in the database (site_keys), and `upcat serve` checks its files against those records before
- * it takes a request (agreeSiteKeys). A file is still made on first use when missing (an
+ * in the database (site_keys), with the site CA's, and `upcat serve` checks its files against
+ * those records before it takes a request (agreeSiteKeys). A file is still made on first use when missing (an
  * exclusive create: the loser reads the winner's file), which only a site that has recorded
  * no key yet reaches through the check: a single-node site of an older version, or tests.
  */
@@ -27,9 +34,10 @@ const KEY_MODE = 0o600;
 export const syncKeysDir = (signingDir: string): string => path.join(signingDir, 'sync');
 
 interface SiteKeyKind {
-  name: 'anchor' | 'policy';
+  name: 'anchor' | 'policy' | 'ca';
   file(signingDir: string): string;
-  make(): string;
+  /** Undefined: made by `upcat init` only (a missing file is left to the code that reads it). */
+  make: (() => string) | undefined;
   /** A public fact that names the key and reveals nothing of it. */
   fingerprint(text: string, file: string): string;
 }
@@ -39,10 +47,14 @@ const anchorKeyFile = (signingDir: string): string =>
 const policyKeyFile = (signingDir: string): string =>
   path.join(syncKeysDir(signingDir), 'policy-key.json');
 
+const anchorMake = (): string => `${randomBytes(32).toString('hex')}\n`;
+const policyMake = (): string =>
+  `${JSON.stringify({ role: 'policy', created: new Date().toISOString(), material: generateKeyMaterial('ed25519') }, null, 2)}\n`;
+
 const ANCHOR: SiteKeyKind = {
   name: 'anchor',
   file: anchorKeyFile,
-  make: () => `${randomBytes(32).toString('hex')}\n`,
+  make: anchorMake,
   // A symmetric key has no public half: an HMAC of a fixed label under it names it one-way.
   fingerprint: (text, file) =>
     createHmac('sha256', anchorKeyOf(text, file))
@@ -53,14 +65,31 @@ const ANCHOR: SiteKeyKind = {
 const POLICY: SiteKeyKind = {
   name: 'policy',
   file: policyKeyFile,
-  make: () =>
-    `${JSON.stringify({ role: 'policy', created: new Date().toISOString(), material: generateKeyMaterial('ed25519') }, null, 2)}\n`,
+  make: policyMake,
   fingerprint: (text, file) => publicKeyOf(policyMaterialOf(text, file)).keyid,
+};
+
+/**
+ * The site CA: clients pin it (native mode, payload signatures), so a node that made its own
+ * (`upcat init` run on it instead of copying signing/) would hand out certificates and
+ * signatures the agents refuse. It is never rotated, so its fingerprint stays.
+ */
+const CA: SiteKeyKind = {
+  name: 'ca',
+  file: (signingDir) => pkiPaths(signingDir).caCert,
+  make: undefined,
+  fingerprint: (text, file) => {
+    try {
+      return new X509Certificate(text).fingerprint256.replaceAll(':', '').toLowerCase();
+    } catch (err) {
+      throw new UpcatError('integrity', `${file} is not a readable certificate`, { cause: err });
+    }
+  },
 };
 
 export async function loadAnchorKey(signingDir: string): Promise<Buffer> {
   const file = anchorKeyFile(signingDir);
-  return anchorKeyOf(await loadOrCreate(file, ANCHOR.make), file);
+  return anchorKeyOf(await loadOrCreate(file, anchorMake), file);
 }
 
 function anchorKeyOf(text: string, file: string): Buffer {
@@ -90,7 +119,7 @@ export interface PolicySigner extends Signer {
 
 export async function loadPolicySigner(signingDir: string): Promise<PolicySigner> {
   const file = policyKeyFile(signingDir);
-  const material = policyMaterialOf(await loadOrCreate(file, POLICY.make), file);
+  const material = policyMaterialOf(await loadOrCreate(file, policyMake), file);
   try {
     const signer = fileKeySigner(material);
     const privateKey = createPrivateKey(material.privateKeyPem);
@@ -109,7 +138,7 @@ export async function loadPolicySigner(signingDir: string): Promise<PolicySigner
  * by the other nodes. The signing/ directory is the secret each node needs, like a TLS key.
  */
 export async function agreeSiteKeys(db: Db, signingDir: string): Promise<void> {
-  for (const kind of [POLICY, ANCHOR]) await agreeSiteKey(db, signingDir, kind);
+  for (const kind of [POLICY, ANCHOR, CA]) await agreeSiteKey(db, signingDir, kind);
 }
 
 async function agreeSiteKey(db: Db, signingDir: string, kind: SiteKeyKind): Promise<void> {
@@ -124,6 +153,7 @@ async function agreeSiteKey(db: Db, signingDir: string, kind: SiteKeyKind): Prom
         `${file} is missing but the database records the site's ${kind.name} key: ${fix}`,
       );
     }
+    if (kind.make === undefined) return; // not made yet: the site has no CA before `upcat init`
     text = await loadOrCreate(file, kind.make);
   }
   const fingerprint = kind.fingerprint(text, file);

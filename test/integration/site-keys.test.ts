@@ -1,7 +1,10 @@
 import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { isUpcatError } from '../../src/errors.js';
+import { pkiPaths } from '../../src/signing/ca.js';
 import { agreeSiteKeys, loadPolicySigner, syncKeysDir } from '../../src/sync/site-keys.js';
 import { dbTest } from '../helpers/site.js';
 
@@ -10,6 +13,8 @@ import { dbTest } from '../helpers/site.js';
  * records their fingerprints; another node's signing/ directory must hold the same keys, or
  * that node refuses to start with one line that says what to copy.
  */
+
+const run = promisify(execFile);
 
 /** Runs `fn` with the signing/ directories of `count` other nodes (empty, in temporary homes). */
 async function withNodes(count: number, fn: (signing: string[]) => Promise<void>): Promise<void> {
@@ -39,7 +44,7 @@ dbTest('site keys: recorded once, the same files agree again', async (t, { site 
   const rows = await site.db('site_keys').orderBy('name').select('name', 'fingerprint');
   t.deepEqual(
     rows.map((r: { name: string }) => r.name),
-    ['anchor', 'policy'],
+    ['anchor', 'ca', 'policy'],
   );
   // The policy key's fingerprint is its TUF keyid (public); the anchor key's is one-way.
   const policy = await loadPolicySigner(signing);
@@ -53,7 +58,7 @@ dbTest('site keys: recorded once, the same files agree again', async (t, { site 
       .count({ n: '*' })
       .first()
       .then((r) => Number(r?.['n'])),
-    2,
+    3,
   );
 });
 
@@ -75,6 +80,36 @@ dbTest('site keys: a node that made its own keys is refused', async (t, { site }
     t.false(message.includes('\n'));
   });
 });
+
+dbTest(
+  'site keys: a node with another site CA (upcat init run on it) is refused',
+  async (t, { site }) => {
+    await agreeSiteKeys(site.db, site.config.dirs.signing);
+    await withNodes(1, async ([node = '']) => {
+      await cp(site.config.dirs.signing, node, { recursive: true });
+      const ca = pkiPaths(node).caCert;
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${ca}.other-key`,
+        '-out',
+        ca,
+        '-subj',
+        '/CN=Another CA',
+        '-days',
+        '1',
+      ]);
+      const message = await refusal(agreeSiteKeys(site.db, node));
+      t.regex(message, /ca\.pem is not the site's ca key/);
+    });
+  },
+);
 
 dbTest('site keys: a node with none is refused and makes none', async (t, { site }) => {
   await agreeSiteKeys(site.db, site.config.dirs.signing);
