@@ -50,7 +50,9 @@ export interface PassThroughOptions {
  * copy, and a sync that names an anchor gets 304 (nothing newer is known here; the agent keeps
  * its signed policy and installs from what the mirror holds). Everything else is 502.
  */
-export function passThrough(opts: PassThroughOptions) {
+export function passThrough(
+  opts: PassThroughOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const client = opts.upstream.protocol === 'https:' ? https : http;
   return (req: IncomingMessage, res: ServerResponse): void => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
@@ -96,6 +98,10 @@ export function passThrough(opts: PassThroughOptions) {
       },
     );
     up.on('timeout', () => up.destroy(new Error('the upstream did not answer in time')));
+    // The agent gave up: so does the request upstream.
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
     up.on('error', (err) => {
       if (done || res.headersSent) {
         res.destroy();
