@@ -129,7 +129,17 @@ export class RegistrationService {
       );
     }
     const clonedFrom = known?.client_id;
-    return this.batches.run(input.hardwareId, (trx) => this.fresh(trx, input, ctx, clonedFrom));
+    const answer = await this.batches.run(input.hardwareId, (trx) =>
+      this.fresh(trx, input, ctx, clonedFrom),
+    );
+    // Logged once committed: a batch may run a registration twice (group-commit.ts).
+    if (clonedFrom !== undefined) {
+      this.deps.log.warn(
+        { clientId: clonedFrom, newClientId: answer.clientId },
+        'client ID presented from another hardware ID',
+      );
+    }
+    return answer;
   }
 
   /**
@@ -268,12 +278,6 @@ export class RegistrationService {
       },
       source: ctx.source,
     });
-    if (clonedFrom !== undefined) {
-      this.deps.log.warn(
-        { clientId: clonedFrom, newClientId: clientId },
-        'client ID presented from another hardware ID',
-      );
-    }
     return {
       clientId,
       secret,
