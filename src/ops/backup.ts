@@ -64,7 +64,7 @@ export async function takeBackup(site: Site, options: BackupOptions): Promise<Ba
           : {}),
         catalogVersion,
       },
-      tuf: await highestVersions(repoDir),
+      tuf: await highestVersions(site.metadata),
       keys: options.passphrase !== undefined,
       payloads: payloads.length,
     };

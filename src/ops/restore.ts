@@ -10,7 +10,6 @@ import { CONFIG_FILE, loadConfig } from '../config/load.js';
 import type { SiteConfig } from '../config/schema.js';
 import { UpcatError } from '../errors.js';
 import { desiredCatalog } from '../publish/catalog-targets.js';
-import { tufRepoDir } from '../signing/tuf-repo.js';
 import * as repo from '../storage/catalog-repo.js';
 import { SQLITE_FILE, openDb } from '../storage/db.js';
 import { checkEntryName, readArchive, readEntry, type Entry } from './archive.js';
@@ -231,7 +230,7 @@ async function jumpVersions(
     });
     const tufVersion = jumpBase(manifest.tuf) + margin;
     await resignAt(
-      tufRepoDir(config.dirs.catalog),
+      site.metadata,
       site.signing.ring,
       tufVersion,
       await desiredCatalog(site.db),

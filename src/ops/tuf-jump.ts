@@ -1,10 +1,8 @@
-import { readdir } from 'node:fs/promises';
 import { type MetaFile, Timestamp } from '@tufjs/models';
 import { UpcatError } from '../errors.js';
 import type { Keyring } from '../signing/roles.js';
 import type { DesiredCatalog } from '../signing/tuf-advance.js';
 import { buildBin, buildTopTargets, groupByBin, type SuccinctRoles } from '../signing/tuf-bins.js';
-import { withRepoLock } from '../signing/tuf-lock.js';
 import {
   expiresAt,
   metadataBytes,
@@ -18,8 +16,9 @@ import { SPEC_VERSION, buildRoot, readRoot, writeRoot } from '../signing/tuf-roo
 import { metaFile, writeRole, writeSnapshot } from '../signing/tuf-write.js';
 import { toTargetFile } from '../signing/tuf-targets.js';
 import { readState } from '../signing/tuf-state.js';
+import { storeOf, type RepoRef } from '../signing/tuf-store.js';
 
-/** The highest version of each kind of metadata found in a repository folder. */
+/** The highest version of each kind of metadata found in a repository (folder or rows). */
 export interface TufVersions {
   root: number;
   timestamp: number;
@@ -37,7 +36,8 @@ const VERSIONED = /^([1-9][0-9]*)\.(root|targets|snapshot|bins-[0-9a-f]+)\.json$
  * Every version present on disk counts, not only the current ones: a file written by a write that
  * never reached timestamp.json may still have been fetched by nobody, but counting it is free.
  */
-export async function highestVersions(dir: string): Promise<TufVersions> {
+export async function highestVersions(repo: RepoRef): Promise<TufVersions> {
+  const store = storeOf(repo);
   const out: TufVersions = {
     root: 0,
     timestamp: 0,
@@ -46,13 +46,8 @@ export async function highestVersions(dir: string): Promise<TufVersions> {
     bins: 0,
     catalogVersion: 0,
   };
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw err;
-  }
+  const names = await store.list();
+  if (names.length === 0) return out;
   for (const name of names) {
     const m = VERSIONED.exec(name);
     if (m === null) continue;
@@ -62,7 +57,7 @@ export async function highestVersions(dir: string): Promise<TufVersions> {
       : (m[2] as 'root' | 'targets' | 'snapshot');
     out[role] = Math.max(out[role], version);
   }
-  const state = await readState(dir);
+  const state = await readState(store);
   if (state !== undefined) {
     out.timestamp = state.timestamp.signed.version;
     const cv = state.snapshot.signed.unrecognizedFields['x-upcat-catalog-version'];
@@ -85,14 +80,14 @@ export function jumpBase(v: TufVersions): number {
  * pinned roots and the chain they walk stay valid.
  */
 export async function resignAt(
-  dir: string,
+  repo: RepoRef,
   ring: Keyring,
   version: number,
   desired: DesiredCatalog,
   options: RepoOptions = {},
 ): Promise<void> {
   const opts = resolveOptions(options);
-  await withRepoLock(dir, async () => {
+  await storeOf(repo).writing(async (dir) => {
     let root = await readRoot(dir);
     if (root === undefined)
       root = await writeRoot(dir, buildRoot(ring, 1, opts), ring.root.signers);
@@ -138,7 +133,7 @@ export async function resignAt(
       }),
       signersFor('timestamp', named('timestamp'), ring.timestamp),
     );
-    // Last, by rename: what makes the new version visible (as in tuf-write.ts).
+    // Last (by rename, or in the same transaction): what makes the new version visible.
     await writeMetadata(dir, 'timestamp.json', metadataBytes(timestamp));
   });
 }

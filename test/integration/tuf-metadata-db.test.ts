@@ -10,6 +10,8 @@ import { Updater } from 'tuf-js';
 import { openSite, type Site } from '../../src/app.js';
 import { CONFIG_FILE } from '../../src/config/load.js';
 import { createApp } from '../../src/server/app.js';
+import { takeBackup } from '../../src/ops/backup.js';
+import { restoreBackup } from '../../src/ops/restore.js';
 import { collectMetadata } from '../../src/ops/gc/tuf-metadata.js';
 import { rotateKey } from '../../src/signing/rotate.js';
 import { TufRefresher } from '../../src/signing/tuf-refresh-lease.js';
@@ -266,6 +268,52 @@ for (const kind of DATABASES) {
     const verifying = await client(store, node.url);
     await verifying.refresh();
     t.truthy(await verifying.getTargetInfo(`payloads/${sha256('gc 3')}`));
+  });
+
+  test(`backup and restore of a database-store site: the restored rows jump above every backed-up version [${kind}]`, async (t) => {
+    const node = await openNode(t, kind);
+    const pub = await publishBytes(node.site, 'kept by the backup', fileManifest('tool.bin'));
+    const work = await mkdtemp(path.join(os.tmpdir(), 'upcat-tufdb-backup-'));
+    const file = path.join(work, 'site.backup');
+    await takeBackup(node.site, { out: file });
+    const home = path.join(work, 'restored');
+    // PostgreSQL: a backup restores into its own schema name, so the lost site's schema goes first.
+    const env = {
+      ...siteEnv(kind, home),
+      UPCAT_DATABASE_SCHEMA: node.env['UPCAT_DATABASE_SCHEMA'],
+    };
+    if (kind === 'postgres') await dropSchema(node.env);
+    t.teardown(async () => {
+      await dropSchema(env);
+      await rm(work, { recursive: true, force: true });
+    });
+    const result = await restoreBackup({
+      file,
+      home,
+      env,
+      signingFrom: node.site.config.dirs.signing,
+    });
+    t.true(result.backupTuf.timestamp > 0, 'the backup saw the rows');
+    const restored = await openSite({ home, env, logLevel: 'silent' });
+    const server: Server = await new Promise((resolve) => {
+      const s = createApp(restored).listen(0, '127.0.0.1', () => resolve(s));
+    });
+    t.teardown(async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await restored.close();
+    });
+    t.is(restored.metadata.kind, 'database');
+    const ts = JSON.parse((await restored.metadata.read('timestamp.json'))!.toString()) as {
+      signed: { version: number };
+    };
+    t.is(ts.signed.version, result.tufVersion);
+    t.true(result.tufVersion > result.backupTuf.timestamp);
+    const names = await readdir(tufRepoDir(restored.config.dirs.catalog)).catch((): string[] => []);
+    t.false(names.includes('timestamp.json'));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const verifying = await client(restored.metadata, url);
+    await verifying.refresh();
+    t.truthy(await verifying.getTargetInfo(`payloads/${pub.sha256}`));
   });
 
   test(`migrate-storage moves a site's metadata into the database and back, byte for byte [${kind}]`, async (t) => {
