@@ -51,17 +51,26 @@ async function openNode(
     path.join(home, CONFIG_FILE),
     JSON.stringify({ storage: { metadata }, server: { changePollMs: POLL_MS } }),
   );
+  // Teardowns run in reverse order: the site closes before its schema and home go.
+  t.teardown(async () => {
+    if (of === undefined) await dropSchema(env);
+    await rm(home, { recursive: true, force: true });
+  });
   const site = await openSite({ home, env, logLevel: 'silent' });
+  const url = await serveApp(t, site);
+  return { site, env, home, url };
+}
+
+/** The site's Express app on a loopback port; closed, with the site, when the test ends. */
+async function serveApp(t: ExecutionContext, site: Site): Promise<string> {
   const server: Server = await new Promise((resolve) => {
     const s = createApp(site).listen(0, '127.0.0.1', () => resolve(s));
   });
   t.teardown(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await site.close();
-    if (of === undefined) await dropSchema(env);
-    await rm(home, { recursive: true, force: true });
   });
-  return { site, env, home, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** A tuf-js client trusting root version 1 as the store holds it; `dir` keeps its trust. */
@@ -295,13 +304,7 @@ for (const kind of DATABASES) {
     });
     t.true(result.backupTuf.timestamp > 0, 'the backup saw the rows');
     const restored = await openSite({ home, env, logLevel: 'silent' });
-    const server: Server = await new Promise((resolve) => {
-      const s = createApp(restored).listen(0, '127.0.0.1', () => resolve(s));
-    });
-    t.teardown(async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await restored.close();
-    });
+    const url = await serveApp(t, restored);
     t.is(restored.metadata.kind, 'database');
     const ts = JSON.parse((await restored.metadata.read('timestamp.json'))!.toString()) as {
       signed: { version: number };
@@ -310,7 +313,6 @@ for (const kind of DATABASES) {
     t.true(result.tufVersion > result.backupTuf.timestamp);
     const names = await readdir(tufRepoDir(restored.config.dirs.catalog)).catch((): string[] => []);
     t.false(names.includes('timestamp.json'));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const verifying = await client(restored.metadata, url);
     await verifying.refresh();
     t.truthy(await verifying.getTargetInfo(`payloads/${pub.sha256}`));
