@@ -85,6 +85,8 @@ interface ForgingProxy {
   url: string;
   /** While true, timestamp.json comes back with its signature altered. */
   forge: boolean;
+  /** While set, timestamp.json is answered with these bytes (an older, validly signed one). */
+  replay: Buffer | undefined;
   /** X-Forwarded-For of each client API request that came through, by path. */
   forwardedFor: Map<string, string>;
   close(): Promise<void>;
@@ -95,6 +97,7 @@ async function startForgingProxy(upstreamPort: number): Promise<ForgingProxy> {
   const proxy: ForgingProxy = {
     url: '',
     forge: false,
+    replay: undefined,
     forwardedFor: new Map(),
     close: async () => undefined,
   };
@@ -102,6 +105,10 @@ async function startForgingProxy(upstreamPort: number): Promise<ForgingProxy> {
     const xff = req.headers['x-forwarded-for'];
     if (req.url?.startsWith('/v1/') === true && typeof xff === 'string')
       proxy.forwardedFor.set(req.url.split('?')[0] ?? '', xff);
+    if (proxy.replay !== undefined && req.url === '/tuf/timestamp.json') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(proxy.replay);
+      return;
+    }
     const up = http.request(
       {
         host: '127.0.0.1',
@@ -437,6 +444,16 @@ dbTestSerial(
     let healed = await mirror.nextRefresh();
     while (healed.served.timestampVersion === fixTimestamp) healed = await mirror.nextRefresh();
     t.is(healed.lastError, undefined);
+    // An upstream that replays an older (validly signed) timestamp: a rollback, refused.
+    proxy.replay = oldTimestamp;
+    const rollback = await mirror.nextRefresh();
+    t.regex(
+      rollback.lastError ?? '',
+      /not accepted: New timestamp version \d+ is less than current version \d+/,
+    );
+    t.is(rollback.served.timestampVersion, healed.served.timestampVersion);
+    proxy.replay = undefined;
+
     // Older versioned metadata is pruned: the snapshot served and the one before it stay.
     const snapshots = (await readdir(served)).filter((n) => n.endsWith('.snapshot.json'));
     t.true(snapshots.includes(`${healed.served.snapshotVersion}.snapshot.json`));
