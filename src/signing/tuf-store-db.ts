@@ -201,9 +201,14 @@ export class DatabaseMetadataStore implements MetadataStore {
           .finally(() => (running = false));
       }, this.pollMs);
       this.timer.unref();
-      this.firstPoll = this.poll();
     }
-    return this.firstPoll as Promise<void>;
+    // A first poll that failed (the database away at start) is tried again by the next caller,
+    // rather than leaving the node answering 503 for good.
+    this.firstPoll ??= this.poll().catch((err: unknown) => {
+      this.firstPoll = undefined;
+      throw err;
+    });
+    return this.firstPoll;
   }
 
   close(): void {
