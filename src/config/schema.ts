@@ -180,9 +180,10 @@ export const configSchema = z
         /**
          * TUF metadata: `files` (catalog/tuf/, one node or a shared file system) or `database`
          * (rows shared by every node; the writer serialized by an advisory lock). Absent: `files`
-         * on SQLite, `database` on PostgreSQL.
+         * on either engine (a site moves with `upcat migrate-storage`; several nodes need
+         * `database`).
          */
-        metadata: z.enum(['files', 'database']).optional(),
+        metadata: z.enum(['files', 'database']).default('files'),
       })
       .strict()
       .prefault({}),

@@ -5,10 +5,10 @@ import { DatabaseMetadataStore } from './tuf-store-db.js';
 import { FileMetadataStore, type MetadataStore } from './tuf-store.js';
 
 /**
- * The site's TUF metadata store, as `storage.metadata` says (issue 15 item 2). Absent, it is
- * `files` for now on both engines: moving a PostgreSQL site's default to `database` waits until
- * the tools that still read catalog/tuf/ directly (verify's trusted root, tuf-jump, gc of
- * superseded metadata, backup) go through the store.
+ * The site's TUF metadata store, as `storage.metadata` says (issue 15 item 2): `files` unless
+ * the site asks for `database`, on either engine. A one-node PostgreSQL site is as well served by
+ * files, and a site that already has catalog/tuf/ must not silently start from an empty table;
+ * several nodes set `database` (after `upcat migrate-storage` for an existing site).
  */
 export function openMetadataStore(config: SiteConfig, db: Db): MetadataStore {
   return config.storage.metadata === 'database'
