@@ -61,7 +61,7 @@ export async function openSite(options: OpenOptions = {}): Promise<Site> {
     throw err;
   }
   const pool = new BlobPool(config.dirs.packages);
-  const blobs = openBlobStore(config, pool);
+  const blobs = await openBlobStore(config, pool);
   await blobs.init();
   const limits = config.limits;
   const signing = await loadSiteSigning(config);
