@@ -119,6 +119,10 @@ test.serial(
     await tuf().refresh();
 
     let syncing = true;
+    // A failed assertion below must not leave the loop running: it would keep the worker alive.
+    t.teardown(() => {
+      syncing = false;
+    });
     const syncLoop = (async () => {
       while (syncing) {
         for (const a of agents) await a.sync(lb.url, site.policyKey, site.siteCode);
