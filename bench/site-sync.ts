@@ -49,7 +49,7 @@ import { ANCHOR_MAX_AGE_MS } from '../src/sync/sync-service.js';
 import { loadAnchorKey } from '../src/sync/site-keys.js';
 import { currentCatalogVersion } from '../src/storage/catalog-repo.js';
 import { cpuMs, scrape, spawnServe, usePostgresIfAsked } from './sim.js';
-import { ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
+import { COUNTING_LUA, ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
 import { freePort, waitForHttp, workDir } from './util.js';
 
@@ -279,30 +279,7 @@ async function writeScripts(
   dir: string,
   clientsFile: string,
 ): Promise<{ sync304: string; sync200: string; register: string }> {
-  const common = `
-counts = {}
-function response(status, headers, body)
-  local k = tostring(status)
-  counts[k] = (counts[k] or 0) + 1
-end
-local threads = {}
-function setup(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
-function done(summary, latency, requests)
-  local all = {}
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("counts")) do all[k] = (all[k] or 0) + v end
-  end
-  local parts = {}
-  for k, v in pairs(all) do table.insert(parts, string.format('"%s":%d', k, v)) end
-  io.write(string.format('WRK_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d,"statuses":{%s}}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    table.concat(parts, ",")))
-end
-`;
+  const common = COUNTING_LUA;
   const sync = `${common}
 local secrets, anchors, hardware = {}, {}, {}
 local i = 0

@@ -34,7 +34,7 @@ import { CookieSealer } from '../src/windows/wusp/cookies.js';
 import { loadServerState } from '../src/windows/wusp/config.js';
 import { DEFAULT_SETTINGS } from '../src/windows/wusp/index.js';
 import { parseXml, type XmlElement } from '../src/rules/safe-xml.js';
-import { ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
+import { COUNTING_LUA, ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
 import { cpuMs } from './sim.js';
 import { ROOT, freePort, median, waitForHttp, workDir } from './util.js';
@@ -347,30 +347,7 @@ async function extendedInfo(url: string, cookie: string, ids: number[]) {
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 
-const COMMON = `
-counts = {}
-function response(status, headers, body)
-  local k = tostring(status)
-  counts[k] = (counts[k] or 0) + 1
-end
-local threads = {}
-function setup(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
-function done(summary, latency, requests)
-  local all = {}
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("counts")) do all[k] = (all[k] or 0) + v end
-  end
-  local parts = {}
-  for k, v in pairs(all) do table.insert(parts, string.format('"%s":%d', k, v)) end
-  io.write(string.format('WRK_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"socket_errors":%d,"statuses":{%s}}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    table.concat(parts, ",")))
-end
-`;
+const COMMON = COUNTING_LUA;
 
 /** wrk script: every computer's nothing-new SyncUpdates, its own cookie, the whole cache. */
 async function writeScript(
