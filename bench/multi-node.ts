@@ -8,7 +8,9 @@
  * cannot mean more syncs per second, and the figures say what the hop costs.
  *
  * The nodes share one PostgreSQL (BENCH_DATABASE_URL, else DATABASE_URL, in the schema
- * bench_multi_node, dropped first) and the first node's catalog/ and packages/ folders.
+ * bench_multi_node, dropped first), the TUF metadata in it (storage.metadata: database), and the
+ * first node's catalog/ and packages/ folders. Then publish latency: small publishes to one node,
+ * through the balancer, and from three pipelines at once, one per node.
  * BENCH_CLIENTS (default 10,000) clients, BENCH_WRK_SECONDS (default 10) per scenario.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -18,6 +20,8 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { initSite, openSite } from '../src/app.js';
 import { startNginx } from '../test/e2e/multi-node/nginx.js';
+import { publishOver } from '../test/e2e/multi-node/traffic.js';
+import { tokenOf } from '../test/helpers/tokens.js';
 import { deployOne } from '../test/helpers/sync-server.js';
 import { cpuMs, spawnServe, usePostgresIfAsked } from './sim.js';
 import { bulkClients, warmed } from './site-sync.js';
@@ -54,6 +58,8 @@ async function measure(): Promise<BenchResult> {
     log: { level: 'warn' },
     server: { trustedProxies: ['127.0.0.1'] },
     paths: { catalog: path.join(first, 'catalog'), packages: path.join(first, 'packages') },
+    // TUF metadata as several nodes keep it: rows, the writers taking turns on an advisory lock.
+    storage: { metadata: 'database' },
   };
   const homes = [0, 1, 2].map((i) => path.join(dir, `node-${i}`));
   const envs = homes.map((home) => ({ UPCAT_HOME: home, PATH: process.env['PATH'] ?? '' }));
@@ -65,7 +71,9 @@ async function measure(): Promise<BenchResult> {
   await initSite({ home: first, env: envs[0] });
   const clientsFile = path.join(dir, 'clients.txt');
   const site = await openSite({ home: first, env: envs[0], logLevel: 'silent' });
+  let publishToken: string;
   try {
+    publishToken = await tokenOf(site, 'publish');
     for (let i = 0; i < DEPLOYMENTS; i++) await deployOne(site, `bench-${i}`);
     await bulkClients(site, clientsFile, CLIENTS, DEPLOYMENTS);
   } finally {
@@ -100,6 +108,7 @@ async function measure(): Promise<BenchResult> {
       const viaTwo = await measured(pids, () => wrk(two.url));
       const viaThree = await measured(pids, () => wrk(three.url));
       const oneAgain = await measured(pids, () => wrk(direct));
+      const publishes = await publishLatency(direct, three.url, ports, publishToken);
       const ratio = viaThree.f.rps / ((one.f.rps + oneAgain.f.rps) / 2);
       const row = (m: Measured): Record<string, string | number> => ({
         'syncs/s': Math.round(m.f.rps),
@@ -120,6 +129,7 @@ async function measure(): Promise<BenchResult> {
       ] as const) {
         for (const [k, v] of Object.entries(row(m))) figures[`${label}: ${k}`] = v;
       }
+      Object.assign(figures, publishes);
       return {
         name: `nothing-new syncs through nginx with two and three nodes on one PostgreSQL against one node direct (${CLIENTS.toLocaleString('en')} clients)`,
         figures,
@@ -136,6 +146,45 @@ async function measure(): Promise<BenchResult> {
     for (const s of running) s.kill('SIGTERM');
     await Promise.all(exits);
   }
+}
+
+const PUBLISHES = 12;
+
+/**
+ * Publish latency with N nodes (issue 15 item 6): small publishes (64 KiB) one after another
+ * straight to one node, the same through nginx over three nodes, and three pipelines at once,
+ * each publishing to its own node (the repository writers take turns on the database).
+ */
+async function publishLatency(
+  direct: string,
+  balanced: string,
+  ports: number[],
+  token: string,
+): Promise<Record<string, string>> {
+  let n = 0;
+  const one = async (base: string): Promise<number> => {
+    const start = process.hrtime.bigint();
+    await publishOver(base, token, `latency-${Date.now()}-${n++}`, Buffer.alloc(64 * 1024, n));
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
+  const serial = async (base: string): Promise<number[]> => {
+    const times: number[] = [];
+    for (let i = 0; i < PUBLISHES; i++) times.push(await one(base));
+    return times;
+  };
+  const spread = (times: number[]): string => {
+    const sorted = [...times].sort((a, b) => a - b);
+    const at = (q: number): number => Math.round(sorted[Math.floor((sorted.length - 1) * q)] ?? 0);
+    return `${at(0.5)} / ${at(1)}`;
+  };
+  const alone = await serial(direct);
+  const viaBalancer = await serial(balanced);
+  const concurrent = (await Promise.all(ports.map((p) => serial(`http://127.0.0.1:${p}`)))).flat();
+  return {
+    'publish 64 KiB, one node direct, one at a time: median / max ms': spread(alone),
+    'publish, nginx over three nodes, one at a time: median / max ms': spread(viaBalancer),
+    'publish, three pipelines at once, one per node: median / max ms': spread(concurrent),
+  };
 }
 
 interface Measured {
