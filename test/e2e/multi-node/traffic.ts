@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { PublishAnswer } from '../../../src/publish/publish-service.js';
 import { fileManifest } from '../../helpers/publish.js';
@@ -10,6 +10,40 @@ export function manifestFor(name: string): Record<string, unknown> {
   return fileManifest(`${name}.bin`, { title: name, product: name, version: '1.0' });
 }
 
+/**
+ * A balancer answers 502 when the node it picked has just died with the request on a kept-alive
+ * connection (nginx does not pass a POST already sent to the next node), and a transport error
+ * can end a request the same way: a pipeline retries those. Publishes carry an Idempotency-Key,
+ * so a retry of one that did land gets its first answer, not a second update.
+ */
+const RETRYABLE = new Set([502, 503, 504]);
+const ATTEMPTS = 4;
+
+async function retried(
+  what: string,
+  send: () => Promise<Response>,
+  expected: number,
+): Promise<string> {
+  let last = '';
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    let res: Response;
+    try {
+      res = await send();
+    } catch (err) {
+      last = `transport error: ${(err as Error).message}`;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+      continue;
+    }
+    const text = await res.text();
+    if (res.status === expected) return text;
+    last = `${res.status} ${text}`;
+    // 409: the same Idempotency-Key is still running on another node.
+    if (!RETRYABLE.has(res.status) && res.status !== 409) break;
+    await new Promise((r) => setTimeout(r, 250 * attempt));
+  }
+  throw new Error(`${what}: ${last}`);
+}
+
 /** POST /v1/updates; the answer on 201, else throws with the status and body. */
 export async function publishOver(
   base: string,
@@ -18,25 +52,37 @@ export async function publishOver(
   payload: Buffer,
 ): Promise<PublishAnswer> {
   const form = uploadForm(manifestFor(name), payload, `${name}.bin`);
-  const res = await fetch(`${base}/v1/updates`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': form.contentType },
-    body: form.body,
-    signal: AbortSignal.timeout(120_000),
-  });
-  const text = await res.text();
-  if (res.status !== 201) throw new Error(`publish ${name}: ${res.status} ${text}`);
+  const key = `publish-${name}-${randomUUID()}`;
+  const text = await retried(
+    `publish ${name}`,
+    () =>
+      fetch(`${base}/v1/updates`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': form.contentType,
+          'idempotency-key': key,
+        },
+        body: form.body,
+        signal: AbortSignal.timeout(120_000),
+      }),
+    201,
+  );
   return JSON.parse(text) as PublishAnswer;
 }
 
 export async function approveOver(base: string, token: string, updateId: string): Promise<void> {
-  const res = await fetch(`${base}/v1/deployments`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ updateId, group: 'All Computers', action: 'install' }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  if (res.status !== 201) throw new Error(`approve ${updateId}: ${res.status} ${await res.text()}`);
+  await retried(
+    `approve ${updateId}`,
+    () =>
+      fetch(`${base}/v1/deployments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ updateId, group: 'All Computers', action: 'install' }),
+        signal: AbortSignal.timeout(60_000),
+      }),
+    201,
+  );
 }
 
 /**
@@ -53,7 +99,7 @@ export function publishInterrupted(
 ): Promise<number | undefined> {
   const chunk = Buffer.alloc(1 << 20, 7);
   const form = uploadForm(manifestFor(name), Buffer.alloc(0), `${name}.bin`);
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const req = http.request(`${base}/v1/updates`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': form.contentType },
@@ -73,7 +119,8 @@ export function publishInterrupted(
           return;
         }
       }
-      void whenInside();
+      // A failed kill fails the test here, not later as an unhandled rejection.
+      whenInside().catch(reject);
     };
     more();
   });
@@ -88,7 +135,7 @@ export function downloadInterrupted(
   sha256: string,
   whenStarted: () => Promise<void>,
 ): Promise<{ received: number; whole: boolean; status: number | undefined }> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let received = 0;
     let status: number | undefined;
     const hash = createHash('sha256');
@@ -105,13 +152,13 @@ export function downloadInterrupted(
         received += first.length;
         hash.update(first);
         res.pause();
-        void whenStarted().then(() => {
+        whenStarted().then(() => {
           res.on('data', (b: Buffer) => {
             received += b.length;
             hash.update(b);
           });
           res.resume();
-        });
+        }, reject);
       });
       res.on('end', done);
       res.on('error', done);
