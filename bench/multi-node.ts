@@ -27,7 +27,7 @@ import { cpuMs, spawnServe, usePostgresIfAsked } from './sim.js';
 import { bulkClients, warmed } from './site-sync.js';
 import type { BenchResult } from './types.js';
 import { freePort, waitForHttp, workDir } from './util.js';
-import { COUNTING_LUA, ensureWrk, runWrk, type WrkFigures } from './wrk.js';
+import { ensureWrk, runWrk, syncLua, type WrkFigures } from './wrk.js';
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 10_000);
 const SECONDS = Number(process.env['BENCH_WRK_SECONDS'] ?? 10);
@@ -84,7 +84,7 @@ async function measure(): Promise<BenchResult> {
     await cp(path.join(first, 'signing'), path.join(home, 'signing'), { recursive: true });
   }
   const lua = path.join(dir, 'sync.lua');
-  await writeFile(lua, syncScript(clientsFile));
+  await writeFile(lua, syncLua(clientsFile)); // each request a 304 from the fast path
 
   const ports: number[] = [];
   const servers: ChildProcess[] = [];
@@ -202,24 +202,6 @@ async function measured(
   const before = await total();
   const f = await scenario();
   return { f, cpuMs: (await total()) - before };
-}
-
-/** Each wrk request is the next client's sync with its current anchor: a 304. */
-function syncScript(clientsFile: string): string {
-  return `${COUNTING_LUA}
-local secrets, anchors, hardware = {}, {}, {}
-local i = 0
-function init(args)
-  for line in io.lines("${clientsFile}") do
-    local s, a, h = line:match("^(%S+) (%S+) (%S+)$")
-    if s then table.insert(secrets, s); table.insert(anchors, a); table.insert(hardware, h) end
-  end
-end
-function request()
-  i = i % #secrets + 1
-  return wrk.format("GET", "/v1/sync?anchor=" .. anchors[i], { ["Authorization"] = "Bearer " .. secrets[i], ["Upcat-Hardware-Id"] = hardware[i] })
-end
-`;
 }
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initSite, openSite } from '../src/app.js';
 import { cpuMs, spawnServe, usePostgresIfAsked } from './sim.js';
-import { COUNTING_LUA, ensureWrk, runWrk, type WrkFigures } from './wrk.js';
+import { COUNTING_LUA, ensureWrk, registerLua, runWrk, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
 import { freePort, waitForHttp, workDir } from './util.js';
 
@@ -92,26 +92,14 @@ export async function run(): Promise<BenchResult> {
 async function writeScripts(
   dir: string,
 ): Promise<{ warm: string; register: string; health: string }> {
-  // Each run (warm-up, measured) has its own hardware ID prefix: every registration is fresh.
-  const register = (tag: string): string => `${COUNTING_LUA}
-local n = 0
-local prefix = ""
-function init(args)
-  prefix = string.format("${tag}-%d-%d-", tid or 0, os.time())
-end
-function request()
-  n = n + 1
-  local body = string.format('{"hardwareId":"%s%d","name":"pc-%d","os":"linux","architecture":"x64","clientVersion":"1.0.0"}', prefix, n, n)
-  return wrk.format("POST", "/v1/clients", { ["Content-Type"] = "application/json" }, body)
-end
-`;
   const files = {
     warm: path.join(dir, 'warm.lua'),
     register: path.join(dir, 'register.lua'),
     health: path.join(dir, 'health.lua'),
   };
-  await writeFile(files.warm, register('warm'));
-  await writeFile(files.register, register('reg'));
+  // Each run (warm-up, measured) has its own hardware ID prefix: every registration is fresh.
+  await writeFile(files.warm, registerLua('warm'));
+  await writeFile(files.register, registerLua('reg'));
   await writeFile(
     files.health,
     `${COUNTING_LUA}\nfunction request() return wrk.format("GET", "/healthz") end\n`,

@@ -49,7 +49,7 @@ import { ANCHOR_MAX_AGE_MS } from '../src/sync/sync-service.js';
 import { loadAnchorKey } from '../src/sync/site-keys.js';
 import { currentCatalogVersion } from '../src/storage/catalog-repo.js';
 import { cpuMs, scrape, spawnServe, usePostgresIfAsked } from './sim.js';
-import { COUNTING_LUA, ensureWrk, onlyStatus, runWrk, type WrkFigures } from './wrk.js';
+import { ensureWrk, onlyStatus, registerLua, runWrk, syncLua, type WrkFigures } from './wrk.js';
 import type { BenchResult } from './types.js';
 import { freePort, waitForHttp, workDir } from './util.js';
 
@@ -279,35 +279,8 @@ async function writeScripts(
   dir: string,
   clientsFile: string,
 ): Promise<{ sync304: string; sync200: string; register: string }> {
-  const common = COUNTING_LUA;
-  const sync = `${common}
-local secrets, anchors, hardware = {}, {}, {}
-local i = 0
-function init(args)
-  for line in io.lines("${clientsFile}") do
-    local s, a, h = line:match("^(%S+) (%S+) (%S+)$")
-    if s then table.insert(secrets, s); table.insert(anchors, a); table.insert(hardware, h) end
-  end
-  -- Threads start at different points of the rotation.
-  i = (tid or 0) * 7919
-end
-function request()
-  i = i % #secrets + 1
-  return wrk.format("GET", "/v1/sync?anchor=" .. anchors[i], { ["Authorization"] = "Bearer " .. secrets[i], ["Upcat-Hardware-Id"] = hardware[i] })
-end
-`;
-  const register = `${common}
-local n = 0
-local prefix = ""
-function init(args)
-  prefix = string.format("reg-%d-%d-", tid or 0, os.time())
-end
-function request()
-  n = n + 1
-  local body = string.format('{"hardwareId":"%s%d","name":"pc-%d","os":"linux","architecture":"x64","clientVersion":"1.0.0"}', prefix, n, n)
-  return wrk.format("POST", "/v1/clients", { ["Content-Type"] = "application/json" }, body)
-end
-`;
+  const sync = syncLua(clientsFile);
+  const register = registerLua('reg');
   const files = {
     sync304: path.join(dir, 'sync.lua'),
     sync200: path.join(dir, 'sync.lua'),

@@ -116,3 +116,42 @@ function done(summary, latency, requests)
     table.concat(parts, ",")))
 end
 `;
+
+/**
+ * A counting script whose every request is the next client's sync with its anchor, from a file
+ * of `secret anchor hardwareId` lines (bench/site-sync.ts writes it); threads start at
+ * different points of the rotation.
+ */
+export function syncLua(clientsFile: string): string {
+  return `${COUNTING_LUA}
+local secrets, anchors, hardware = {}, {}, {}
+local i = 0
+function init(args)
+  for line in io.lines("${clientsFile}") do
+    local s, a, h = line:match("^(%S+) (%S+) (%S+)$")
+    if s then table.insert(secrets, s); table.insert(anchors, a); table.insert(hardware, h) end
+  end
+  i = (tid or 0) * 7919
+end
+function request()
+  i = i % #secrets + 1
+  return wrk.format("GET", "/v1/sync?anchor=" .. anchors[i], { ["Authorization"] = "Bearer " .. secrets[i], ["Upcat-Hardware-Id"] = hardware[i] })
+end
+`;
+}
+
+/** A counting script registering fresh hardware IDs (`<tag>-<thread>-<time>-<n>`) in a loop. */
+export function registerLua(tag: string): string {
+  return `${COUNTING_LUA}
+local n = 0
+local prefix = ""
+function init(args)
+  prefix = string.format("${tag}-%d-%d-", tid or 0, os.time())
+end
+function request()
+  n = n + 1
+  local body = string.format('{"hardwareId":"%s%d","name":"pc-%d","os":"linux","architecture":"x64","clientVersion":"1.0.0"}', prefix, n, n)
+  return wrk.format("POST", "/v1/clients", { ["Content-Type"] = "application/json" }, body)
+end
+`;
+}
