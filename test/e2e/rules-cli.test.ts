@@ -17,7 +17,10 @@ function upcat(args: string[], env: NodeJS.ProcessEnv = {}) {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { ...process.env, ...env } },
+      // Not the test runner's environment: with DATABASE_URL in it, `upcat init` would make its
+      // site in the shared database's public schema, which an earlier run's site already holds
+      // (its recorded site keys then refuse this home's new ones). These homes are SQLite sites.
+      { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env } },
       (err, stdout, stderr) => {
         resolve({ code: err === null ? 0 : Number(err.code ?? 1), stdout, stderr });
       },
