@@ -1,8 +1,9 @@
 import { createPrivateKey, generateKeyPair, X509Certificate } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
 import { errnoCode, UpcatError } from '../errors.js';
 import { writePrivateFile } from './state-dir.js';
 
@@ -35,8 +36,13 @@ export async function clientKey(stateDir: string): Promise<string> {
   return privateKey;
 }
 
+// node-forge (some forty modules to compile) is loaded only when a request is made: `upcat agent
+// status` reads this module's certificate facts on every run and needs none of it (issue 16).
+const require = createRequire(import.meta.url);
+
 /** A PKCS#10 request for the key; the site names the certificate by client ID, not by this CN. */
 export function certificateRequest(keyPem: string, commonName: string): string {
+  const forge = require('node-forge') as typeof Forge;
   const key = forge.pki.privateKeyFromPem(keyPem);
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);

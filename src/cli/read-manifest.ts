@@ -1,6 +1,6 @@
-import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { UpcatError, errnoCode, invalidInput } from '../errors.js';
+import { UpcatError, invalidInput } from '../errors.js';
+import { readCapped } from './read-capped.js';
 import { importSdp, looksLikeSdp, type SdpImport } from '../publish/sdp/index.js';
 
 /** Reads a manifest file with a size cap, and parses it as JSON; errors name the file. */
@@ -10,31 +10,6 @@ export async function readJsonFile(file: string, maxBytes: number): Promise<unkn
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw invalidInput(`manifest ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-/** Reads a text file with a size cap; `what` names it in errors ("manifest", "rules"...). */
-export async function readCapped(file: string, maxBytes: number, what: string): Promise<string> {
-  try {
-    const fh = await open(file, 'r');
-    try {
-      const { size } = await fh.stat();
-      if (size > maxBytes) {
-        throw new UpcatError(
-          'too_large',
-          `${what} ${file} is larger than the limit of ${maxBytes} bytes`,
-        );
-      }
-      return await fh.readFile('utf8');
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    if (err instanceof UpcatError) throw err;
-    const code = errnoCode(err);
-    if (code === 'ENOENT') throw invalidInput(`${what} ${file} does not exist`);
-    if (code === 'EISDIR') throw invalidInput(`${what} ${file} is a directory`);
-    throw invalidInput(`cannot read ${what} ${file}: ${(err as Error).message}`);
   }
 }
 

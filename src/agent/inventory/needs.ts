@@ -3,7 +3,10 @@
  * registry keys, MSI products, WMI classes and facts that base rules name. Platform, version
  * and processor are always collected (cheap, and nearly every rule set needs them).
  */
-import { parseWql, type Rule } from '../../rules/index.js';
+// The rule engine's modules by name, not its index: the index also loads the XML reader
+// (xml2js), which `upcat rules eval` of a JSON rule and the agent's inventory never need.
+import type { Rule } from '../../rules/model.js';
+import { parseWql } from '../../rules/wql.js';
 import type { FileRequest, InventoryRequest, WmiClassRequest } from './provider.js';
 
 export function requestFor(rules: readonly (Rule | undefined)[]): InventoryRequest {

@@ -1,7 +1,8 @@
 /** The JSON snapshot of DESIGN.md §8 as a provider: the whole file, whatever is asked. */
 import { readFile } from 'node:fs/promises';
 import { errnoCode, invalidInput } from '../../errors.js';
-import { parseInventory, type Inventory } from '../../rules/index.js';
+// rules/inventory.js, not the rule engine's index, which would load the XML reader too.
+import { parseInventory, type Inventory } from '../../rules/inventory.js';
 import type { InventoryProvider, InventoryRequest } from './provider.js';
 
 /** Snapshots are small; anything larger is a mistake, not an inventory. */

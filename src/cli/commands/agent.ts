@@ -2,18 +2,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommanderError, Option, type Command } from 'commander';
-import { runCycle, type AgentOptions, type CycleReport } from '../../agent/cycle.js';
+import type { AgentOptions, CycleReport } from '../../agent/cycle.js';
 import { parsePropertyFlags } from '../../agent/properties.js';
-import { handOver, newerEntryPoint } from '../../agent/self-upgrade.js';
-import {
-  DEFAULT_UNIT_DIR,
-  installUnit,
-  SERVICE_STATE_DIR,
-  systemdUnit,
-} from '../../agent/service-unit.js';
-import { agentStatus, type AgentStatus } from '../../agent/status.js';
+import { DEFAULT_UNIT_DIR, SERVICE_STATE_DIR } from '../../agent/service-unit.js';
+import type { AgentStatus } from '../../agent/status.js';
 import { UpcatError, isUpcatError, type ErrorCode } from '../../errors.js';
-import { createLogger } from '../../log.js';
 import { SITE_VERSION } from '../../version.js';
 import { globalOptions, output } from '../context.js';
 
@@ -46,6 +39,12 @@ export function defaultStateDir(): string {
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+// The agent's cycle (zod, node-forge, tuf-js, pino), its status reader and its self-upgrade are
+// loaded by the action that uses them, so `agent status` and `agent install-service` do not
+// compile the whole cycle (issue 16: a CLI that starts like a tool).
+const cycleModule = () => import('../../agent/cycle.js');
+const upgradeModule = () => import('../../agent/self-upgrade.js');
 
 /** `upcat agent` (issue 6): the endpoint agent, its status, and its service unit. */
 export function registerAgent(program: Command): void {
@@ -123,6 +122,10 @@ export function registerAgent(program: Command): void {
       const args = process.argv.slice(process.argv.indexOf('agent', 2) + 1);
       if (await handOverIfNewer(stateDir, opts.agentVersion, args)) return;
       const g = globalOptions(cmd);
+      const [{ runCycle }, { createLogger }] = await Promise.all([
+        cycleModule(),
+        import('../../log.js'),
+      ]);
       const options = agentOptions(
         opts,
         stateDir,
@@ -145,6 +148,7 @@ export function registerAgent(program: Command): void {
           );
         return;
       }
+      const { newerEntryPoint } = await upgradeModule();
       const upgraded = await loop(options, intervalSeconds, opts.json, async () =>
         newerEntryPoint(stateDir, opts.agentVersion),
       );
@@ -159,6 +163,7 @@ export function registerAgent(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (own: { stateDir?: string; json?: boolean }, cmd: Command) => {
       const opts = withParent(own, cmd);
+      const { agentStatus } = await import('../../agent/status.js');
       const status = await agentStatus(path.resolve(opts.stateDir ?? defaultStateDir()));
       output(opts.json, status, () => humanStatus(status));
     });
@@ -176,6 +181,7 @@ export function registerAgent(program: Command): void {
         cmd: Command,
       ) => {
         const opts = withParent(own, cmd);
+        const { installUnit, systemdUnit } = await import('../../agent/service-unit.js');
         const unit = systemdUnit({
           node: process.execPath,
           cli: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/upcat.js'),
@@ -218,6 +224,7 @@ async function handOverIfNewer(
   running: string,
   args: readonly string[],
 ): Promise<boolean> {
+  const { handOver, newerEntryPoint } = await upgradeModule();
   const newer = await newerEntryPoint(stateDir, running);
   if (newer === undefined) return false;
   const code = await handOver(newer.entry, newer.version, args);
@@ -272,6 +279,7 @@ async function loop(
   json: boolean | undefined,
   newer: () => Promise<unknown>,
 ): Promise<boolean> {
+  const { runCycle } = await cycleModule();
   let stop: (() => void) | undefined;
   let stopping = false;
   const onSignal = (): void => {

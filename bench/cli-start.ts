@@ -1,0 +1,212 @@
+/**
+ * CLI start (issue 16): `upcat --help`, `upcat -V` and every command that does its work without
+ * opening the site home, each against `node -e 0` in the same run. Target: each costs at most
+ * 3× `node -e 0`.
+ *
+ * Measured with `hyperfine -N` (no shell in between). The figure compared is CPU time (user +
+ * system, hyperfine's means), since on this shared two-core machine the wall time mostly says
+ * how loaded the machine was; the wall mean is printed beside it. The runs are made in rounds
+ * (every command a few times per round, then the next round), so a burst of load from someone
+ * else falls on all commands alike rather than on whichever ran during it.
+ *
+ * Each command gets inputs that make it do its real work, quickly: `rules eval` a JSON rule pair
+ * against an inventory snapshot, `package` a two-file build, `agent status` an agent state
+ * directory, and the `--server` forms a local `upcat serve` that this benchmark starts (with a
+ * read token) and stops.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BenchResult } from './types.js';
+import { CLI, freePort, ROOT, timed, waitForHttp, workDir } from './util.js';
+
+const ROUNDS = Number(process.env['CLI_START_ROUNDS'] ?? 3);
+const RUNS_PER_ROUND = Number(process.env['CLI_START_RUNS'] ?? 5);
+const TARGET = 3;
+
+interface Measured {
+  name: string;
+  /** Means over every run, in milliseconds. */
+  cpuMs: number;
+  wallMs: number;
+}
+
+export async function run(): Promise<BenchResult> {
+  const dir = await workDir('cli-start');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const home = path.join(dir, 'site');
+  await mkdir(home);
+  const env = { PATH: process.env['PATH'] ?? '', HOME: dir, UPCAT_HOME: home };
+  // A SQLite site of its own, whatever DATABASE_URL the caller has.
+  await timed(process.execPath, [CLI, 'init', '--json'], { env });
+  const token = (
+    JSON.parse(
+      (
+        await timed(
+          process.execPath,
+          [CLI, 'token', 'create', '--scope', 'admin', '--name', 'bench', '--json'],
+          { env },
+        )
+      ).stdout,
+    ) as { token: string }
+  ).token;
+  const inputs = await writeInputs(dir);
+  const port = await freePort();
+  const server = spawn(
+    process.execPath,
+    [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'],
+    { env, cwd: ROOT, stdio: 'ignore' },
+  );
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${url}/healthz`);
+    const remote = `--server ${url} --token ${token}`;
+    const commands: Array<[string, string]> = [
+      ['node -e 0', 'node -e 0'],
+      ['upcat --help', 'upcat --help'],
+      ['upcat -V', 'upcat -V'],
+      [
+        'upcat rules eval',
+        `upcat rules eval --rules ${inputs.rules} --inventory ${inputs.inventory} --json`,
+      ],
+      [
+        'upcat package',
+        `upcat package ${inputs.build} --name Contoso --version 5.0.1 --out ${inputs.zip} --json`,
+      ],
+      ['upcat agent status --json', `upcat agent status --json --state-dir ${inputs.stateDir}`],
+      ['upcat clients list --server', `upcat clients list --json ${remote}`],
+      ['upcat groups list --server', `upcat groups list --json ${remote}`],
+      ['upcat updates list --server', `upcat updates list --json ${remote}`],
+      ['upcat deployments list --server', `upcat deployments list --json ${remote}`],
+      ['upcat report stale --server', `upcat report stale --json ${remote}`],
+      ['upcat audit --server', `upcat audit --json ${remote}`],
+    ];
+    // Every command must succeed before it is timed: a fast failure is not a start time.
+    for (const [, line] of commands) await timed(...argv(line), { env });
+    const results = await measure(commands, env, dir);
+    const node = results.find((r) => r.name === 'node -e 0');
+    if (node === undefined) throw new Error('cli-start: node -e 0 was not measured');
+    const figures: Record<string, number | string> = {
+      'node -e 0: CPU ms': round(node.cpuMs),
+      'node -e 0: wall ms': round(node.wallMs),
+    };
+    let worst = 0;
+    for (const r of results) {
+      if (r === node) continue;
+      const ratio = r.cpuMs / node.cpuMs;
+      worst = Math.max(worst, ratio);
+      figures[`${r.name}: CPU ms (× node)`] = `${round(r.cpuMs)} (${ratio.toFixed(2)}×)`;
+      figures[`${r.name}: wall ms (× node)`] =
+        `${round(r.wallMs)} (${(r.wallMs / node.wallMs).toFixed(2)}×)`;
+    }
+    return {
+      name: 'CLI start: --help, -V and the commands that do not open the site',
+      figures,
+      reference: '`node -e 0`, CPU time (user + system), hyperfine -N, same run',
+      ratio: Number(worst.toFixed(2)),
+      target: `every command ≤ ${TARGET}× node -e 0 (CPU); ratio is the worst command's`,
+      met: worst <= TARGET,
+    };
+  } finally {
+    await stop(server);
+  }
+}
+
+/** The small inputs the commands work on. */
+async function writeInputs(dir: string): Promise<{
+  rules: string;
+  inventory: string;
+  build: string;
+  zip: string;
+  stateDir: string;
+}> {
+  const rules = path.join(dir, 'rules.json');
+  const inventory = path.join(dir, 'inventory.json');
+  const build = path.join(dir, 'build');
+  const stateDir = path.join(dir, 'agent-state');
+  await writeFile(
+    rules,
+    JSON.stringify({
+      isInstalled: {
+        MsiProductInstalled: { ProductCode: '{0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0}' },
+      },
+      isInstallable: {
+        And: [
+          { Processor: { Architecture: 'x64' } },
+          {
+            FileVersion: {
+              Path: 'C:\\Contoso\\client.exe',
+              Comparison: 'LessThan',
+              Version: '6.0',
+            },
+          },
+        ],
+      },
+    }),
+  );
+  await writeFile(
+    inventory,
+    JSON.stringify({
+      platform: { name: 'windows', version: '10.0.19045', productType: 1, architecture: 'x64' },
+      files: { 'C:\\Contoso\\client.exe': { version: '5.0.1.0', size: 123456 } },
+      msiProducts: {},
+    }),
+  );
+  await mkdir(path.join(build, 'bin'), { recursive: true });
+  await writeFile(path.join(build, 'bin', 'client'), '#!/bin/sh\necho contoso\n', { mode: 0o755 });
+  await writeFile(path.join(build, 'README.txt'), 'Contoso Client 5.0.1\n');
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  return { rules, inventory, build, zip: path.join(dir, 'contoso.zip'), stateDir };
+}
+
+/** `upcat ...` runs the built CLI with this node; anything else is run as given. */
+function argv(line: string): [string, string[]] {
+  const [cmd = '', ...args] = line.split(' ');
+  return cmd === 'upcat' ? [process.execPath, [CLI, ...args]] : [cmd, args];
+}
+
+/** hyperfine -N over all commands, ROUNDS times; the means are pooled over the rounds. */
+async function measure(
+  commands: Array<[string, string]>,
+  env: NodeJS.ProcessEnv,
+  dir: string,
+): Promise<Measured[]> {
+  const sums = new Map<string, { cpu: number; wall: number; n: number }>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const out = path.join(dir, `hyperfine-${round}.json`);
+    const args = ['-N', '--warmup', '1', '--runs', String(RUNS_PER_ROUND), '--export-json', out];
+    for (const [name, line] of commands) {
+      const [cmd, rest] = argv(line);
+      args.push('--command-name', name, [cmd, ...rest].join(' '));
+    }
+    await timed('hyperfine', args, { env });
+    const report = JSON.parse(await readFile(out, 'utf8')) as {
+      results: Array<{ command: string; mean: number; user: number; system: number }>;
+    };
+    for (const r of report.results) {
+      const s = sums.get(r.command) ?? { cpu: 0, wall: 0, n: 0 };
+      s.cpu += (r.user + r.system) * 1000;
+      s.wall += r.mean * 1000;
+      s.n += 1;
+      sums.set(r.command, s);
+    }
+  }
+  return [...sums].map(([name, s]) => ({ name, cpuMs: s.cpu / s.n, wallMs: s.wall / s.n }));
+}
+
+function round(ms: number): number {
+  return Math.round(ms);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+// `node --import tsx bench/cli-start.ts` runs it alone.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.stdout.write(`${JSON.stringify(await run(), null, 2)}\n`);
