@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { cpuMs } from './sim.js';
 import type { BenchResult } from './types.js';
 import { CLI, ROOT, freePort, median, timed, waitForHttp, workDir } from './util.js';
 import { packageBody, vendorCatalog } from './vendor-catalog-gen.js';
@@ -56,6 +57,8 @@ interface Round {
   ms: number;
   cpuS: number;
   targets: number;
+  /** CPU seconds `upcat serve` spent while this client ran. */
+  serverCpuS: number;
 }
 
 export async function run(): Promise<BenchResult> {
@@ -72,7 +75,9 @@ export async function run(): Promise<BenchResult> {
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/tuf/timestamp.json`, 60_000);
-    const names = await targetNames(base, root, env);
+    const coldFrom = await cpuMs(server.pid);
+    const { names, cold } = await targetNames(base, root, env);
+    const coldServerMs = (await cpuMs(server.pid)) - coldFrom;
     const listFile = path.join(dir, 'targets.json');
     await writeFile(listFile, JSON.stringify(names));
     const refScript = path.join(ROOT, 'bench', '.work', 'verify-catalog', 'tufjs-reference.mjs');
@@ -83,11 +88,21 @@ export async function run(): Promise<BenchResult> {
       upcatNoSig: [],
       tufjs: [],
     };
+    // The server's CPU while each client runs (it serves nothing else meanwhile).
+    const serving = async (client: () => Promise<Round>): Promise<Round> => {
+      const before = await cpuMs(server.pid);
+      const round = await client();
+      return { ...round, serverCpuS: ((await cpuMs(server.pid)) - before) / 1000 };
+    };
     for (let i = 0; i < ROUNDS; i++) {
-      rounds.upcat.push(await upcatVerify(base, root, env, []));
-      rounds.upcatNoSig.push(await upcatVerify(base, root, env, ['--no-signatures']));
+      rounds.upcat.push(await serving(() => upcatVerify(base, root, env, [])));
+      rounds.upcatNoSig.push(
+        await serving(() => upcatVerify(base, root, env, ['--no-signatures'])),
+      );
       rounds.tufjs.push(
-        await measured(process.execPath, [refScript, base, root, listFile], names.length),
+        await serving(() =>
+          measured(process.execPath, [refScript, base, root, listFile], names.length),
+        ),
       );
       process.stderr.write(
         `verify-catalog: round ${i + 1}: upcat ${rate(rounds.upcat.at(-1))}/s, --no-signatures ${rate(rounds.upcatNoSig.at(-1))}/s, tuf-js ${rate(rounds.tufjs.at(-1))}/s\n`,
@@ -96,6 +111,8 @@ export async function run(): Promise<BenchResult> {
     const perS = (rs: Round[]): number => median(rs.map((r) => r.targets / (r.ms / 1000)));
     const cpuPer = (rs: Round[]): number =>
       Math.round(median(rs.map((r) => (r.cpuS * 1e6) / r.targets)));
+    const serverCpuPer = (rs: Round[]): number =>
+      Math.round(median(rs.map((r) => (r.serverCpuS * 1e6) / r.targets)));
     const figures: Record<string, number | string> = {
       targets: names.length,
       'upcat verify --server, targets/s (median)': Math.round(perS(rounds.upcat)),
@@ -105,6 +122,9 @@ export async function run(): Promise<BenchResult> {
       'tuf-js reference, targets/s (median)': Math.round(perS(rounds.tufjs)),
       'upcat verify, CPU µs per target (median, its process)': cpuPer(rounds.upcat),
       'tuf-js reference, CPU µs per target (median, its process)': cpuPer(rounds.tufjs),
+      'upcat serve, CPU µs per target while upcat verify ran (median)': serverCpuPer(rounds.upcat),
+      'upcat serve, CPU µs per target while tuf-js ran (median)': serverCpuPer(rounds.tufjs),
+      'first upcat verify of a fresh server (nothing in memory): targets/s, client / server CPU µs per target': `${Math.round(cold.targets / (cold.ms / 1000))}, ${Math.round((cold.cpuS * 1e6) / cold.targets)} / ${Math.round((coldServerMs * 1e3) / cold.targets)}`,
       'wall seconds (all rounds): upcat / no-signatures / tuf-js': [
         rounds.upcat,
         rounds.upcatNoSig,
@@ -161,18 +181,41 @@ async function measured(
     ms: out.ms,
     cpuS: cpu === null ? Number.NaN : Number(cpu[1]) + Number(cpu[2]),
     targets: targets > 0 ? targets : (report.targets ?? 0),
+    serverCpuS: Number.NaN,
   };
 }
 
-/** Every target name, as `upcat verify --json` lists them (its check of the metadata). */
-async function targetNames(base: string, root: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+/**
+ * Every target name, as `upcat verify --json` lists them, from a first full run that is measured
+ * too: the server has served nothing yet, so it reads every file from disk (server/small-blobs.ts
+ * keeps them in memory for the rounds after it).
+ */
+async function targetNames(
+  base: string,
+  root: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ names: string[]; cold: Omit<Round, 'serverCpuS'> }> {
   const out = await timed(
-    process.execPath,
-    [CLI, 'verify', '--server', base, '--root', root, '--json', '--no-signatures'],
+    '/usr/bin/time',
+    [
+      '-f',
+      'cpu=%U+%S',
+      process.execPath,
+      CLI,
+      'verify',
+      '--server',
+      base,
+      '--root',
+      root,
+      '--json',
+    ],
     { env },
   );
-  const report = JSON.parse(out.stdout) as { checked: string[] };
-  return report.checked;
+  const report = JSON.parse(out.stdout) as { ok: boolean; checked: string[]; problems: string[] };
+  if (!report.ok) throw new Error(`verify failed: ${report.problems[0] ?? ''}`);
+  const cpu = /cpu=([\d.]+)\+([\d.]+)/.exec(out.stderr);
+  const cpuS = cpu === null ? Number.NaN : Number(cpu[1]) + Number(cpu[2]);
+  return { names: report.checked, cold: { ms: out.ms, cpuS, targets: report.checked.length } };
 }
 
 /** The site of PACKAGES imported packages, built once (marker file) and reused. */

@@ -44,8 +44,22 @@ export function pathToSiteCa(
   return { ok: false, why: `no path within ${MAX_DEPTH} certificates` };
 }
 
+/**
+ * Whether `parent` issued `child` (names and signature), remembered per pair: certificates are
+ * immutable and parsed once by the caller, and `upcat verify` asks this for the same publisher
+ * and CA once per payload (issue 16). Validity in time is not part of it (see `unusable`).
+ */
+const issued = new WeakMap<X509Certificate, WeakMap<X509Certificate, boolean>>();
+
 function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  return child.checkIssued(parent) && child.verify(parent.publicKey);
+  let parents = issued.get(child);
+  if (parents === undefined) issued.set(child, (parents = new WeakMap()));
+  let yes = parents.get(parent);
+  if (yes === undefined) {
+    yes = child.checkIssued(parent) && child.verify(parent.publicKey);
+    parents.set(parent, yes);
+  }
+  return yes;
 }
 
 /** Why `c` cannot issue with `below` CA certificates under it on the path, or undefined. */

@@ -1,4 +1,4 @@
-import { X509Certificate, verify } from 'node:crypto';
+import { X509Certificate, verify, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { UpcatError } from '../errors.js';
 import { pathToSiteCa } from './cms-chain.js';
@@ -95,7 +95,7 @@ export function verifyDetachedCms(
   const attrsDer = derOf(attrsNode);
   attrsDer[0] = 0x31; // [0] IMPLICIT in SignerInfo; signed as a SET OF (RFC 5652 §5.4)
   const signature = Buffer.from(String(sigNode?.value ?? ''), 'binary');
-  if (!verify('sha256', attrsDer, signer.publicKey, signature))
+  if (!verify('sha256', attrsDer, publicKeyOf(signer), signature))
     throw fail('the signature does not verify');
 }
 
@@ -139,4 +139,13 @@ function parsedCertificate(pemOrDer: string | Buffer): X509Certificate {
     parsed.set(key, cert);
   }
   return cert;
+}
+
+/** `publicKey` makes a new KeyObject on every read; one per (cached) certificate is enough. */
+const publicKeys = new WeakMap<X509Certificate, KeyObject>();
+
+function publicKeyOf(cert: X509Certificate): KeyObject {
+  let key = publicKeys.get(cert);
+  if (key === undefined) publicKeys.set(cert, (key = cert.publicKey));
+  return key;
 }

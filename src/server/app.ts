@@ -57,8 +57,10 @@ export function createApp(
   const router = express.Router();
   healthRoutes(router, site);
   siteRoutes(router, site);
-  contentRoutes(router, site);
-  tufRoutes(router, site, publishedPayloads(site));
+  // One memory of published digests for both routes that serve blobs by digest.
+  const isPublished = publishedPayloads(site);
+  contentRoutes(router, site, isPublished);
+  tufRoutes(router, site, isPublished);
   pkiRoutes(router, site);
   clientRoutes(router, site);
   syncRoutes(router, site);
@@ -88,7 +90,8 @@ export function createApp(
 }
 
 /**
- * Whether a committed revision names a payload, for `/tuf/targets` (issue 13 item 7). Every client
+ * Whether a committed revision names a payload, for `/tuf/targets` (issue 13 item 7) and
+ * `/content` (payloads and their signatures). Every client
  * reading the catalog asks this for every target, so a yes is remembered: a published payload
  * stays published, and one that gc later removes from the pool is a 404 from the file system
  * anyway. A no is asked again (the publish may commit a moment later). Bounded: the set starts

@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Metadata, MetadataKind } from '@tufjs/models';
-import { readCapped } from '../agent/site-client.js';
+import { Metadata, MetadataKind, type TargetFile, type Targets } from '@tufjs/models';
 import { UpcatError } from '../errors.js';
+import { getBounded } from './http-get.js';
 import { mapBounded } from './pool.js';
 
 /**
@@ -25,7 +25,10 @@ const roleOf = (file: string): string => file.replace(/\.json$/, '');
  * the snapshot's, not expired. A bin a rolled-back or mixed-up mirror serves is a problem, and
  * none of its names is listed. A bin that verified is left in `metadataDir` for tuf-js.
  */
-export async function enumerateTargets(baseUrl: string, metadataDir: string): Promise<string[]> {
+export async function enumerateTargets(
+  baseUrl: string,
+  metadataDir: string,
+): Promise<SignedTargets> {
   const snapshot = Metadata.fromJSON(
     MetadataKind.Snapshot,
     await trustedJson(metadataDir, 'snapshot'),
@@ -36,6 +39,7 @@ export async function enumerateTargets(baseUrl: string, metadataDir: string): Pr
   );
   const names = Object.keys(targets.signed.targets);
   const bins = Object.entries(snapshot.signed.meta).filter(([file]) => file !== 'targets.json');
+  const verified = new Map<string, Targets>();
   // Fetched several at a time, checked in the snapshot's order (the first bad one is reported).
   const fetched = await mapBounded(bins, FETCH_CONCURRENCY, ([file, meta]) =>
     fetchBounded(
@@ -62,6 +66,7 @@ export async function enumerateTargets(baseUrl: string, metadataDir: string): Pr
         );
       if (bin.signed.isExpired()) throw new Error(`expired on ${bin.signed.expires}`);
       names.push(...Object.keys(bin.signed.targets));
+      verified.set(role, bin.signed);
       // Where tuf-js looks first when it needs this bin to resolve a target: it verifies the
       // local copy against the trusted snapshot as it would a download, without fetching it again.
       await writeFile(path.join(metadataDir, `${role}.json`), bytes);
@@ -69,7 +74,49 @@ export async function enumerateTargets(baseUrl: string, metadataDir: string): Pr
       throw new UpcatError('integrity', `${role}: ${(err as Error).message}`, { cause: err });
     }
   }
-  return [...new Set(names)].sort();
+  const sorted = [...new Set(names)].sort();
+  const entries = new Map<string, TargetFile>();
+  for (const name of sorted) {
+    const entry = walk(name, targets.signed, verified);
+    if (entry !== undefined) entries.set(name, entry);
+  }
+  return { names: sorted, entries };
+}
+
+/** What the verified metadata says of the catalog's targets. */
+export interface SignedTargets {
+  /** Every target name the top-level targets and the bins list, sorted. */
+  names: string[];
+  /**
+   * A target's signed entry (length, hashes), where the verified roles alone decide it. A name
+   * missing here is resolved by the verifying client (tuf-js), which fetches what it needs.
+   */
+  entries: Map<string, TargetFile>;
+}
+
+/**
+ * The client's preorder walk of the delegations for one target (TUF spec §5.6.7, as tuf-js's
+ * `getTargetInfo` does it) over roles verified above, so that each target is not looked up
+ * through tuf-js, which verified every bin's signatures a second time (issue 16): the top-level
+ * targets first, then the roles delegated that path, in order, up to a terminating one. The
+ * entry of the first role that lists the name; undefined when the answer needs a role not
+ * verified here or a delegation below a bin (tuf-js decides those), or when no role lists it.
+ */
+function walk(
+  name: string,
+  top: Targets,
+  bins: ReadonlyMap<string, Targets>,
+): TargetFile | undefined {
+  const own = top.targets[name];
+  if (own !== undefined) return own;
+  for (const { role, terminating } of top.delegations?.rolesForTarget(name) ?? []) {
+    const bin = bins.get(role);
+    if (bin === undefined) return undefined;
+    const entry = bin.targets[name];
+    if (entry !== undefined) return entry;
+    if (bin.delegations !== undefined || terminating) return undefined;
+  }
+  return undefined;
 }
 
 /** Metadata the verifying client (tuf-js) has stored after a successful refresh. */
@@ -79,18 +126,7 @@ async function trustedJson(dir: string, role: 'snapshot' | 'targets'): Promise<M
 
 type MetadataJson = Parameters<typeof Metadata.fromJSON>[1];
 
-/** GET with a time limit and a size cap enforced while reading. */
-export async function fetchBounded(url: string, maxBytes: number, what: string): Promise<Buffer> {
-  const signal = AbortSignal.timeout(TIMEOUT_MS);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal });
-  } catch (err) {
-    throw new UpcatError('integrity', `${url}: ${(err as Error).message}`, { cause: err });
-  }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new UpcatError('integrity', `${url} answered ${res.status}`);
-  }
-  return readCapped(res, maxBytes, what);
+/** GET with a time limit and a size cap enforced while reading (kept-alive connections). */
+export function fetchBounded(url: string, maxBytes: number, what: string): Promise<Buffer> {
+  return getBounded(url, maxBytes, what, TIMEOUT_MS);
 }

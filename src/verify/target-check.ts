@@ -38,6 +38,8 @@ export class TargetChecker {
   constructor(
     private readonly deps: {
       updater: Updater;
+      /** Signed entries already resolved from verified metadata (enumerate.ts); others ask tuf-js. */
+      entries?: ReadonlyMap<string, TargetFile>;
       baseUrl: string;
       work: string;
       /** The site CA (PEM); undefined: CMS signatures are not checked. */
@@ -92,7 +94,7 @@ export class TargetChecker {
       let info: TargetFile | undefined;
       let verified: Verified;
       try {
-        info = await this.deps.updater.getTargetInfo(name);
+        info = this.deps.entries?.get(name) ?? (await this.deps.updater.getTargetInfo(name));
         if (info === undefined) return 'not in the signed catalog';
         onDisk = info.length > IN_MEMORY_BYTES;
         verified = await this.download(info, file);

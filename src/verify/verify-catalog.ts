@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Updater } from 'tuf-js';
 import { errnoCode } from '../errors.js';
-import { enumerateTargets, fetchBounded } from './enumerate.js';
+import { enumerateTargets, fetchBounded, type SignedTargets } from './enumerate.js';
 import { verifySelection, type VerifySelection } from './selection.js';
 import { TargetChecker } from './target-check.js';
 
@@ -77,8 +77,9 @@ export async function verifyCatalog(options: VerifyOptions): Promise<VerifyRepor
       return { ok: false, targets: 0, payloads: 0, signaturesChecked: 0, checked: [], problems };
     }
     let names: string[];
+    let entries: SignedTargets['entries'];
     try {
-      names = await enumerateTargets(options.baseUrl, metadataDir);
+      ({ names, entries } = await enumerateTargets(options.baseUrl, metadataDir));
     } catch (err) {
       const problems = [`metadata: ${(err as Error).message}`];
       return { ok: false, targets: 0, payloads: 0, signaturesChecked: 0, checked: [], problems };
@@ -89,7 +90,7 @@ export async function verifyCatalog(options: VerifyOptions): Promise<VerifyRepor
       options.checkSignatures === true
         ? (await fetchBounded(`${options.baseUrl}/pki/ca.pem`, 1024 * 1024, 'site CA')).toString()
         : undefined;
-    const checker = new TargetChecker({ updater, baseUrl: options.baseUrl, work, caPem });
+    const checker = new TargetChecker({ updater, entries, baseUrl: options.baseUrl, work, caPem });
     if (options.expected !== undefined) compareSets(options.expected, names, checker.problems);
     if (options.only !== undefined) await verifySelection(checker, options.only);
     else await checker.checkAll(names, CONCURRENCY);

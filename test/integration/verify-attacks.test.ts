@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -155,5 +156,22 @@ test('verify: mix-and-match (a snapshot of another catalog version) is refused',
     await fx.publish({ 'b.bin': 'b' });
     fx.attack.set('/tuf/2.snapshot.json', older);
     refused(t, await verify(fx), /snapshot/i);
+  });
+});
+
+test('verify: a small target served with other bytes, or with more than its signed length, is refused', async (t) => {
+  await withFixture(async (fx) => {
+    await fx.publish({ 'a.bin': 'a', 'payloads/c.bin': 'ccc' });
+    t.true((await verify(fx)).ok);
+    // Small targets are checked in memory against the signed entry read from the verified bins
+    // (issue 16), not through tuf-js: the same checks must hold there.
+    const sha = createHash('sha256').update('ccc').digest('hex');
+    const url = `/tuf/targets/payloads/${sha}.c.bin`;
+    fx.attack.set(url, Buffer.from('ccd'));
+    const changed = await verify(fx);
+    t.deepEqual(changed.checked, ['a.bin']);
+    refused(t, changed, /^payloads\/c\.bin: Expected hash /);
+    fx.attack.set(url, Buffer.from('cccc'));
+    refused(t, await verify(fx), /^payloads\/c\.bin: .*over 3 bytes/);
   });
 });

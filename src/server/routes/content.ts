@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import type { Site } from '../../app.js';
 import { blobExists } from '../../storage/catalog-repo.js';
 import { errorBody } from '../middleware/errors.js';
-import { sendBlob, sendPayload } from '../send-blob.js';
+import { smallBlobsOf } from '../small-blobs.js';
 
 const CONTENT_NAME = /^([0-9a-f]{64})(\.p7s)?$/;
 
@@ -12,7 +12,12 @@ const CONTENT_NAME = /^([0-9a-f]{64})(\.p7s)?$/;
  * `GET /content/<sha256>.p7s`: the payload's detached CMS signature by the site's publisher
  * certificate (DESIGN.md §3), verifiable with `openssl cms -verify` against `/pki/ca.pem`.
  */
-export function contentRoutes(router: Router, site: Pick<Site, 'db' | 'blobs'>): void {
+export function contentRoutes(
+  router: Router,
+  site: Pick<Site, 'db' | 'blobs'>,
+  isPublished: (sha256: string) => Promise<boolean> = (sha256) => blobExists(site.db, sha256),
+): void {
+  const blobs = smallBlobsOf(site.blobs);
   router.get('/content/:name', async (req, res, next) => {
     const match = CONTENT_NAME.exec(req.params.name.toLowerCase());
     if (match === null) {
@@ -23,24 +28,17 @@ export function contentRoutes(router: Router, site: Pick<Site, 'db' | 'blobs'>):
     }
     const sha256 = match[1] as string;
     // Only payloads that a committed revision names are served; an unreferenced pool file is not.
-    if (!(await blobExists(site.db, sha256))) {
+    if (!(await isPublished(sha256))) {
       res.status(404).json(errorBody('not_found', `no payload ${sha256}`));
       return;
     }
     if (match[2] !== undefined) {
-      await sendBlob(
-        req,
-        res,
-        next,
-        site.blobs,
-        { sha256, kind: 'signature' },
-        {
-          contentType: 'application/pkcs7-signature',
-        },
-      );
+      const options = { contentType: 'application/pkcs7-signature' };
+      await blobs.send(req, res, next, { sha256, kind: 'signature' }, options);
       return;
     }
-    // From the store: a file, the object proxied, or a redirect (storage.blobs.redirect).
-    await sendPayload(req, res, next, site.blobs, sha256);
+    // From the store: a file, the object proxied, or a redirect (storage.blobs.redirect); a
+    // small file from memory (server/small-blobs.ts).
+    await blobs.send(req, res, next, { sha256, kind: 'payload' }, { etag: `"${sha256}"` });
   });
 }

@@ -6,7 +6,7 @@ import { DatabaseMetadataStore } from '../../signing/tuf-store-db.js';
 import type { MetadataStore } from '../../signing/tuf-store.js';
 import { errorBody } from '../middleware/errors.js';
 import { sendImmutable } from '../send-immutable.js';
-import { sendPayload } from '../send-blob.js';
+import { smallBlobsOf } from '../small-blobs.js';
 import { MUTABLE_FILES, MutableMetadata } from '../mutable-metadata.js';
 
 /** Version-prefixed metadata (consistent snapshots, TUF spec §5.6.1): never changes once written. */
@@ -34,6 +34,7 @@ export function tufRoutes(
   const dir = tufRepoDir(site.config.dirs.catalog);
   const rows = site.metadata instanceof DatabaseMetadataStore ? site.metadata : undefined;
   const mutable = new MutableMetadata(rows ?? dir);
+  const blobs = smallBlobsOf(site.blobs);
 
   router.get('/tuf/targets/*path', async (req, res, next) => {
     const segments = (req.params as { path?: string[] }).path ?? [];
@@ -50,7 +51,7 @@ export function tufRoutes(
       res.status(404).json(errorBody('not_found', `no target ${base}`));
       return;
     }
-    await sendPayload(req, res, next, site.blobs, sha256);
+    await blobs.send(req, res, next, { sha256, kind: 'payload' }, { etag: `"${sha256}"` });
   });
 
   router.get('/tuf/:file', async (req, res, next) => {
