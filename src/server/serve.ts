@@ -36,6 +36,17 @@ export async function startServer(
   const maintenance = startMaintenance(site);
   // Rollouts advance from ring to ring (issue 14 item 6): one node at a time, under a lease.
   const rolloutEngine = startRolloutEngine(site, site.config.rollouts.checkIntervalSeconds);
+  // Patch day: when the catalog moves, the group sets' policies are computed before their
+  // clients ask (policy-cache.ts prewarm), so the sync fast path answers the first of them too.
+  site.changes.onChange(() =>
+    setImmediate(() => {
+      const version = site.changes.current()?.catalogVersion;
+      if (version === undefined) return;
+      site.sync.policies
+        .prewarm(site.db, version, () => site.syncFast.groupSets())
+        .catch((err: unknown) => site.log.warn({ err }, 'policies not computed ahead'));
+    }),
+  );
   // The sync fast path trusts only state the watcher has read; start it before taking requests.
   await site.changes.start(site.config.server.changePollMs);
   // In the background: requests are served (through the database) while it loads.

@@ -11,7 +11,7 @@ import { bearerOf, clientIdOfSecret, hashSecret } from '../site/secrets.js';
 import type { ChangeWatcher } from '../storage/changes.js';
 import type { Db } from '../storage/db.js';
 import { NO_POLICY } from './policy-cache.js';
-import { receivesPolicy } from './policy.js';
+import { receivesPolicy, type PolicySubject } from './policy.js';
 import { SyncService } from './sync-service.js';
 
 /** Clients read per query while warming (keyset pages: each is an index range scan). */
@@ -98,6 +98,33 @@ export class SyncFastPath {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * The named-group sets of the clients held here that receive policy, most common first, each
+   * with one of its clients (for PolicyCache.prewarm when the catalog moves).
+   */
+  groupSets(): Array<{ groupIds: readonly number[]; client: PolicySubject }> {
+    const sets = new Map<string, { groupIds: readonly number[]; clientId: string; n: number }>();
+    for (const [clientId, entry] of this.entries) {
+      if (!entry.receives || entry.groupIds === undefined) continue;
+      const key = entry.groupIds.join(',');
+      const held = sets.get(key);
+      if (held === undefined) sets.set(key, { groupIds: entry.groupIds, clientId, n: 1 });
+      else held.n++;
+    }
+    return [...sets.values()]
+      .sort((a, b) => b.n - a.n)
+      .map((s) => ({
+        groupIds: s.groupIds,
+        // What `receives` summarizes (policy.ts receivesPolicy), for this client at this counter.
+        client: {
+          client_id: s.clientId,
+          approval: 'approved',
+          record_state: 'active',
+          blocked: false,
+        },
+      }));
   }
 
   /** A change-watcher mark to take before reading a client from the database. */

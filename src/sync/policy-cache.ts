@@ -1,7 +1,13 @@
 import { ALL_COMPUTERS, UNASSIGNED, type ClientRow, type Q } from '../site/client-repo.js';
 import { currentCatalogVersion } from '../storage/catalog-repo.js';
 import { policyDigest } from './anchor.js';
-import { computePolicy, entryDigest, receivesPolicy, type PolicyEntry } from './policy.js';
+import {
+  computePolicy,
+  entryDigest,
+  receivesPolicy,
+  type PolicyEntry,
+  type PolicySubject,
+} from './policy.js';
 
 /** A policy with its entries' digests (what an anchor holds), computed once per sharing. */
 export interface SharedPolicy {
@@ -21,6 +27,8 @@ export const NO_POLICY: SharedPolicy = Object.freeze({
 
 /** Group sets remembered per catalog version; past it the cache starts over. */
 const MAX_GROUP_SETS = 10_000;
+/** Group sets computed ahead of the clients when the catalog moves (prewarm). */
+const PREWARM_MAX = 1_000;
 
 /** Sees each client's named groups as the database path reads them (the sync fast path). */
 export interface GroupsObserver {
@@ -57,6 +65,15 @@ export class PolicyCache {
    * buckets give the same policy share one object, which MS-WUSP's answer memo is keyed by.
    */
   private readonly alike = new Map<string, SharedPolicy>();
+  /** Computations of a group set's policy running now, by catalog version and set. */
+  private readonly inFlight = new Map<
+    string,
+    Promise<{ computed: SharedPolicy; perClient: boolean; kept: boolean }>
+  >();
+  /** A client seen in each group set (most recent last), whatever the version: prewarm's list. */
+  private readonly samples = new Map<string, { groupIds: number[]; client: PolicySubject }>();
+  /** The newest catalog version a prewarm was started for. */
+  private prewarming = -1;
   /** Answers given from the cache (for tests and benchmarks). */
   hits = 0;
 
@@ -77,7 +94,7 @@ export class PolicyCache {
    */
   async of(
     q: Q,
-    client: ClientRow,
+    client: PolicySubject & Pick<ClientRow, 'policy_epoch'>,
     catalogVersion: number,
     observer?: GroupsObserver,
     knownGroupIds?: readonly number[],
@@ -87,19 +104,82 @@ export class PolicyCache {
     const held = this.held(catalogVersion, groupIds);
     if (held !== undefined) return held;
     const known = catalogVersion === this.version ? this.sets.get(keyOf(groupIds)) : undefined;
-    const computed = shared(await computePolicy(q, client, groupIds));
-    if (known === undefined) {
-      const perClient = await rolloutVaries(q, groupIds);
-      if ((await currentCatalogVersion(q)) !== catalogVersion) return computed;
-      this.keep(catalogVersion, groupIds, perClient ? 'per-client' : computed);
-      if (!perClient) return computed;
+    if (known === 'per-client')
+      return this.alikeOf(catalogVersion, shared(await computePolicy(q, client, groupIds)));
+    // A set not yet known at this version: one computation at a time. On patch day the first
+    // clients of a group arrive together (64 at once in bench/patch-day-storm.ts); each computing
+    // the same policy made the first of them wait seconds behind 64 x 5 statements.
+    const flightKey = `${catalogVersion}|${keyOf(groupIds)}`;
+    const inFlight = this.inFlight.get(flightKey);
+    if (inFlight === undefined) {
+      const flight = this.computeSet(q, client, catalogVersion, groupIds);
+      this.inFlight.set(flightKey, flight);
+      const own = await flight.finally(() => this.inFlight.delete(flightKey));
+      return own.perClient && own.kept ? this.alikeOf(catalogVersion, own.computed) : own.computed;
     }
-    return this.alikeOf(catalogVersion, computed);
+    const led = await inFlight.catch(() => undefined);
+    // Shared only when it was kept (no change committed while it ran) and does not depend on
+    // the client ID; otherwise this request computes its own, as it would have alone.
+    if (led?.kept === true && !led.perClient) return led.computed;
+    const own = shared(await computePolicy(q, client, groupIds));
+    return led?.perClient === true ? this.alikeOf(catalogVersion, own) : own;
+  }
+
+  /**
+   * Computes the policy of a group set at `catalogVersion` and keeps it when no change committed
+   * while the statements ran (the version read after equals the one the request was answered at).
+   */
+  private async computeSet(
+    q: Q,
+    client: PolicySubject,
+    catalogVersion: number,
+    groupIds: readonly number[],
+  ): Promise<{ computed: SharedPolicy; perClient: boolean; kept: boolean }> {
+    const computed = shared(await computePolicy(q, client, groupIds));
+    const perClient = await rolloutVaries(q, groupIds);
+    const kept = (await currentCatalogVersion(q)) === catalogVersion;
+    if (kept) this.keep(catalogVersion, groupIds, perClient ? 'per-client' : computed, client);
+    return { computed, perClient, kept };
+  }
+
+  /**
+   * Computes, ahead of the clients, the policies of the group sets that clients are known to be
+   * in (a server calls this whenever its change watcher reports a change; it does nothing unless
+   * the catalog version is new, so `known` is only listed then): on patch day
+   * every client's first sync after a deployment then finds its group set's policy in memory,
+   * and the sync fast path answers it without the database. The sets are `known` (the sync fast
+   * path's clients, most common first) and then those this cache kept at older versions, each
+   * with a client that receives policy and was seen in it: a shared set's policy does not depend
+   * on the client, and a set whose policy does (a percentage rollout) is marked per-client, as on
+   * the request path. One set at a time, at most `max`; stops when a newer version arrives (its
+   * own prewarm takes over).
+   */
+  async prewarm(
+    q: Q,
+    catalogVersion: number,
+    known: () => Iterable<{ groupIds: readonly number[]; client: PolicySubject }> = () => [],
+    max = PREWARM_MAX,
+  ): Promise<number> {
+    if (catalogVersion <= this.version || catalogVersion <= this.prewarming) return 0;
+    this.prewarming = catalogVersion;
+    const sets = new Map<string, { groupIds: readonly number[]; client: PolicySubject }>();
+    for (const s of [...known(), ...[...this.samples.values()].reverse()]) {
+      if (sets.size >= max) break;
+      if (receivesPolicy(s.client) && !sets.has(keyOf(s.groupIds))) sets.set(keyOf(s.groupIds), s);
+    }
+    let done = 0;
+    for (const { groupIds, client } of sets.values()) {
+      if (this.version > catalogVersion || this.prewarming > catalogVersion) break;
+      if (catalogVersion !== this.version || !this.sets.has(keyOf(groupIds)))
+        await this.of(q, { ...client, policy_epoch: 0 }, catalogVersion, undefined, groupIds);
+      done++;
+    }
+    return done;
   }
 
   private async readGroups(
     q: Q,
-    client: ClientRow,
+    client: Pick<ClientRow, 'client_id' | 'policy_epoch'>,
     observer: GroupsObserver | undefined,
   ): Promise<number[]> {
     const mark = observer?.mark();
@@ -121,14 +201,23 @@ export class PolicyCache {
     catalogVersion: number,
     groupIds: readonly number[],
     value: SharedPolicy | 'per-client',
+    client: PolicySubject,
   ): void {
     if (catalogVersion < this.version) return; // a slow request of an older catalog
+    // The set's sample outlives the version (prewarm's list); re-set it to make it most recent.
+    const key = keyOf(groupIds);
+    this.samples.delete(key);
+    if (this.samples.size >= MAX_GROUP_SETS) {
+      const oldest = this.samples.keys().next();
+      if (oldest.done !== true) this.samples.delete(oldest.value);
+    }
+    this.samples.set(key, { groupIds: [...groupIds], client });
     if (catalogVersion > this.version || this.sets.size >= MAX_GROUP_SETS) {
       this.sets.clear();
       this.alike.clear();
       this.version = catalogVersion;
     }
-    this.sets.set(keyOf(groupIds), value);
+    this.sets.set(key, value);
   }
 }
 

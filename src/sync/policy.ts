@@ -25,8 +25,11 @@ export interface PolicyEntry {
 /** When groups disagree on an update, install wins, then uninstall (WSUS precedence). */
 const RANK: Record<DeploymentAction, number> = { install: 3, uninstall: 2, optional: 1 };
 
+/** What a policy depends on of the client itself (its groups are passed or read by ID). */
+export type PolicySubject = Pick<ClientRow, 'client_id' | 'approval' | 'record_state' | 'blocked'>;
+
 /** Whether a client may receive deployment policy at all (issue 5 item 4). */
-export function receivesPolicy(client: ClientRow): boolean {
+export function receivesPolicy(client: PolicySubject): boolean {
   return client.approval === 'approved' && client.record_state === 'active' && !client.blocked;
 }
 
@@ -39,7 +42,7 @@ export function receivesPolicy(client: ClientRow): boolean {
  */
 export async function computePolicy(
   q: Q,
-  client: ClientRow,
+  client: PolicySubject,
   groupIds?: readonly number[],
 ): Promise<PolicyEntry[]> {
   if (!receivesPolicy(client)) return [];

@@ -1,5 +1,6 @@
 import { openSite } from '../../src/app.js';
 import { findClient } from '../../src/site/client-repo.js';
+import { currentCatalogVersion } from '../../src/storage/catalog-repo.js';
 import { computePolicy } from '../../src/sync/policy.js';
 import { dbTest, type SiteContext } from '../helpers/site.js';
 import { deployOne, eventually, registered, serving, sync } from '../helpers/sync-server.js';
@@ -48,6 +49,63 @@ dbTest(
       const metrics = await (await fetch(`${url}/metrics`)).text();
       const full = /^upcat_syncs_total\{result="full",path="memory"\} (\d+)$/m.exec(metrics);
       t.true(Number(full?.[1]) >= 3, '/metrics counts the new policies answered from memory');
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+dbTest(
+  'policy cache: a new deployment is computed before the clients ask, so the first sync is answered from memory too',
+  async (t, ctx) => {
+    const { server, url, site } = await serving(ctx, 60_000);
+    try {
+      await site.groups.create('Ring 1', 'test');
+      const secrets = [];
+      for (let i = 0; i < 3; i++) secrets.push(await registered(url, { hardwareId: `hw-w${i}` }));
+      const ringed = await registered(url, { hardwareId: 'hw-w-ring' });
+      await site.groups.addClient('Ring 1', ringed.slice(0, 36), 'test');
+      secrets.push(ringed);
+      // Each client's first sync is remembered with its groups once the watcher has read the
+      // membership change (the fast path's entries are only taken from a current state).
+      await eventually(
+        () => Promise.resolve(site.changes.current()),
+        (v) => v !== undefined,
+      );
+      const anchors = [];
+      for (const s of secrets) anchors.push((await sync(url, s)).anchor);
+      const all = await deployOne(site, 'everyone');
+      const ring = await deployOne(site, 'ring', 'Ring 1');
+      const version = await currentCatalogVersion(site.db);
+      // Both group sets (none, and Ring 1) are known from the clients' syncs: the server's change
+      // watcher sees the new version and computes them without any client asking.
+      const ringId = (await site.db('groups').where({ name: 'Ring 1' }).first('id')) as {
+        id: number | string;
+      };
+      const held = await eventually(
+        () =>
+          Promise.resolve([
+            site.sync.policies.held(version, []),
+            site.sync.policies.held(version, [Number(ringId.id)]),
+          ]),
+        (v) => v.every((p) => p !== undefined),
+      );
+      t.deepEqual(
+        held[0]?.entries.map((e) => e.updateId),
+        [all],
+      );
+      t.deepEqual(held[1]?.entries.map((e) => e.updateId).sort(), [all, ring].sort());
+      const fromMemory = site.syncFast.policyHits;
+      for (const [i, s] of secrets.entries()) {
+        const got = await sync(url, s, anchors[i]);
+        t.is(got.status, 200);
+        t.deepEqual(ids(got).sort(), (await computed(ctx, s)).sort());
+      }
+      t.is(
+        site.syncFast.policyHits,
+        fromMemory + 4,
+        'every client, the first included, from memory',
+      );
     } finally {
       await server.close();
     }
