@@ -50,6 +50,11 @@ export async function startServer(
   // The sync fast path trusts only state the watcher has read; start it before taking requests.
   await site.changes.start(site.config.server.changePollMs);
   // In the background: requests are served (through the database) while it loads.
+  site.sync
+    .ready()
+    .catch((err: unknown) =>
+      site.log.warn({ err }, 'sync keys not loaded ahead of the first sync'),
+    );
   site.syncFast
     .warm(site.db, site.log)
     .catch((err: unknown) => site.log.warn({ err }, 'sync fast path not warmed'));

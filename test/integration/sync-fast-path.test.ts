@@ -166,7 +166,12 @@ dbTest(
         (n) => n >= 1,
       );
       t.is(site.syncFast.size, 1, 'the blocked client is not loaded');
-      await site.sync.policyKey(); // the anchor key, loaded by the first sync in a running server
+      // The keys are loaded as the server starts, not by the first sync (which would otherwise
+      // take the database path, as would every sync arriving with it).
+      await eventually(
+        async () => site.sync.sealerIfLoaded(),
+        (s) => s !== undefined,
+      );
       t.is((await sync(server.url, secret, anchor)).status, 304);
       t.is(site.syncFast.hits, 1, 'answered from memory without a first database sync');
       t.is((await sync(server.url, blockedSecret)).code, 'client_blocked');
