@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { ContactRecorder } from '../../src/site/contacts.js';
+import { dbTest } from '../helpers/site.js';
+
+/**
+ * Clients' last contact is written behind the requests (src/site/contacts.ts): every client
+ * noted is written at the next flush, in commits of several chunks, and one whose stored contact
+ * is recent is not written again.
+ */
+
+const HOUR = 3600 * 1000;
+const iso = (msAgo: number): string => new Date(Date.now() - msAgo).toISOString();
+
+dbTest(
+  'contacts: 12,345 clients noted are all written by one flush, recent ones are not noted',
+  async (t, { site }) => {
+    const n = 12_345; // more than one commit's worth of chunks, and not a multiple of a chunk
+    const rows = Array.from({ length: n }, (_, i) => ({
+      client_id: randomUUID(),
+      hardware_id: `hw-contact-${i}`,
+      name: 'pc',
+      os: 'linux',
+      architecture: 'x64',
+      client_version: '1.0.0',
+      approval: 'approved',
+      record_state: 'active',
+      created_at: iso(2 * HOUR),
+      last_contact: i === 0 ? null : iso(HOUR),
+    }));
+    await site.db.batchInsert('clients', rows, 500);
+    const recorder = new ContactRecorder({ db: site.db, log: pino({ level: 'silent' }) });
+    const before = Date.now();
+    for (const r of rows) t.truthy(recorder.touch(r), 'an hour-old contact is noted');
+    const recent = { client_id: randomUUID(), last_contact: iso(60_000) };
+    t.is(recorder.touch(recent), undefined, 'a contact a minute old is not noted again');
+    await recorder.flush();
+    const written = (await site
+      .db('clients')
+      .where('last_contact', '>=', new Date(before - 1000).toISOString())
+      .count({ n: '*' })
+      .first()) as { n: number | string };
+    t.is(Number(written.n), n, 'every noted client written');
+  },
+);
