@@ -1,4 +1,7 @@
+import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { UpcatError, type ErrorCode } from '../errors.js';
 import type { Site } from '../app.js';
@@ -110,47 +113,81 @@ export class RemoteClient {
   /** One request; resolves with the parsed JSON body of a 2xx answer. */
   async request<T>(method: string, path: string, req: RemoteRequest = {}): Promise<T> {
     const url = this.urlOf(path, req.query);
-    const headers: Record<string, string> = {
+    const headers: OutgoingHttpHeaders = {
       accept: 'application/json',
       authorization: `Bearer ${this.token}`,
       ...req.headers,
     };
-    let body: RequestInit['body'];
-    let streamed = false;
+    let body: Buffer | Uint8Array | string | Readable | undefined;
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(req.json);
-    } else if (req.body instanceof Readable) {
-      body = Readable.toWeb(req.body) as ReadableStream<Uint8Array>;
-      streamed = true;
     } else if (req.body instanceof ReadableStream) {
-      body = req.body;
-      streamed = true;
+      body = Readable.fromWeb(req.body as import('node:stream/web').ReadableStream<Uint8Array>);
     } else {
       body = req.body;
     }
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers,
-        body,
-        redirect: 'error', // a redirect would resend the token to wherever it points
-        signal: AbortSignal.timeout(req.timeoutMs ?? this.timeoutMs),
-        ...(streamed ? { duplex: 'half' } : {}),
-      } as RequestInit);
-    } catch (err) {
-      throw transportError(url, err);
-    }
-    const text = await this.readCapped(res, url);
-    const parsed = parseJson(text);
-    if (!res.ok) throw serverError(res.status, parsed, url);
-    if (parsed === undefined)
+    if (body !== undefined && !(body instanceof Readable))
+      headers['content-length'] = String(Buffer.byteLength(body));
+    const { status, text } = await this.exchange(
+      method,
+      url,
+      headers,
+      body,
+      req.timeoutMs ?? this.timeoutMs,
+    );
+    // Never followed: a redirect would resend the token to wherever it points.
+    if (status >= 300 && status < 400)
       throw new UpcatError(
-        'integrity',
-        `${url.origin}: the answer is not JSON (HTTP ${res.status})`,
+        'internal',
+        `cannot reach ${url.origin}: it answered with a redirect (HTTP ${status}), which is not followed`,
       );
+    const parsed = parseJson(text);
+    if (status < 200 || status >= 300) throw serverError(status, parsed, url);
+    if (parsed === undefined)
+      throw new UpcatError('integrity', `${url.origin}: the answer is not JSON (HTTP ${status})`);
     return parsed as T;
+  }
+
+  /**
+   * Sends the request and reads the answer, capped, within the deadline. node:http rather than
+   * fetch: fetch's first use compiles undici and the web streams (~100 ms of CPU), which every
+   * remote command would pay at start (issue 16: a CLI that starts like a tool).
+   */
+  private exchange(
+    method: string,
+    url: URL,
+    headers: OutgoingHttpHeaders,
+    body: Buffer | Uint8Array | string | Readable | undefined,
+    timeoutMs: number,
+  ): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const client = url.protocol === 'https:' ? https : http;
+      const request = client.request(url, { method, headers });
+      let settled = false;
+      const fail = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        request.destroy();
+        reject(err instanceof UpcatError ? err : transportError(url, err));
+      };
+      const deadline = setTimeout(
+        () => fail(Object.assign(new Error('no answer in time'), { name: 'TimeoutError' })),
+        timeoutMs,
+      );
+      request.once('error', fail);
+      request.once('response', (res: IncomingMessage) => {
+        this.readAnswer(res, url).then((text) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadline);
+          resolve({ status: res.statusCode ?? 0, text });
+        }, fail);
+      });
+      if (body instanceof Readable) pipeline(body, request).catch(fail);
+      else request.end(body);
+    });
   }
 
   private urlOf(path: string, query: RemoteRequest['query']): URL {
@@ -160,30 +197,21 @@ export class RemoteClient {
     return url;
   }
 
-  private async readCapped(res: Response, url: URL): Promise<string> {
-    const declared = Number(res.headers.get('content-length') ?? NaN);
+  private async readAnswer(res: IncomingMessage, url: URL): Promise<string> {
+    const declared = Number(res.headers['content-length'] ?? NaN);
     if (declared > this.maxResponseBytes) {
-      await res.body?.cancel();
+      res.destroy();
       throw tooLarge(url, this.maxResponseBytes);
     }
-    if (res.body === null) return '';
-    const chunks: Uint8Array[] = [];
+    const chunks: Buffer[] = [];
     let size = 0;
-    const reader = res.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > this.maxResponseBytes) {
-          await reader.cancel();
-          throw tooLarge(url, this.maxResponseBytes);
-        }
-        chunks.push(value);
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > this.maxResponseBytes) {
+        res.destroy();
+        throw tooLarge(url, this.maxResponseBytes);
       }
-    } catch (err) {
-      if (err instanceof UpcatError) throw err;
-      throw transportError(url, err);
+      chunks.push(chunk);
     }
     return Buffer.concat(chunks).toString('utf8');
   }
@@ -222,17 +250,19 @@ function serverError(status: number, body: unknown, url: URL): UpcatError {
 
 function transportError(url: URL, err: unknown): UpcatError {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
-  const name = (err as { name?: unknown }).name;
+  const { name, code } = err as { name?: unknown; code?: unknown };
   const why =
     name === 'TimeoutError'
       ? 'no answer in time'
-      : typeof cause?.code === 'string'
-        ? cause.code
-        : typeof cause?.message === 'string'
-          ? cause.message
-          : err instanceof Error
-            ? err.message
-            : String(err);
+      : typeof code === 'string'
+        ? code
+        : typeof cause?.code === 'string'
+          ? cause.code
+          : typeof cause?.message === 'string'
+            ? cause.message
+            : err instanceof Error
+              ? err.message
+              : String(err);
   return new UpcatError('internal', `cannot reach ${url.origin}: ${why}`, { cause: err });
 }
 
