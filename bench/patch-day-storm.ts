@@ -8,8 +8,10 @@
  * stopped at the last answer): the time until the last client has its policy, p50/p99 (wrk's,
  * over the syncs and the few /healthz requests sent on connections that found no client left),
  * the server's peak RSS, its CPU time, and the database writes of each run (rows whose
- * last_contact moved, the server's bytes written to storage from /proc/<pid>/io; the reference
- * records the hourly contacts, so the storm right after it has almost none left to write). Every
+ * last_contact moved, the server's bytes written to storage from /proc/<pid>/io, during the run
+ * and until its contacts were all written: they are written behind the syncs, at most 5,000 per
+ * 2 s, so the storm starts only once the reference's are; the reference records the hourly
+ * contacts, so the storm right after it has almost none left to write). Every
  * storm answer must be a 200 carrying the build. Setup as bench/site-sync.ts (bulk insert,
  * anchors sealed with the site's key).
  * Run: node --import tsx bench/patch-day-storm.ts (BENCH_CLIENTS=5000 for a quick trial;

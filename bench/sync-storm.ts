@@ -62,8 +62,10 @@ export async function runSyncStorm(): Promise<BenchResult> {
     const pid = server.pid;
     const referenceStart = new Date().toISOString();
     const reference = await measured(pid, wrkOnce);
-    // Hourly syncs record a contact (contacts.ts): these are the reference's writes.
+    // Hourly syncs record a contact (contacts.ts): these are the reference's writes, all written
+    // before the storm starts (so that the storm's figures are its own).
     const referenceContacts = await contactsSince(home, env, referenceStart);
+    const referenceBytes = (await writeBytes(pid)) - reference.io0;
     // Patch day: the build is published and deployed from another process (as the CLI would).
     site = await openSite({ home, env, logLevel: 'silent' });
     let updateId: string;
@@ -82,6 +84,7 @@ export async function runSyncStorm(): Promise<BenchResult> {
     const storm = await measured(pid, wrkOnce);
     const peakRss = await memoryMb(pid, 'VmHWM');
     const contacts = await contactsSince(home, env, stormStart);
+    const stormBytes = (await writeBytes(pid)) - storm.io0;
     const seconds = storm.f.requests / storm.f.rps;
     const ok200 = storm.f.statuses['200'] ?? 0;
     const met = ok200 === CLIENTS && seconds < TARGET_S && storm.f.socketErrors === 0;
@@ -98,17 +101,16 @@ export async function runSyncStorm(): Promise<BenchResult> {
         'reference p50 / p99 ms': `${reference.f.p50Ms} / ${reference.f.p99Ms}`,
         'reference statuses': JSON.stringify(reference.f.statuses),
         'reference server CPU ms per sync': round3(reference.cpuMs / CLIENTS),
-        'reference database writes: client rows whose last_contact moved': referenceContacts,
-        'reference server bytes written to storage, MB': round2(reference.writeBytes / 1e6),
+        'reference database writes: client rows whose last_contact moved': referenceContacts.rows,
+        'reference contacts all written, s after its last answer': referenceContacts.drainS,
+        'reference server bytes written to storage during it / until its contacts were written, MB': `${round2(reference.writeBytes / 1e6)} / ${round2(referenceBytes / 1e6)}`,
         'storm: time until the last client has its policy, s': round2(seconds),
         'storm syncs/s': Math.round(storm.f.rps),
         'storm p50 / p99 ms': `${storm.f.p50Ms} / ${storm.f.p99Ms}`,
         'storm statuses (200 = the policy with the build)': JSON.stringify(storm.f.statuses),
         'storm server CPU ms per sync': round3(storm.cpuMs / CLIENTS),
-        'storm database writes: client rows whose last_contact moved': contacts,
-        'storm server bytes written to storage (/proc/<pid>/io write_bytes), MB': round2(
-          storm.writeBytes / 1e6,
-        ),
+        'storm database writes: client rows whose last_contact moved': contacts.rows,
+        'storm server bytes written to storage (/proc/<pid>/io write_bytes) during it / until its contacts were written, MB': `${round2(storm.writeBytes / 1e6)} / ${round2(stormBytes / 1e6)}`,
         'server peak RSS (VmHWM), MB': peakRss ?? 'n/a',
         'load average (1, 5, 15 min) at the end': os
           .loadavg()
@@ -193,7 +195,10 @@ end
 interface Measured {
   f: WrkFigures;
   cpuMs: number;
+  /** During the run itself. */
   writeBytes: number;
+  /** write_bytes before the run (for what it wrote until its contacts were all written). */
+  io0: number;
 }
 
 async function measured(
@@ -202,7 +207,7 @@ async function measured(
 ): Promise<Measured> {
   const [cpu0, io0] = [await cpuMs(pid), await writeBytes(pid)];
   const f = await run();
-  return { f, cpuMs: (await cpuMs(pid)) - cpu0, writeBytes: (await writeBytes(pid)) - io0 };
+  return { f, cpuMs: (await cpuMs(pid)) - cpu0, writeBytes: (await writeBytes(pid)) - io0, io0 };
 }
 
 async function writeBytes(pid: number | undefined): Promise<number> {
@@ -210,18 +215,35 @@ async function writeBytes(pid: number | undefined): Promise<number> {
   return Number(/^write_bytes: (\d+)/m.exec(io)?.[1] ?? 0);
 }
 
-/** Client rows the storm's contacts wrote (last_contact at or after its start). */
-async function contactsSince(home: string, env: NodeJS.ProcessEnv, since: string): Promise<number> {
-  // The server writes contacts every 2 s: wait for the last batch.
-  await new Promise((r) => setTimeout(r, 3000));
+/**
+ * Client rows whose contacts a run wrote (last_contact at or after its start), once the server
+ * has written them all: contacts are written behind the syncs, at most 5,000 per 2 s
+ * (contacts.ts), so a storm's are still being written for a while after its last answer. Waits
+ * until the count stops moving (bounded); `drainS` is how long after the call it last moved.
+ */
+async function contactsSince(
+  home: string,
+  env: NodeJS.ProcessEnv,
+  since: string,
+): Promise<{ rows: number; drainS: number }> {
+  const start = Date.now();
   const site = await openSite({ home, env, logLevel: 'silent' });
   try {
-    const row = (await site
-      .db('clients')
-      .where('last_contact', '>=', since)
-      .count({ n: '*' })
-      .first()) as { n: number | string } | undefined;
-    return Number(row?.n ?? 0);
+    let rows = -1;
+    let movedAt = start;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 2500));
+      const row = (await site
+        .db('clients')
+        .where('last_contact', '>=', since)
+        .count({ n: '*' })
+        .first()) as { n: number | string } | undefined;
+      const now = Number(row?.n ?? 0);
+      if (now === rows || Date.now() - start > 180_000) break;
+      if (rows >= 0) movedAt = Date.now();
+      rows = now;
+    }
+    return { rows, drainS: Math.round((movedAt - start) / 100) / 10 };
   } finally {
     await site.close();
   }

@@ -43,3 +43,46 @@ dbTest(
     t.is(Number(written.n), n, 'every noted client written');
   },
 );
+
+dbTest(
+  'contacts: under a storm the timer writes a bounded number per interval until all are written',
+  async (t, { site }) => {
+    const n = 2_500;
+    const rows = Array.from({ length: n }, (_, i) => ({
+      client_id: randomUUID(),
+      hardware_id: `hw-storm-${i}`,
+      name: 'pc',
+      os: 'linux',
+      architecture: 'x64',
+      client_version: '1.0.0',
+      approval: 'approved',
+      record_state: 'active',
+      created_at: iso(2 * HOUR),
+      last_contact: iso(HOUR),
+    }));
+    await site.db.batchInsert('clients', rows, 500);
+    const recorder = new ContactRecorder(
+      { db: site.db, log: pino({ level: 'silent' }) },
+      { intervalMs: 30, maxPerInterval: 1_000 },
+    );
+    const before = new Date(Date.now() - 1000).toISOString();
+    for (const r of rows) recorder.touch(r);
+    const deadline = Date.now() + 10_000;
+    let byTime: Array<{ last_contact: string; n: number | string }> = [];
+    while (Date.now() < deadline) {
+      byTime = (await site
+        .db('clients')
+        .where('last_contact', '>=', before)
+        .groupBy('last_contact')
+        .orderBy('last_contact')
+        .select('last_contact', site.db.raw('count(*) as n'))) as typeof byTime;
+      if (byTime.reduce((sum, g) => sum + Number(g.n), 0) >= n) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    t.deepEqual(
+      byTime.map((g) => Number(g.n)),
+      [1_000, 1_000, 500],
+      'three intervals: two full ones, then the rest',
+    );
+  },
+);
