@@ -99,7 +99,17 @@ export function createApp(
  */
 function publishedPayloads(site: Site): (sha256: string) => Promise<boolean> {
   const known = new Set<string>();
+  // The first question reads the published digests in one statement (up to half the bound): a
+  // client walking the catalog just after a start asked one query per blob (issue 16).
+  let loaded: Promise<void> | undefined;
   return async (sha256) => {
+    if (known.has(sha256)) return true;
+    loaded ??= (
+      site.db('blobs').select('sha256').limit(50_000) as Promise<Array<{ sha256: string }>>
+    )
+      .then((rows) => rows.forEach((r) => known.add(r.sha256)))
+      .catch(() => undefined); // then each digest is asked on its own, below
+    await loaded;
     if (known.has(sha256)) return true;
     const published = await blobExists(site.db, sha256);
     if (published) {
