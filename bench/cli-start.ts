@@ -11,8 +11,8 @@
  *
  * Each command gets inputs that make it do its real work, quickly: `rules eval` a JSON rule pair
  * against an inventory snapshot, `package` a two-file build, `agent status` an agent state
- * directory, and the `--server` forms a local `upcat serve` that this benchmark starts (with a
- * read token) and stops.
+ * directory, and the `--server` forms a local `upcat serve` that this benchmark starts (with an
+ * admin token) and stops; `verify --server` checks that site's (empty) signed catalog.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -82,6 +82,9 @@ export async function run(): Promise<BenchResult> {
       ['upcat deployments list --server', `upcat deployments list --json ${remote}`],
       ['upcat report stale --server', `upcat report stale --json ${remote}`],
       ['upcat audit --server', `upcat audit --json ${remote}`],
+      ['upcat users list --server', `upcat users list --json ${remote}`],
+      ['upcat rollouts list --server', `upcat rollouts list --json ${remote}`],
+      ['upcat verify --server', `upcat verify --json --server ${url}`],
     ];
     // Every command must succeed before it is timed: a fast failure is not a start time.
     for (const [, line] of commands) await timed(...argv(line), { env });

@@ -16,9 +16,9 @@ import {
   type DeploymentFilter,
   type DeploymentQuery,
 } from './deployment-list.js';
+import { ACTIONS, type DeploymentAction } from './vocabulary.js';
 
-export const ACTIONS = ['install', 'uninstall', 'optional'] as const;
-export type DeploymentAction = (typeof ACTIONS)[number];
+export { ACTIONS, type DeploymentAction };
 
 /** `upcat approve` and `POST /v1/deployments` (issue 5 item 7); unknown fields are errors. */
 export const deploymentSchema = z

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DAYS, type Day } from './vocabulary.js';
 
 /**
  * Maintenance windows (issue 14 item 6): when a group's `install` deployments may install
@@ -11,8 +12,7 @@ import { z } from 'zod';
  * no daylight saving, so a window never opens twice or not at all on a changeover night; an
  * administrator whose sites observe DST sets the offset they want (or two windows).
  */
-export const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-export type Day = (typeof DAYS)[number];
+export { DAYS, type Day };
 
 const MAX_WINDOW_MS = 7 * 24 * 3_600_000;
 const UNIT_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -16,8 +16,9 @@ import {
 } from './evidence.js';
 import type { DeploymentAction, DeploymentService, DeploymentView } from './deployments.js';
 import { writeCatalog } from '../storage/catalog-writer.js';
+import { DEFAULT_MIN_SUCCESS, percentShown } from './vocabulary.js';
 
-export const DEFAULT_MIN_SUCCESS = 95;
+export { DEFAULT_MIN_SUCCESS, percentShown };
 
 /** `upcat promote` and `POST /v1/promotions` (issue 7); unknown fields are errors. */
 export const promotionSchema = z.strictObject({
@@ -129,20 +130,6 @@ export class PromotionService {
     );
     return view;
   }
-}
-
-/**
- * A success rate as printed beside its threshold: rounded down to one decimal, so a refusal
- * never shows a figure at or above `--min-success` (94.96 is "94.9", not "95.0"), with more
- * decimals when a pass would otherwise show one below it (66.67 against 66.65 is "66.66").
- */
-export function percentShown(rate: number, minSuccess: number): string {
-  for (let decimals = 1; decimals <= 6; decimals++) {
-    const scale = 10 ** decimals;
-    const shown = Math.floor(rate * scale) / scale;
-    if (shown >= minSuccess === rate >= minSuccess) return shown.toFixed(decimals);
-  }
-  return String(rate);
 }
 
 const FINAL: Readonly<Record<string, 'installed' | 'failed' | 'notApplicable'>> = {

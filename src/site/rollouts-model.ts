@@ -1,28 +1,22 @@
 import { z } from 'zod';
-import { UpcatError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { text } from './fields.js';
 import { DEFAULT_MIN_SUCCESS } from './promote.js';
+import {
+  ROLLOUT_ACTIONS,
+  ROLLOUT_STATUSES,
+  parseRolloutId,
+  type RolloutStatus,
+} from './vocabulary.js';
 
 /**
  * Rollouts (issue 14 item 6): the input, the stored rows, the view, and the one judgement of
  * whether a ring's evidence lets the rollout go on. No I/O here.
  */
-export const ROLLOUT_STATUSES = ['running', 'paused', 'stopped', 'done', 'failed'] as const;
-export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
+export { ROLLOUT_ACTIONS, ROLLOUT_STATUSES, parseRolloutId, type RolloutStatus };
 export type RingState = 'pending' | 'active' | 'done';
 
-/** Rollouts install or offer; an uninstall is not something to take through rings. */
-export const ROLLOUT_ACTIONS = ['install', 'optional'] as const;
-
 export const ENGINE_ACTOR = 'rollout engine';
-
-/** A rollout ID (`/v1/rollouts/:id`, the CLI's argument): a whole number from 1. */
-export function parseRolloutId(text: string): number {
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1)
-    throw new UpcatError('invalid_input', `id: "${text}" is not a rollout ID (a whole number)`);
-  return Number(text);
-}
 
 /** A wait (soak time): a duration such as 2h, or 0 (`0`, `0s`) for none. */
 export function waitMs(value: string, field: string): number {

@@ -8,14 +8,14 @@ import { parseWith } from '../validation.js';
 import { lockKey, type Q } from './client-repo.js';
 import { checkPassword, hashPassword, verifyPassword } from './passwords.js';
 import type { TokenScope } from './tokens.js';
+import { ROLES, type Role } from './vocabulary.js';
 
 /**
  * People's accounts (issue 14 item 4): `admin` (everything), `operator` (approve clients and
  * deploy; no tokens, no users), `viewer` (read only). A role is a token scope under another
  * name, so requireScope judges a person exactly as it judges a token.
  */
-export const ROLES = ['admin', 'operator', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 
 export const ROLE_SCOPE: Readonly<Record<Role, TokenScope>> = {
   admin: 'admin',

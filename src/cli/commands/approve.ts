@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { UpcatError } from '../../errors.js';
-import { ACTIONS, type DeploymentView } from '../../site/deployments.js';
+import type { DeploymentView } from '../../site/deployments.js';
+import { ACTIONS } from '../../site/vocabulary.js';
 import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { UpcatError } from '../../errors.js';
 import type { ClientView, Resolution } from '../../site/client-admin.js';
 import { clientDetail, type ClientDetail } from '../../site/client-detail.js';
-import { parseClientQuery } from '../../site/client-list.js';
 import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 import { historyTable } from './history-table.js';
@@ -53,16 +52,21 @@ export function registerClients(program: Command): void {
   ).action(async (opts: ListOptions, cmd: Command) => {
     const query = listQuery(opts);
     // Validated here as the server validates it, so a bad filter fails before any connection.
-    parseClientQuery(query);
+    // The validator (zod) is loaded only when there is a filter to check or a local site to
+    // query: a plain `clients list --server` starts without it (issue 16).
+    const parser = async () => (await import('../../site/client-list.js')).parseClientQuery;
+    if (Object.keys(query).length > 0) (await parser())(query);
     const everyPage = opts.all === true || opts.limit === undefined;
     const { items, next } = await localOrRemote(
       cmd,
       opts,
-      async (site) =>
-        collect(everyPage, query, async (q) => {
+      async (site) => {
+        const parseClientQuery = await parser();
+        return collect(everyPage, query, async (q) => {
           const page = await site.clients.page(parseClientQuery(q));
           return { clients: page.items, next: page.next };
-        }),
+        });
+      },
       async (remote) =>
         collect(everyPage, query, (q) =>
           remote.getJson<{ clients: ClientView[]; next: string | null }>('/v1/clients', q),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UpcatError } from '../../errors.js';
-import { DEFAULT_MIN_SUCCESS, percentShown, type PromotionView } from '../../site/promote.js';
+import type { PromotionView } from '../../site/promote.js';
+import { DEFAULT_MIN_SUCCESS, percentShown } from '../../site/vocabulary.js';
 import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 import { percentOf } from './approve.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UpcatError } from '../../errors.js';
 import type { GroupWindowView } from '../../site/maintenance-window-store.js';
-import { DAYS, type Day } from '../../site/maintenance-window.js';
+import { DAYS, type Day } from '../../site/vocabulary.js';
 import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 import { table } from './table.js';

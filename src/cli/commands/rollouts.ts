@@ -1,12 +1,7 @@
 import { Option, type Command } from 'commander';
 import { UpcatError } from '../../errors.js';
-import { advanceOnce } from '../../site/rollouts-engine.js';
-import {
-  parseRolloutId,
-  ROLLOUT_ACTIONS,
-  ROLLOUT_STATUSES,
-  type RolloutView,
-} from '../../site/rollouts-model.js';
+import type { RolloutView } from '../../site/rollouts-model.js';
+import { parseRolloutId, ROLLOUT_ACTIONS, ROLLOUT_STATUSES } from '../../site/vocabulary.js';
 import type { AdvanceReport } from '../../site/rollouts.js';
 import { localActor, output, withSite } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
@@ -141,6 +136,8 @@ export function registerRollouts(program: Command): void {
     .description('one pass of the rollout engine (what `upcat serve` runs on a timer), for cron')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      // The engine only with the site: `rollouts list --server` has no use for it.
+      const { advanceOnce } = await import('../../site/rollouts-engine.js');
       const report = await withSite(cmd, (site) => advanceOnce(site));
       output(opts.json, report, () => describeAdvance(report));
     });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { ROLES, type UserView } from '../../site/users.js';
+import type { UserView } from '../../site/users.js';
+import { ROLES } from '../../site/vocabulary.js';
 import { localActor, output } from '../context.js';
 import { readPassword } from '../password-input.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';

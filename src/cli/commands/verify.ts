@@ -3,8 +3,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { UpcatError, invalidInput } from '../../errors.js';
-import { desiredCatalog } from '../../publish/catalog-targets.js';
-import { startServer } from '../../server/serve.js';
 import {
   verifyCatalog,
   type VerifyReport,
@@ -133,6 +131,12 @@ async function verifyLocal(
   cmd: Command,
   only: VerifySelection | undefined,
 ): Promise<VerifyReport> {
+  // The server and the catalog's targets only for a local site: `verify --server` needs neither,
+  // and the server's modules (express and the routes) are most of what this command would load.
+  const [{ startServer }, { desiredCatalog }] = await Promise.all([
+    import('../../server/serve.js'),
+    import('../../publish/catalog-targets.js'),
+  ]);
   return withSite(cmd, async (site) => {
     if (site.signing === undefined)
       throw invalidInput('this site has no signed catalog yet: run "upcat init"');
