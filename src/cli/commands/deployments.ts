@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { UpcatError } from '../../errors.js';
-import { parseDeploymentId, parseDeploymentQuery } from '../../site/deployment-list.js';
-import { ACTIONS, type DeploymentRemoval, type DeploymentView } from '../../site/deployments.js';
+import type { DeploymentRemoval, DeploymentView } from '../../site/deployments.js';
+import { ACTIONS } from '../../site/vocabulary.js';
 import { localActor, output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
 import { allPages } from '../remote-pages.js';
@@ -30,14 +30,16 @@ export function registerDeployments(program: Command): void {
     .action(
       async (opts: Opts & { group?: string; update?: string; action?: string }, cmd: Command) => {
         const query = { group: opts.group, updateId: opts.update, action: opts.action };
-        // The server's own check of the filters, so a typo fails the same way locally and remotely.
-        const { filter } = parseDeploymentQuery(
-          Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined)),
-        );
+        const given = Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined));
+        // The server's own check of the filters, so a typo fails the same way locally and
+        // remotely. Its validator (zod) is loaded only when there is a filter to check or a local
+        // site to query: a plain `deployments list --server` starts without it (issue 16).
+        const checked = async () => (await ids()).parseDeploymentQuery(given).filter;
+        if (Object.keys(given).length > 0) await checked();
         const list = await localOrRemote(
           cmd,
           opts,
-          (site) => site.deployments.list(filter),
+          async (site) => site.deployments.list(await checked()),
           (remote) => allPages<DeploymentView>(remote, '/v1/deployments', 'deployments', query),
         );
         output(opts.json, list, () =>
@@ -72,7 +74,7 @@ export function registerDeployments(program: Command): void {
         opts: Opts & { deadline?: string; percentage?: string; percent?: string },
         cmd: Command,
       ) => {
-        const id = parseDeploymentId(idText);
+        const id = (await ids()).parseDeploymentId(idText);
         if (opts.percent !== undefined && opts.percentage !== undefined)
           throw new UpcatError('invalid_input', '--percentage: give it or --percent, not both');
         const percentage = percentOf(opts.percentage ?? opts.percent);
@@ -101,7 +103,7 @@ export function registerDeployments(program: Command): void {
   sub('remove', "remove a deployment: its update leaves the group's policy")
     .argument('<id>', 'the deployment ID (upcat deployments list)')
     .action(async (idText: string, opts: Opts, cmd: Command) => {
-      const id = parseDeploymentId(idText);
+      const id = (await ids()).parseDeploymentId(idText);
       const r = await localOrRemote(
         cmd,
         opts,
@@ -115,4 +117,9 @@ export function registerDeployments(program: Command): void {
           `removed deployment ${r.id} (${r.updateId} to "${r.group}"; catalog version ${r.catalogVersion})`,
       );
     });
+}
+
+/** The deployment ID and query parsers, loaded by the actions that use them (they load zod). */
+function ids(): Promise<typeof import('../../site/deployment-list.js')> {
+  return import('../../site/deployment-list.js');
 }
