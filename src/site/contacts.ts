@@ -52,11 +52,21 @@ export class ContactRecorder {
     client: { client_id: string; last_contact: string | null },
     at = Date.now(),
   ): string | undefined {
-    if (client.last_contact !== null && at - Date.parse(client.last_contact) <= TOUCH_INTERVAL_MS)
-      return undefined;
-    this.pending.add(client.client_id);
+    const last = client.last_contact === null ? -Infinity : Date.parse(client.last_contact);
+    return this.touchAt(client.client_id, last, at) === undefined
+      ? undefined
+      : new Date(at).toISOString();
+  }
+
+  /**
+   * touch() for a caller that keeps the stored contact as a time value (the sync fast path, per
+   * request: no date parsing or formatting): returns `at` when a contact was noted.
+   */
+  touchAt(clientId: string, lastContactMs: number, at: number): number | undefined {
+    if (at - lastContactMs <= TOUCH_INTERVAL_MS) return undefined;
+    this.pending.add(clientId);
     this.arm();
-    return new Date(at).toISOString();
+    return at;
   }
 
   /** Writes everything pending (on close, and for tests). */

@@ -18,7 +18,12 @@ export function issueSecret(clientId: string): IssuedSecret {
 }
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return secretDigest(secret).toString('hex');
+}
+
+/** hashSecret's bytes (the sync fast path compares them per request without hex round trips). */
+export function secretDigest(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
 }
 
 /** The client ID a secret names, or undefined when it is not shaped like one of ours. */

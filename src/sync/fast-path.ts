@@ -7,7 +7,7 @@ import { HARDWARE_ID_HEADER, hardwareIdHash } from '../site/clones.js';
 import type { ContactRecorder } from '../site/contacts.js';
 import { normalizeClient, type ClientRow } from '../site/client-repo.js';
 import { statusOf, type ClientStatus } from '../site/registration.js';
-import { bearerOf, clientIdOfSecret, hashSecret } from '../site/secrets.js';
+import { bearerOf, clientIdOfSecret, secretDigest } from '../site/secrets.js';
 import type { ChangeWatcher } from '../storage/changes.js';
 import type { Db } from '../storage/db.js';
 import { NO_POLICY } from './policy-cache.js';
@@ -23,7 +23,8 @@ interface Entry {
   /** The record's hardware ID (hashed, 16 bytes): a request naming other hardware is a clone check. */
   hardwareHash: Buffer;
   policyEpoch: number;
-  lastContact: string | null;
+  /** The stored last contact as a time value (-Infinity: never). */
+  lastContactMs: number;
   status: ClientStatus;
   /** Approved, active and not blocked (sync/policy.ts receivesPolicy). */
   receives: boolean;
@@ -38,7 +39,7 @@ function entryOf(row: ClientRow, groupIds: number[] | undefined, counter: number
     secretHash: Buffer.from(row.secret_hash ?? '', 'hex'),
     hardwareHash: hardwareIdHash(row.hardware_id),
     policyEpoch: row.policy_epoch,
-    lastContact: row.last_contact,
+    lastContactMs: row.last_contact === null ? -Infinity : Date.parse(row.last_contact),
     status: statusOf(row),
     receives: receivesPolicy(row),
     groupIds,
@@ -217,7 +218,7 @@ export class SyncFastPath {
     if (secret === undefined || clientId === undefined) return false;
     const entry = this.entries.get(clientId);
     if (entry?.counter !== state.clientsCounter) return false;
-    const presented = Buffer.from(hashSecret(secret), 'hex');
+    const presented = secretDigest(secret);
     if (presented.length !== entry.secretHash.length) return false;
     if (!timingSafeEqual(presented, entry.secretHash)) return false;
     // Other hardware than the record's: the database path flags the suspected clone.
@@ -261,11 +262,8 @@ export class SyncFastPath {
   }
 
   private touch(clientId: string, entry: Entry): void {
-    const noted = this.deps.contacts.touch({
-      client_id: clientId,
-      last_contact: entry.lastContact,
-    });
-    if (noted !== undefined) entry.lastContact = noted;
+    const noted = this.deps.contacts.touchAt(clientId, entry.lastContactMs, Date.now());
+    if (noted !== undefined) entry.lastContactMs = noted;
   }
 }
 

@@ -34,6 +34,10 @@ dbTest(
     for (const r of rows) t.truthy(recorder.touch(r), 'an hour-old contact is noted');
     const recent = { client_id: randomUUID(), last_contact: iso(60_000) };
     t.is(recorder.touch(recent), undefined, 'a contact a minute old is not noted again');
+    // The fast path's form, with time values: the same rule.
+    const now = Date.now();
+    t.is(recorder.touchAt(recent.client_id, now - 60_000, now), undefined);
+    t.is(recorder.touchAt(rows[1]?.client_id ?? '', now - HOUR, now), now);
     await recorder.flush();
     const written = (await site
       .db('clients')

@@ -38,6 +38,54 @@ dbTest(
   },
 );
 
+dbTest(
+  'fast path: a nothing-new sync answered from memory records the contact once it is due',
+  async (t, ctx) => {
+    const first = await serving(ctx);
+    let secret: string;
+    let anchor: string | undefined;
+    try {
+      secret = await registered(first.url, { hardwareId: 'hw-contact' });
+      anchor = (await sync(first.url, secret)).anchor;
+    } finally {
+      await first.server.close();
+    }
+    const clientId = secret.slice(0, 36);
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    const site = await openSite({ home: ctx.home, env: ctx.env, logLevel: 'silent' });
+    // An old contact, loaded as such by the next server: its first sync is due to record one.
+    await site.db('clients').where({ client_id: clientId }).update({ last_contact: hourAgo });
+    const server = await startServer(site, { host: '127.0.0.1', port: 0 });
+    const lastContact = async (): Promise<string> =>
+      (
+        (await site.db('clients').where({ client_id: clientId }).first('last_contact')) as {
+          last_contact: string;
+        }
+      ).last_contact;
+    try {
+      await eventually(
+        async () => site.syncFast.size,
+        (n) => n >= 1,
+      );
+      await eventually(
+        async () => site.sync.sealerIfLoaded(),
+        (s) => s !== undefined,
+      );
+      t.is((await sync(server.url, secret, anchor)).status, 304);
+      t.is(site.syncFast.hits, 1, 'answered from memory');
+      await site.contacts.flush();
+      const written = await lastContact();
+      t.true(written > hourAgo, 'the contact was written');
+      t.is((await sync(server.url, secret, anchor)).status, 304);
+      await site.contacts.flush();
+      t.is(await lastContact(), written, 'not again within the interval');
+    } finally {
+      await server.close();
+      await site.close();
+    }
+  },
+);
+
 dbTest('fast path: a change in this process is seen by the very next sync', async (t, ctx) => {
   // No periodic poll within the test: only the in-process notification can make it right.
   const { server, url, site } = await serving(ctx, 60_000);
