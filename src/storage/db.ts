@@ -45,23 +45,53 @@ export function openDb(config: SiteConfig): Db {
   mkdirSync(config.dirs.catalog, { recursive: true });
   const file = path.join(config.dirs.catalog, SQLITE_FILE);
   const busy = config.database.busyTimeoutMs;
-  return knexFactory({
-    client: 'sqlite3',
-    connection: { filename: file },
-    useNullAsDefault: true,
-    pool: {
-      min: 1,
-      max: 1,
-      afterCreate: (conn: SqliteConn, done: (err: Error | null, conn: SqliteConn) => void) => {
-        conn.configure('busyTimeout', busy);
-        conn.exec(
-          'PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;',
-          (err) => done(err, conn),
-        );
+  return beginImmediately(
+    knexFactory({
+      client: 'sqlite3',
+      connection: { filename: file },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate: (conn: SqliteConn, done: (err: Error | null, conn: SqliteConn) => void) => {
+          conn.configure('busyTimeout', busy);
+          conn.exec(
+            'PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;',
+            (err) => done(err, conn),
+          );
+        },
       },
-    },
-    migrations: { migrationSource, tableName: 'knex_migrations' },
-  });
+      migrations: { migrationSource, tableName: 'knex_migrations' },
+    }),
+  );
+}
+
+/** What beginImmediately replaces of a knex transaction (knex's own, untyped, internals). */
+interface TransactionInternals {
+  begin(conn: unknown): Promise<unknown>;
+  query(conn: unknown, sql: string): Promise<unknown>;
+}
+
+/**
+ * Every SQLite transaction begins IMMEDIATE: it takes the write lock first, waiting up to the
+ * busy timeout for another process's writer. A deferred one (knex sends "BEGIN;", with no option
+ * for anything else) that reads and then writes fails with SQLITE_BUSY when another process (a
+ * CLI command, another server) commits in between, because its snapshot is then stale and the
+ * busy timeout cannot help it: a console login, a token or group created, status messages stored
+ * while `upcat publish` ran. This process has one connection, so its own transactions queue as
+ * before; another process's transactions wait for a writer's commit instead of failing.
+ * Savepoints (nested transactions) are unchanged.
+ */
+function beginImmediately(db: Db): Db {
+  const client = db.client as { transaction: (...args: unknown[]) => TransactionInternals };
+  const create = client.transaction.bind(client);
+  client.transaction = (...args: unknown[]): TransactionInternals => {
+    const trx = create(...args);
+    // knex calls begin after acquiring the connection, so after this assignment.
+    trx.begin = (conn: unknown) => trx.query(conn, 'BEGIN IMMEDIATE;');
+    return trx;
+  };
+  return db;
 }
 
 interface PgConn {

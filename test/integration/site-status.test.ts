@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { openSite } from '../../src/app.js';
 import { createApp } from '../../src/server/app.js';
 import { register, registration } from '../helpers/clients.js';
 import { fileManifest, publishBytes } from '../helpers/publish.js';
@@ -285,3 +286,33 @@ async function report(
     })
     .expect(202);
 }
+
+dbTest(
+  'status messages are stored while another process writes to the site (SQLite: no stale snapshot)',
+  async (t, { site, home, env }) => {
+    site.config.site.approval = 'auto-all';
+    const app = createApp(site);
+    const c = (await register(app, registration({ hardwareId: 'hw-busy' }))).body;
+    // A second connection, as a CLI command or another server would hold: it writes in a
+    // transaction that commits while the status messages are being stored.
+    const other = await openSite({ home, env, logLevel: 'silent' });
+    try {
+      let committed!: () => void;
+      const held = new Promise<void>((resolve) => (committed = resolve));
+      const writer = other.db.transaction(async (trx) => {
+        await trx('catalog_state')
+          .where({ id: 1 })
+          .update({ version: trx.raw('version') });
+        await held;
+      });
+      // Give the writer its lock before the messages arrive, then let it commit while they wait.
+      await new Promise((r) => setTimeout(r, 100));
+      const storing = site.status.fromClient(c.clientId, { messages: [msg('m-busy')] });
+      setTimeout(committed, 200);
+      await writer;
+      t.deepEqual(await storing, { received: 1, stored: 1 });
+    } finally {
+      await other.close();
+    }
+  },
+);
