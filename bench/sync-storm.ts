@@ -22,6 +22,12 @@ const CONNECTIONS = Number(process.env['BENCH_STORM_CONNECTIONS'] ?? 64);
 const BOUND_S = Number(process.env['BENCH_DEADLINE_S'] ?? 600);
 const DATABASE_URL = process.env['BENCH_DATABASE_URL'];
 const TARGET_S = 60;
+/**
+ * The paced storm: each of the 64 connections waits this long after an answer before its next
+ * sync, so that about 64 / (27 ms + the answer's time), a little over 2,000 syncs/s, are offered (wrk has no
+ * rate option; wrk2, which has, is not packaged in Debian).
+ */
+const PACE_MS = 27;
 
 export async function runSyncStorm(): Promise<BenchResult> {
   ensureWrk();
@@ -48,9 +54,11 @@ export async function runSyncStorm(): Promise<BenchResult> {
   const lua = path.join(dir, 'storm.lua');
   const doneFile = path.join(dir, 'storm.done');
   await writeFile(lua, stormScript(clientsFile, CLIENTS, CONNECTIONS, doneFile));
-  const wrkOnce = async (): Promise<WrkFigures> => {
+  const pacedLua = path.join(dir, 'storm-paced.lua');
+  await writeFile(pacedLua, stormScript(clientsFile, CLIENTS, CONNECTIONS, doneFile, PACE_MS));
+  const wrkOnce = async (script = lua): Promise<WrkFigures> => {
     await rm(doneFile, { force: true });
-    return runWrk(lua, url, BOUND_S, { threads: 1, connections: CONNECTIONS }, doneFile);
+    return runWrk(script, url, BOUND_S, { threads: 1, connections: CONNECTIONS }, doneFile);
   };
 
   const port = await freePort();
@@ -70,7 +78,7 @@ export async function runSyncStorm(): Promise<BenchResult> {
     site = await openSite({ home, env, logLevel: 'silent' });
     let updateId: string;
     try {
-      updateId = await publishBuild(site);
+      updateId = await publishBuild(site, '2.0');
       await site.deployments.approve(
         { updateId, group: 'All Computers', action: 'install' },
         'bench',
@@ -85,17 +93,30 @@ export async function runSyncStorm(): Promise<BenchResult> {
     const peakRss = await memoryMb(pid, 'VmHWM');
     const contacts = await contactsSince(home, env, stormStart);
     const stormBytes = (await writeBytes(pid)) - storm.io0;
+    // The issue's figure is a rate and a p99 together: the same storm again (another build),
+    // offered at about 2,000/s rather than as fast as the node answers, where 64 connections
+    // each waiting for an answer make the p99 a queue's.
+    site = await openSite({ home, env, logLevel: 'silent' });
+    try {
+      const next = await publishBuild(site, '2.1');
+      await site.deployments.approve(
+        { updateId: next, group: 'All Computers', action: 'install' },
+        'bench',
+      );
+    } finally {
+      await site.close();
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const paced = await measured(pid, () => wrkOnce(pacedLua));
     const seconds = storm.f.requests / storm.f.rps;
     const ok200 = storm.f.statuses['200'] ?? 0;
     // Issue 16's targets: nothing new >= 10,000/s at p99 < 20 ms; the storm >= 2,000/s at p99
     // < 50 ms, every client its policy within a minute.
     const referenceMet = reference.f.rps >= 10_000 && reference.f.p99Ms < 20;
     const stormMet =
-      ok200 === CLIENTS &&
-      seconds < TARGET_S &&
-      storm.f.socketErrors === 0 &&
-      storm.f.rps >= 2_000 &&
-      storm.f.p99Ms < 50;
+      ok200 === CLIENTS && seconds < TARGET_S && storm.f.socketErrors === 0 && storm.f.rps >= 2_000;
+    const pacedMet =
+      (paced.f.statuses['200'] ?? 0) === CLIENTS && paced.f.rps >= 2_000 && paced.f.p99Ms < 50;
     return {
       name: `patch-day sync storm: ${CLIENTS.toLocaleString('en')} clients sync once after a new client build is deployed to All Computers (${DATABASE_URL === undefined ? 'SQLite' : 'PostgreSQL'})`,
       figures: {
@@ -117,6 +138,10 @@ export async function runSyncStorm(): Promise<BenchResult> {
         'storm p50 / p99 ms': `${storm.f.p50Ms} / ${storm.f.p99Ms}`,
         'storm statuses (200 = the policy with the build)': JSON.stringify(storm.f.statuses),
         'storm server CPU ms per sync': round3(storm.cpuMs / CLIENTS),
+        [`paced storm (another build; each connection waits ${PACE_MS} ms after an answer): syncs/s`]:
+          Math.round(paced.f.rps),
+        'paced storm p50 / p99 ms': `${paced.f.p50Ms} / ${paced.f.p99Ms}`,
+        'paced storm statuses': JSON.stringify(paced.f.statuses),
         'storm database writes: client rows whose last_contact moved': contacts.rows,
         'storm server bytes written to storage (/proc/<pid>/io write_bytes) during it / until its contacts were written, MB': `${round2(storm.writeBytes / 1e6)} / ${round2(stormBytes / 1e6)}`,
         'server peak RSS (VmHWM), MB': peakRss ?? 'n/a',
@@ -127,8 +152,8 @@ export async function runSyncStorm(): Promise<BenchResult> {
       },
       reference: 'the same clients syncing once with nothing new (all 304), same server, same run',
       ratio: Number((storm.f.rps / reference.f.rps).toFixed(2)),
-      target: `nothing new >= 10,000/s at p99 < 20 ms (${referenceMet ? 'met' : 'not met'}); new deployment >= 2,000/s at p99 < 50 ms, all ${CLIENTS} answers 200 within ${TARGET_S} s (${stormMet ? 'met' : 'not met'})`,
-      met: referenceMet && stormMet,
+      target: `nothing new >= 10,000/s at p99 < 20 ms (${referenceMet ? 'met' : 'not met'}); new deployment: all ${CLIENTS} answers 200 within ${TARGET_S} s as fast as the node allows, >= 2,000/s (${stormMet ? 'met' : 'not met'}), and offered at ~2,000/s, p99 < 50 ms (${pacedMet ? 'met' : 'not met'})`,
+      met: referenceMet && stormMet && pacedMet,
     };
   } finally {
     server.kill('SIGTERM');
@@ -147,8 +172,9 @@ function stormScript(
   clients: number,
   connections: number,
   doneFile: string,
+  delayMs = 0,
 ): string {
-  return `
+  return `${delayMs > 0 ? `function delay() return ${delayMs} end\n` : ''}
 local secrets, anchors, hardware = {}, {}, {}
 i, answered, healthz, counts = 0, 0, 0, {} -- globals: thread:get reads them in done()
 function init(args)
@@ -260,16 +286,19 @@ async function contactsSince(
 }
 
 /** The new client build (a payload and its manifest; the storm never installs it). */
-async function publishBuild(site: Awaited<ReturnType<typeof openSite>>): Promise<string> {
+async function publishBuild(
+  site: Awaited<ReturnType<typeof openSite>>,
+  version: string,
+): Promise<string> {
   const result = await site.publish.publish({
-    source: Readable.from([Buffer.from('contoso client 2.0\n')]),
-    fileName: 'contoso-client-2.0.bin',
+    source: Readable.from([Buffer.from(`contoso client ${version}\n`)]),
+    fileName: `contoso-client-${version}.bin`,
     manifest: {
-      title: 'Contoso Client 2.0',
+      title: `Contoso Client ${version}`,
       product: 'Contoso Client',
       classification: 'Updates',
-      version: '2.0',
-      handler: { type: 'commandLine', program: 'contoso-client-2.0.bin' },
+      version,
+      handler: { type: 'commandLine', program: `contoso-client-${version}.bin` },
     },
     actor: 'bench',
   });
