@@ -14,6 +14,8 @@ import { NO_POLICY } from './policy-cache.js';
 import { receivesPolicy, type PolicySubject } from './policy.js';
 import { SyncService } from './sync-service.js';
 
+/** Clients walked between yields to the event loop when listing group sets. */
+const GROUP_SETS_SLICE = 20_000;
 /** Clients read per query while warming (keyset pages: each is an index range scan). */
 const WARM_CHUNK = 5_000;
 
@@ -103,11 +105,15 @@ export class SyncFastPath {
 
   /**
    * The named-group sets of the clients held here that receive policy, most common first, each
-   * with one of its clients (for PolicyCache.prewarm when the catalog moves).
+   * with one of its clients (for PolicyCache.prewarm when the catalog moves). A node holds up to
+   * a million clients: the walk yields to the event loop every 20,000 so that requests are
+   * answered meanwhile (a Map's iterator stays valid while it changes).
    */
-  groupSets(): Array<{ groupIds: readonly number[]; client: PolicySubject }> {
+  async groupSets(): Promise<Array<{ groupIds: readonly number[]; client: PolicySubject }>> {
     const sets = new Map<string, { groupIds: readonly number[]; clientId: string; n: number }>();
+    let seen = 0;
     for (const [clientId, entry] of this.entries) {
+      if (++seen % GROUP_SETS_SLICE === 0) await new Promise((r) => setImmediate(r));
       if (!entry.receives || entry.groupIds === undefined) continue;
       const key = entry.groupIds.join(',');
       const held = sets.get(key);

@@ -157,13 +157,15 @@ export class PolicyCache {
   async prewarm(
     q: Q,
     catalogVersion: number,
-    known: () => Iterable<{ groupIds: readonly number[]; client: PolicySubject }> = () => [],
+    known: () =>
+      | Promise<Iterable<{ groupIds: readonly number[]; client: PolicySubject }>>
+      | Iterable<{ groupIds: readonly number[]; client: PolicySubject }> = () => [],
     max = PREWARM_MAX,
   ): Promise<number> {
     if (catalogVersion <= this.version || catalogVersion <= this.prewarming) return 0;
     this.prewarming = catalogVersion;
     const sets = new Map<string, { groupIds: readonly number[]; client: PolicySubject }>();
-    for (const s of [...known(), ...[...this.samples.values()].reverse()]) {
+    for (const s of [...(await known()), ...[...this.samples.values()].reverse()]) {
       if (sets.size >= max) break;
       if (receivesPolicy(s.client) && !sets.has(keyOf(s.groupIds))) sets.set(keyOf(s.groupIds), s);
     }
