@@ -12,22 +12,27 @@ import { dbTest } from '../helpers/site.js';
 const HOUR = 3600 * 1000;
 const iso = (msAgo: number): string => new Date(Date.now() - msAgo).toISOString();
 
+/** Client rows for a bulk insert, each with the last contact `lastContact(i)` gives. */
+function clientRows(n: number, tag: string, lastContact: (i: number) => string | null) {
+  return Array.from({ length: n }, (_, i) => ({
+    client_id: randomUUID(),
+    hardware_id: `hw-${tag}-${i}`,
+    name: 'pc',
+    os: 'linux',
+    architecture: 'x64',
+    client_version: '1.0.0',
+    approval: 'approved',
+    record_state: 'active',
+    created_at: iso(2 * HOUR),
+    last_contact: lastContact(i),
+  }));
+}
+
 dbTest(
   'contacts: 12,345 clients noted are all written by one flush, recent ones are not noted',
   async (t, { site }) => {
     const n = 12_345; // more than one commit's worth of chunks, and not a multiple of a chunk
-    const rows = Array.from({ length: n }, (_, i) => ({
-      client_id: randomUUID(),
-      hardware_id: `hw-contact-${i}`,
-      name: 'pc',
-      os: 'linux',
-      architecture: 'x64',
-      client_version: '1.0.0',
-      approval: 'approved',
-      record_state: 'active',
-      created_at: iso(2 * HOUR),
-      last_contact: i === 0 ? null : iso(HOUR),
-    }));
+    const rows = clientRows(n, 'contact', (i) => (i === 0 ? null : iso(HOUR)));
     await site.db.batchInsert('clients', rows, 500);
     const recorder = new ContactRecorder({ db: site.db, log: pino({ level: 'silent' }) });
     const before = Date.now();
@@ -52,18 +57,7 @@ dbTest(
   'contacts: under a storm the timer writes a bounded number per interval until all are written',
   async (t, { site }) => {
     const n = 2_500;
-    const rows = Array.from({ length: n }, (_, i) => ({
-      client_id: randomUUID(),
-      hardware_id: `hw-storm-${i}`,
-      name: 'pc',
-      os: 'linux',
-      architecture: 'x64',
-      client_version: '1.0.0',
-      approval: 'approved',
-      record_state: 'active',
-      created_at: iso(2 * HOUR),
-      last_contact: iso(HOUR),
-    }));
+    const rows = clientRows(n, 'storm', () => iso(HOUR));
     await site.db.batchInsert('clients', rows, 500);
     const recorder = new ContactRecorder(
       { db: site.db, log: pino({ level: 'silent' }) },
