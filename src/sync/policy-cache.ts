@@ -213,7 +213,11 @@ export class PolicyCache {
       const oldest = this.samples.keys().next();
       if (oldest.done !== true) this.samples.delete(oldest.value);
     }
-    this.samples.set(key, { groupIds: [...groupIds], client });
+    const { client_id, approval, record_state, blocked } = client; // not the whole row
+    this.samples.set(key, {
+      groupIds: [...groupIds],
+      client: { client_id, approval, record_state, blocked },
+    });
     if (catalogVersion > this.version || this.sets.size >= MAX_GROUP_SETS) {
       this.sets.clear();
       this.alike.clear();
