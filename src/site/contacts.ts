@@ -46,7 +46,8 @@ export class ContactRecorder {
 
   /**
    * Notes a request from the client when its stored contact is older than the interval; returns
-   * the contact time noted (what the row will say), or undefined when none was needed.
+   * the contact time noted, or undefined when none was needed. The row gets the time it is
+   * written, seconds later (a minute or so after a storm of syncs).
    */
   touch(
     client: { client_id: string; last_contact: string | null },
