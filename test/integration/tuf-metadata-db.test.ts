@@ -173,6 +173,8 @@ for (const kind of DATABASES) {
       (await b.site.metadata.read(`${await snapshotVersion(b)}.snapshot.json`))!.toString(),
     ) as { signed: Record<string, unknown> };
     t.is(snapshot.signed['x-upcat-catalog-version'], Number(catalog.version));
+    // Node a sees b's last publish within its poll: ask it only once it serves that version.
+    t.true((await seen(a, last)) >= last, 'node a serves the last timestamp');
     const updater = await client(a.site.metadata, a.url);
     await updater.refresh();
     t.truthy(await updater.getTargetInfo(`payloads/${sha256('at once B')}`));
