@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import test from 'ava';
+import type { Knex } from 'knex';
 import { pino } from 'pino';
 import { ContactRecorder } from '../../src/site/contacts.js';
-import { dbTest } from '../helpers/site.js';
+import { DATABASES, dbTest, makeSite } from '../helpers/site.js';
 
 /**
  * Clients' last contact is written behind the requests (src/site/contacts.ts): every client
@@ -84,3 +86,43 @@ dbTest(
     );
   },
 );
+
+// Migration 020: on PostgreSQL a contact must be a heap-only update (no index entry written), the
+// reason a patch-day storm's contacts stay cheap there. SQLite has no such update path.
+if (DATABASES.includes('postgres'))
+  test('contacts: on PostgreSQL the update the recorder makes is heap-only [postgres]', async (t) => {
+    const { site, cleanup } = await makeSite('postgres');
+    try {
+      const rows = clientRows(2_000, 'hot', () => iso(HOUR));
+      await site.db.batchInsert('clients', rows, 500);
+      // One client in four, spread over every page, in one transaction: their new row versions
+      // fit in the 30 % each page keeps free, without waiting for PostgreSQL to prune the old
+      // ones (it cannot while any transaction on the database is older, as in a busy test run).
+      const some = rows.filter((_, i) => i % 4 === 0).map((r) => r.client_id);
+      const { updated, hot } = await site.db.transaction(async (trx) => {
+        // The backend's counters include what earlier transactions on its connection did and
+        // it has not yet reported, so this transaction's share is a difference.
+        const before = await xactCounts(trx);
+        // The recorder's statement (src/site/contacts.ts), 500 clients at a time.
+        for (let i = 0; i < some.length; i += 500)
+          await trx('clients')
+            .whereIn('client_id', some.slice(i, i + 500))
+            .update({ last_contact: new Date().toISOString() });
+        const after = await xactCounts(trx);
+        return { updated: after.updated - before.updated, hot: after.hot - before.hot };
+      });
+      t.is(updated, 500);
+      // Without migration 020 none is: the index on last_contact, and full pages.
+      t.true(hot >= 475, `heap-only updates: ${hot} of 500`);
+    } finally {
+      await cleanup();
+    }
+  });
+
+async function xactCounts(trx: Knex.Transaction): Promise<{ updated: number; hot: number }> {
+  const r = (await trx.raw(
+    `select pg_stat_get_xact_tuples_updated('clients'::regclass) as updated,
+            pg_stat_get_xact_tuples_hot_updated('clients'::regclass) as hot`,
+  )) as { rows: Array<{ updated: string; hot: string }> };
+  return { updated: Number(r.rows[0]?.updated), hot: Number(r.rows[0]?.hot) };
+}

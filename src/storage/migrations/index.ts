@@ -16,6 +16,7 @@ import * as m016 from './016-client-admin-indexes.js';
 import * as m017 from './017-rollouts.js';
 import * as m018 from './018-tuf-metadata.js';
 import * as m019 from './019-site-keys.js';
+import * as m020 from './020-contact-hot-updates.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -41,6 +42,7 @@ const migrations: ReadonlyArray<[string, Migration]> = [
   ['017-rollouts', m017],
   ['018-tuf-metadata', m018],
   ['019-site-keys', m019],
+  ['020-contact-hot-updates', m020],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
