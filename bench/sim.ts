@@ -44,20 +44,27 @@ export async function memoryMb(
   }
 }
 
-/** `upcat serve` of the site that `env` names, on loopback `port`, in a child process. */
+/**
+ * `upcat serve` of the site that `env` names, on loopback `port`, in a child process.
+ * BENCH_SERVER_FLAGS adds Node flags to it (`--cpu-prof --cpu-prof-dir=/tmp/prof`, say: the
+ * profile is written when the benchmark stops the server).
+ */
 export function spawnServe(
   env: NodeJS.ProcessEnv,
   port: number,
   nodeFlags: string[] = [],
 ): ChildProcess {
+  const extra = (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
   return spawn(
     process.execPath,
-    [...nodeFlags, '--import', 'tsx', path.join(ROOT, 'src', 'cli', 'run.ts'), 'serve'].concat([
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-    ]),
+    [
+      ...extra,
+      ...nodeFlags,
+      '--import',
+      'tsx',
+      path.join(ROOT, 'src', 'cli', 'run.ts'),
+      'serve',
+    ].concat(['--host', '127.0.0.1', '--port', String(port)]),
     { env: { ...env, UPCAT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT },
   );
 }
