@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Metadata, MetadataKind, type TargetFile, type Targets } from '@tufjs/models';
 import { UpcatError } from '../errors.js';
-import { getBounded } from './http-get.js';
+import { pipelinedGet } from './http-pipeline.js';
 import { mapBounded } from './pool.js';
 
 /**
@@ -23,7 +23,8 @@ const roleOf = (file: string): string => file.replace(/\.json$/, '');
  * client checks a delegated role (§5.6.5-§5.6.7): length and hashes against the snapshot's
  * entry, its signatures against the delegating targets' keys and threshold, its version equal to
  * the snapshot's, not expired. A bin a rolled-back or mixed-up mirror serves is a problem, and
- * none of its names is listed. A bin that verified is left in `metadataDir` for tuf-js.
+ * none of its names is listed. The bins that verified are left in `metadataDir` for tuf-js when
+ * it has a target to resolve.
  */
 export async function enumerateTargets(
   baseUrl: string,
@@ -40,6 +41,7 @@ export async function enumerateTargets(
   const names = Object.keys(targets.signed.targets);
   const bins = Object.entries(snapshot.signed.meta).filter(([file]) => file !== 'targets.json');
   const verified = new Map<string, Targets>();
+  const binBytes = new Map<string, Buffer>();
   // Fetched several at a time, checked in the snapshot's order (the first bad one is reported).
   const fetched = await mapBounded(bins, FETCH_CONCURRENCY, ([file, meta]) =>
     fetchBounded(
@@ -67,9 +69,7 @@ export async function enumerateTargets(
       if (bin.signed.isExpired()) throw new Error(`expired on ${bin.signed.expires}`);
       names.push(...Object.keys(bin.signed.targets));
       verified.set(role, bin.signed);
-      // Where tuf-js looks first when it needs this bin to resolve a target: it verifies the
-      // local copy against the trusted snapshot as it would a download, without fetching it again.
-      await writeFile(path.join(metadataDir, `${role}.json`), bytes);
+      binBytes.set(role, bytes);
     } catch (err) {
       throw new UpcatError('integrity', `${role}: ${(err as Error).message}`, { cause: err });
     }
@@ -80,6 +80,12 @@ export async function enumerateTargets(
     const entry = walk(name, targets.signed, verified);
     if (entry !== undefined) entries.set(name, entry);
   }
+  // Where tuf-js looks first when it needs a bin to resolve a target this walk left to it: it
+  // verifies the local copy against the trusted snapshot as it would a download, without fetching
+  // it again. Written only then (a file per bin was a twentieth of the client's CPU, issue 16).
+  if (entries.size < sorted.length)
+    for (const [role, bytes] of binBytes)
+      await writeFile(path.join(metadataDir, `${role}.json`), bytes);
   return { names: sorted, entries };
 }
 
@@ -126,7 +132,7 @@ async function trustedJson(dir: string, role: 'snapshot' | 'targets'): Promise<M
 
 type MetadataJson = Parameters<typeof Metadata.fromJSON>[1];
 
-/** GET with a time limit and a size cap enforced while reading (kept-alive connections). */
+/** GET with a time limit and a size cap enforced while reading (pipelined, kept-alive). */
 export function fetchBounded(url: string, maxBytes: number, what: string): Promise<Buffer> {
-  return getBounded(url, maxBytes, what, TIMEOUT_MS);
+  return pipelinedGet(url, maxBytes, what, TIMEOUT_MS);
 }

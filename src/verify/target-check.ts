@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -93,18 +94,22 @@ export class TargetChecker {
     try {
       let info: TargetFile | undefined;
       let verified: Verified;
+      let signature: Promise<Buffer | string> | undefined;
       try {
         info = this.deps.entries?.get(name) ?? (await this.deps.updater.getTargetInfo(name));
         if (info === undefined) return 'not in the signed catalog';
         onDisk = info.length > IN_MEMORY_BYTES;
+        // Asked for together with the payload (one round trip, not two); read once it verified.
+        if (name.startsWith('payloads/') && this.deps.caPem !== undefined)
+          signature = this.fetchSignature(info);
         verified = await this.download(info, file);
       } catch (err) {
         return (err as Error).message;
       }
       if (name.startsWith('payloads/')) {
         this.payloads++;
-        if (this.deps.caPem !== undefined) {
-          const problem = await this.checkSignature(info);
+        if (signature !== undefined) {
+          const problem = this.checkSignature(info, await signature);
           if (problem !== undefined) return problem;
           this.signaturesChecked++;
         }
@@ -121,7 +126,7 @@ export class TargetChecker {
     const url = this.targetUrl(info);
     if (info.length <= IN_MEMORY_BYTES) {
       const bytes = await fetchBounded(url, info.length, info.path);
-      await info.verify(Readable.from([bytes]));
+      verifyBytes(info, bytes);
       return { bytes };
     }
     const res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
@@ -156,12 +161,24 @@ export class TargetChecker {
    * the signed message digest against the payload's SHA-256, the signature) rather than by an
    * openssl process per payload, which cost more than the download it checks.
    */
-  private async checkSignature(info: TargetFile): Promise<string | undefined> {
+  private checkSignature(info: TargetFile, fetched: Buffer | string): string | undefined {
     const sha256 = info.hashes['sha256'];
     if (sha256 === undefined) return 'no SHA-256 in its signed entry to check the CMS signature by';
-    let bytes: Buffer;
+    if (typeof fetched === 'string') return fetched;
     try {
-      bytes = await fetchBounded(
+      verifyDetachedCms(fetched, sha256, this.deps.caPem ?? '');
+      return undefined;
+    } catch (err) {
+      return `CMS signature does not verify (${(err as Error).message})`;
+    }
+  }
+
+  /** The payload's `.p7s`, or the problem of getting it (never a rejection: it may go unread). */
+  private async fetchSignature(info: TargetFile): Promise<Buffer | string> {
+    const sha256 = info.hashes['sha256'];
+    if (sha256 === undefined) return 'no SHA-256 in its signed entry to check the CMS signature by';
+    try {
+      return await fetchBounded(
         `${this.deps.baseUrl}/content/${sha256}.p7s`,
         MAX_SIGNATURE_BYTES,
         'CMS signature',
@@ -169,11 +186,25 @@ export class TargetChecker {
     } catch (err) {
       return `no CMS signature (${(err as Error).message})`;
     }
+  }
+}
+
+/**
+ * `TargetFile.verify` for bytes already in memory, with its checks and messages: the length, then
+ * every hash the signed entry lists (tuf-js takes a stream, and its async iteration over one
+ * buffer cost more than the hashing).
+ */
+function verifyBytes(info: TargetFile, bytes: Buffer): void {
+  if (bytes.length !== info.length)
+    throw new Error(`Expected length ${info.length} but got ${bytes.length}`);
+  for (const [algorithm, expected] of Object.entries(info.hashes)) {
+    let hash;
     try {
-      verifyDetachedCms(bytes, sha256, this.deps.caPem ?? '');
-      return undefined;
-    } catch (err) {
-      return `CMS signature does not verify (${(err as Error).message})`;
+      hash = createHash(algorithm);
+    } catch {
+      throw new Error(`Hash algorithm ${algorithm} not supported`);
     }
+    const actual = hash.update(bytes).digest('hex');
+    if (actual !== expected) throw new Error(`Expected hash ${expected} but got ${actual}`);
   }
 }

@@ -1,0 +1,116 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import test from 'ava';
+import { pipelinedGet } from '../../src/verify/http-pipeline.js';
+
+/**
+ * `upcat verify`'s pipelined GETs (verify/http-pipeline.ts, issue 16): many requests share a few
+ * connections and come back in order with their own bodies; every answer it does not read itself
+ * (a status, a redirect, a chunked body, one over the cap, a connection the server closes) gives
+ * what node:http gives, and a server that does not answer is an error within the time limit.
+ */
+
+interface Served {
+  base: string;
+  connections: Set<Socket>;
+  close: () => Promise<void>;
+}
+
+async function serve(handler: http.RequestListener): Promise<Served> {
+  const server = http.createServer(handler);
+  const connections = new Set<Socket>();
+  server.on('connection', (s: Socket) => connections.add(s));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const TIMEOUT = 5_000;
+
+test('pipelined GETs: 200 answers on at most two connections, each with its own body', async (t) => {
+  const s = await serve((req, res) => {
+    const body = `body of ${req.url ?? ''}`;
+    // Some answers late, so that later requests wait behind them on the connection.
+    const delay = req.url?.endsWith('7') === true ? 20 : 0;
+    setTimeout(() => res.writeHead(200, { 'Content-Length': body.length }).end(body), delay);
+  });
+  try {
+    const paths = Array.from({ length: 60 }, (_, i) => `/file/${i}`);
+    const bodies = await Promise.all(
+      paths.map((p) => pipelinedGet(`${s.base}${p}`, 1024, p, TIMEOUT)),
+    );
+    t.deepEqual(
+      bodies.map((b) => b.toString()),
+      paths.map((p) => `body of ${p}`),
+    );
+    t.true(s.connections.size <= 2, `${s.connections.size} connections`);
+    const empty = await serve((_req, res) => res.writeHead(200, { 'Content-Length': 0 }).end());
+    try {
+      t.is((await pipelinedGet(`${empty.base}/none`, 10, 'empty', TIMEOUT)).length, 0);
+    } finally {
+      await empty.close();
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+test('pipelined GETs: statuses, redirects, chunked and closing answers give what node:http gives', async (t) => {
+  const s = await serve((req, res) => {
+    const url = req.url ?? '';
+    if (url === '/missing') res.writeHead(404, { 'Content-Length': 2 }).end('no');
+    else if (url === '/moved') res.writeHead(302, { Location: '/ok', 'Content-Length': 0 }).end();
+    else if (url === '/chunked') {
+      res.writeHead(200); // no length: sent chunked
+      res.write('part one, ');
+      setTimeout(() => res.end('part two'), 5);
+    } else if (url === '/closing')
+      res.writeHead(200, { 'Content-Length': 7, Connection: 'close' }).end('closing');
+    else if (url === '/big') res.writeHead(200, { 'Content-Length': 100 }).end('x'.repeat(100));
+    else res.writeHead(200, { 'Content-Length': 2 }).end('ok');
+  });
+  try {
+    const get = (p: string, max = 1024): Promise<Buffer> =>
+      pipelinedGet(`${s.base}${p}`, max, p, TIMEOUT);
+    // All asked at once, so that the unusual answers arrive amid pipelined ones.
+    const [missing, moved, chunked, closing, big, after] = await Promise.allSettled([
+      get('/missing'),
+      get('/moved'),
+      get('/chunked'),
+      get('/closing'),
+      get('/big', 10),
+      get('/after'),
+    ]);
+    t.is(missing?.status, 'rejected');
+    t.regex(String((missing as PromiseRejectedResult).reason), /\/missing answered 404/);
+    t.is((moved as PromiseFulfilledResult<Buffer>).value.toString(), 'ok');
+    t.is((chunked as PromiseFulfilledResult<Buffer>).value.toString(), 'part one, part two');
+    t.is((closing as PromiseFulfilledResult<Buffer>).value.toString(), 'closing');
+    t.is(big?.status, 'rejected');
+    t.regex(String((big as PromiseRejectedResult).reason), /\/big: the site's answer is over 10/);
+    t.is((after as PromiseFulfilledResult<Buffer>).value.toString(), 'ok');
+  } finally {
+    await s.close();
+  }
+});
+
+test('pipelined GETs: a server that does not answer is an error within the time limit', async (t) => {
+  const s = await serve(() => undefined);
+  try {
+    const started = Date.now();
+    await t.throwsAsync(pipelinedGet(`${s.base}/silent`, 10, 'silent', 200), {
+      message: /\/silent: no answer within 200 ms/,
+    });
+    t.true(Date.now() - started < 2_000);
+  } finally {
+    await s.close();
+  }
+});
