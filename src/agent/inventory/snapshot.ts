@@ -1,8 +1,10 @@
 /** The JSON snapshot of DESIGN.md §8 as a provider: the whole file, whatever is asked. */
 import { readFile } from 'node:fs/promises';
 import { errnoCode, invalidInput } from '../../errors.js';
-// rules/inventory.js, not the rule engine's index, which would load the XML reader too.
-import { parseInventory, type Inventory } from '../../rules/inventory.js';
+// rules/inventory.js, not the rule engine's index, which would load the XML reader too; and that
+// only for a snapshot the zod-free check refuses (its schema loads zod; issue 16).
+import type { Inventory } from '../../rules/inventory.js';
+import { isInventory } from '../../rules/inventory-check.js';
 import type { InventoryProvider, InventoryRequest } from './provider.js';
 
 /** Snapshots are small; anything larger is a mistake, not an inventory. */
@@ -12,7 +14,10 @@ export class SnapshotProvider implements InventoryProvider {
   readonly name = 'snapshot';
   constructor(private readonly inventory: Inventory) {}
 
-  static fromJson(value: unknown, label = 'inventory'): SnapshotProvider {
+  /** Validates a parsed snapshot; errors name the bad field. */
+  static async fromJson(value: unknown, label = 'inventory'): Promise<SnapshotProvider> {
+    if (isInventory(value)) return new SnapshotProvider(value);
+    const { parseInventory } = await import('../../rules/inventory.js');
     return new SnapshotProvider(parseInventory(value, label));
   }
 
