@@ -9,6 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import knexFactory from 'knex';
 import { initSite, openSite } from '../src/app.js';
 import { cpuMs, memoryMb, spawnServe, usePostgresIfAsked } from './sim.js';
 import { bulkClients, warmed } from './site-sync.js';
@@ -74,6 +75,7 @@ export async function runSyncStorm(): Promise<BenchResult> {
     // before the storm starts (so that the storm's figures are its own).
     const referenceContacts = await contactsSince(home, env, referenceStart);
     const referenceBytes = (await writeBytes(pid)) - reference.io0;
+    const referenceWal = (await walPosition()) - reference.wal0;
     // Patch day: the build is published and deployed from another process (as the CLI would).
     site = await openSite({ home, env, logLevel: 'silent' });
     let updateId: string;
@@ -93,6 +95,7 @@ export async function runSyncStorm(): Promise<BenchResult> {
     const peakRss = await memoryMb(pid, 'VmHWM');
     const contacts = await contactsSince(home, env, stormStart);
     const stormBytes = (await writeBytes(pid)) - storm.io0;
+    const stormWal = (await walPosition()) - storm.wal0;
     // The issue's figure is a rate and a p99 together: the same storm again (another build),
     // offered at about 2,000/s rather than as fast as the node answers, where 64 connections
     // each waiting for an answer make the p99 a queue's.
@@ -133,6 +136,11 @@ export async function runSyncStorm(): Promise<BenchResult> {
         'reference database writes: client rows whose last_contact moved': referenceContacts.rows,
         'reference contacts all written, s after its last answer': referenceContacts.drainS,
         'reference server bytes written to storage during it / until its contacts were written, MB': `${round2(reference.writeBytes / 1e6)} / ${round2(referenceBytes / 1e6)}`,
+        ...(DATABASE_URL === undefined
+          ? {}
+          : {
+              'reference PostgreSQL WAL during it / until its contacts were written, MB': `${round2(reference.walBytes / 1e6)} / ${round2(referenceWal / 1e6)}`,
+            }),
         'storm: time until the last client has its policy, s': round2(seconds),
         'storm syncs/s': Math.round(storm.f.rps),
         'storm p50 / p99 ms': `${storm.f.p50Ms} / ${storm.f.p99Ms}`,
@@ -144,6 +152,11 @@ export async function runSyncStorm(): Promise<BenchResult> {
         'paced storm statuses': JSON.stringify(paced.f.statuses),
         'storm database writes: client rows whose last_contact moved': contacts.rows,
         'storm server bytes written to storage (/proc/<pid>/io write_bytes) during it / until its contacts were written, MB': `${round2(storm.writeBytes / 1e6)} / ${round2(stormBytes / 1e6)}`,
+        ...(DATABASE_URL === undefined
+          ? {}
+          : {
+              'storm PostgreSQL WAL during it / until its contacts were written, MB': `${round2(storm.walBytes / 1e6)} / ${round2(stormWal / 1e6)}`,
+            }),
         'server peak RSS (VmHWM), MB': peakRss ?? 'n/a',
         'load average (1, 5, 15 min) at the end': os
           .loadavg()
@@ -235,15 +248,42 @@ interface Measured {
   writeBytes: number;
   /** write_bytes before the run (for what it wrote until its contacts were all written). */
   io0: number;
+  /** PostgreSQL: WAL bytes generated during the run, and the position before it. */
+  walBytes: number;
+  wal0: number;
 }
 
 async function measured(
   pid: number | undefined,
   run: () => Promise<WrkFigures>,
 ): Promise<Measured> {
-  const [cpu0, io0] = [await cpuMs(pid), await writeBytes(pid)];
+  const [cpu0, io0, wal0] = [await cpuMs(pid), await writeBytes(pid), await walPosition()];
   const f = await run();
-  return { f, cpuMs: (await cpuMs(pid)) - cpu0, writeBytes: (await writeBytes(pid)) - io0, io0 };
+  return {
+    f,
+    cpuMs: (await cpuMs(pid)) - cpu0,
+    writeBytes: (await writeBytes(pid)) - io0,
+    io0,
+    walBytes: (await walPosition()) - wal0,
+    wal0,
+  };
+}
+
+/**
+ * On PostgreSQL the server itself writes nothing: the database's writes are its WAL (the whole
+ * cluster's, so anything else using it in the meantime counts too). 0 on SQLite.
+ */
+async function walPosition(): Promise<number> {
+  if (DATABASE_URL === undefined) return 0;
+  const db = knexFactory({ client: 'pg', connection: DATABASE_URL });
+  try {
+    const r = (await db.raw(`select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') as b`)) as {
+      rows: Array<{ b: string }>;
+    };
+    return Number(r.rows[0]?.b ?? 0);
+  } finally {
+    await db.destroy();
+  }
 }
 
 async function writeBytes(pid: number | undefined): Promise<number> {
