@@ -9,13 +9,20 @@ import type { Updater } from 'tuf-js';
 import { verifyDetachedCms } from '../agent/cms-verify.js';
 import { UpcatError } from '../errors.js';
 import { fetchBounded } from './enumerate.js';
-import { mapBounded } from './pool.js';
+import { Limiter, mapBounded } from './pool.js';
 
 /** A detached CMS signature with its certificate chain is a few KiB; this bounds a hostile answer. */
 const MAX_SIGNATURE_BYTES = 1024 * 1024;
 /** Targets up to this size are checked in memory; larger ones go through a file. */
 const IN_MEMORY_BYTES = 8 * 1024 * 1024;
 const TIMEOUT_MS = 30_000;
+/**
+ * Targets over SMALL_BYTES checked at once, whatever the concurrency of small ones: they bound
+ * the memory (up to IN_MEMORY_BYTES each) and the temporary disk (a streamed one may be
+ * gigabytes).
+ */
+const SMALL_BYTES = 1024 * 1024;
+const LARGE_AT_ONCE = 4;
 
 /** A verified download: its bytes, or the file holding them (large targets). */
 type Verified = { bytes: Buffer } | { file: string };
@@ -35,6 +42,7 @@ export class TargetChecker {
   payloads = 0;
   signaturesChecked = 0;
   private files = 0;
+  private readonly large = new Limiter(LARGE_AT_ONCE);
 
   constructor(
     private readonly deps: {
@@ -124,11 +132,21 @@ export class TargetChecker {
   /** GETs the target by its consistent-snapshot name and verifies it against its signed entry. */
   private async download(info: TargetFile, file: string): Promise<Verified> {
     const url = this.targetUrl(info);
-    if (info.length <= IN_MEMORY_BYTES) {
-      const bytes = await fetchBounded(url, info.length, info.path);
-      verifyBytes(info, bytes);
-      return { bytes };
-    }
+    if (info.length <= SMALL_BYTES) return this.downloadToMemory(info, url);
+    return this.large.run(() =>
+      info.length <= IN_MEMORY_BYTES
+        ? this.downloadToMemory(info, url)
+        : this.downloadToFile(info, url, file),
+    );
+  }
+
+  private async downloadToMemory(info: TargetFile, url: string): Promise<Verified> {
+    const bytes = await fetchBounded(url, info.length, info.path);
+    verifyBytes(info, bytes);
+    return { bytes };
+  }
+
+  private async downloadToFile(info: TargetFile, url: string, file: string): Promise<Verified> {
     const res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
     if (!res.ok || res.body === null) {
       await res.body?.cancel().catch(() => undefined);
