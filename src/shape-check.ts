@@ -55,6 +55,20 @@ export function object(fields: Record<string, Check>, required: readonly string[
   };
 }
 
+/**
+ * Whether a non-strict zod object would accept `v`: the `required` fields present, each listed
+ * field present valid, other keys ignored (zod drops them). For a yes-or-no question only: the
+ * value zod gives back differs when there are other keys or the order differs.
+ */
+export function acceptedObject(fields: Record<string, Check>, required: readonly string[]): Check {
+  return (v) =>
+    isPlain(v) &&
+    required.every((key) => Object.hasOwn(v, key)) &&
+    Object.entries(v).every(
+      ([key, field]) => !Object.hasOwn(fields, key) || fields[key]?.(field) === true,
+    );
+}
+
 /** A record whose keys are non-empty (or any string) and whose values all pass `check`. */
 export function record(check: Check, nonEmptyKeys = true): Check {
   return (v) =>

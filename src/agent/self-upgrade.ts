@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readlink, rename, rm, symlink } from 'node:fs/promises';
+import { rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { compareVersions } from '../rules/version.js';
+import { agentRoot, currentVersion } from './current-version.js';
 import { isFile } from './handler.js';
 import { checkNotWritableByOthers, ensurePrivateDir } from './state-dir.js';
 
@@ -22,7 +23,7 @@ export const AGENT_PRODUCT = 'upcat-agent';
 export const ENTRY_POINT = path.join('bin', 'upcat-agent');
 export const HANDED_OVER_ENV = 'UPCAT_AGENT_HANDED_OVER';
 
-export const agentRoot = (stateDir: string): string => path.join(stateDir, 'agent');
+export { agentRoot, currentVersion };
 export const agentVersionDir = (stateDir: string, version: string): string =>
   path.join(agentRoot(stateDir), version);
 
@@ -39,14 +40,6 @@ export async function switchCurrent(stateDir: string, version: string): Promise<
   const tmp = path.join(root, `.current.${randomBytes(6).toString('hex')}`);
   await symlink(version, tmp);
   await rename(tmp, path.join(root, 'current'));
-}
-
-export async function currentVersion(stateDir: string): Promise<string | undefined> {
-  try {
-    return path.basename(await readlink(path.join(agentRoot(stateDir), 'current')));
-  } catch {
-    return undefined;
-  }
 }
 
 /** The entry point to hand over to, when `current` is newer than the running version. */

@@ -1,8 +1,10 @@
-import path from 'node:path';
 import { z } from 'zod';
 import { parseWith } from '../validation.js';
 import { zonedWindowSchema } from '../site/maintenance-window.js';
+import { stateFile } from './state-check.js';
 import { ensurePrivateDir, readJsonFile, writePrivateJson } from './state-dir.js';
+
+export { stateFile };
 
 const policyFile = z.object({
   name: z.string(),
@@ -127,12 +129,14 @@ export type Outcome = z.infer<typeof outcomeSchema>;
 
 const HISTORY_LIMIT = 500;
 
-export const stateFile = (dir: string): string => path.join(dir, 'state.json');
-
 export async function loadState(dir: string): Promise<AgentState> {
   await ensurePrivateDir(dir);
-  const raw = await readJsonFile(stateFile(dir));
-  return parseWith(agentStateSchema, raw ?? {}, `agent state ${stateFile(dir)}`, 'invalid_config');
+  return parseState((await readJsonFile(stateFile(dir))) ?? {}, dir);
+}
+
+/** The state file's content (`{}` when there is none) checked and completed by the schema. */
+export function parseState(raw: unknown, dir: string): AgentState {
+  return parseWith(agentStateSchema, raw, `agent state ${stateFile(dir)}`, 'invalid_config');
 }
 
 export async function saveState(dir: string, state: AgentState): Promise<void> {

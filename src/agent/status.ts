@@ -1,6 +1,6 @@
-import { Outbox } from './outbox.js';
-import { loadState } from './state.js';
-import { currentVersion } from './self-upgrade.js';
+// The zod-free readers of the state directory (issue 16: a status that starts like a tool).
+import { queuedMessages, readState } from './state-check.js';
+import { currentVersion } from './current-version.js';
 import { certificateFacts } from './native.js';
 
 export interface AgentStatus {
@@ -43,9 +43,8 @@ export interface AgentStatus {
 
 /** `upcat agent status` (issue 6 item 7): what the state directory says, without contacting the site. */
 export async function agentStatus(stateDir: string): Promise<AgentStatus> {
-  const state = await loadState(stateDir);
-  const outbox = new Outbox(stateDir);
-  await outbox.load();
+  const state = await readState(stateDir);
+  const queued = await queuedMessages(stateDir);
   const finalAt = (updateId: string, revision: number): string | undefined => {
     const o = state.outcomes[updateId];
     if (o !== undefined) return o.revision === revision ? o.state : undefined;
@@ -109,7 +108,7 @@ export async function agentStatus(stateDir: string): Promise<AgentStatus> {
     notApplicable,
     pending,
     failed,
-    queuedMessages: outbox.size,
+    queuedMessages: queued,
   };
 }
 

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { isInventory } from '../../../src/rules/inventory-check.js';
 import { parseInventory } from '../../../src/rules/inventory.js';
+import { mutate, random } from '../../helpers/mutate.js';
 
 const HEX = 'A0ff';
 const valid: unknown[] = [
@@ -99,51 +100,6 @@ test('what the schema would rebuild is left to the schema', (t) => {
   t.false(isInventory(reordered));
   t.is(parsedText(reordered), '{"platform":{"name":"windows","version":"10"}}');
 });
-
-/** A small deterministic generator, so a failure names a reproducible case. */
-function random(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return s / 2 ** 31;
-  };
-}
-
-const ODD_VALUES: unknown[] = [
-  '',
-  'x',
-  -1,
-  0,
-  1.5,
-  2 ** 53,
-  true,
-  null,
-  [],
-  {},
-  ['a'],
-  { type: 'REG_SZ', data: 'x' },
-];
-
-/** One random change somewhere inside `value`: a key removed, added or given an odd value. */
-function mutate(value: unknown, next: () => number): unknown {
-  const copy = structuredClone(value) as Record<string, unknown>;
-  let node: Record<string, unknown> = copy;
-  for (;;) {
-    const keys = Object.keys(node);
-    const key = keys[Math.floor(next() * keys.length)];
-    const child = key === undefined ? undefined : node[key];
-    if (key !== undefined && typeof child === 'object' && child !== null && next() < 0.6) {
-      node = child as Record<string, unknown>;
-      continue;
-    }
-    const roll = next();
-    if (key !== undefined && roll < 0.3) delete node[key];
-    else if (roll < 0.5) node[next() < 0.5 ? 'extra' : ''] = ODD_VALUES[0];
-    else if (key !== undefined)
-      node[key] = ODD_VALUES[Math.floor(next() * ODD_VALUES.length)] as unknown;
-    return copy;
-  }
-}
 
 test('on random changes to good snapshots, the check never accepts what the schema would not', (t) => {
   const next = random(16);
