@@ -15,8 +15,9 @@ const MAX_REDIRECTS = 5;
 
 /**
  * The body of a 2xx answer to a GET of `url`, read whole; over `maxBytes` (counted while
- * reading, never after) is a `too_large` error naming `what`; another status, a transport error
- * or the time limit (for the whole exchange) is an `integrity` error naming the URL.
+ * reading, never after) is a `too_large` error naming `what`; another status (in its
+ * `details.status`), a transport error or the time limit (for the whole exchange) is an
+ * `integrity` error naming the URL.
  */
 export function getBounded(
   url: string,
@@ -60,7 +61,7 @@ export function getBounded(
         }
         if (status < 200 || status > 299) {
           res.resume();
-          finish(new UpcatError('integrity', `${url} answered ${status}`));
+          finish(new UpcatError('integrity', `${url} answered ${status}`, { details: { status } }));
           return;
         }
         const chunks: Buffer[] = [];

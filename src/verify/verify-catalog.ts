@@ -6,6 +6,7 @@ import { errnoCode } from '../errors.js';
 import { enumerateTargets, fetchBounded, type SignedTargets } from './enumerate.js';
 import { verifySelection, type VerifySelection } from './selection.js';
 import { TargetChecker } from './target-check.js';
+import { VerifyFetcher } from './tuf-fetcher.js';
 
 export type { VerifySelection } from './selection.js';
 
@@ -70,7 +71,7 @@ export async function verifyCatalog(options: VerifyOptions): Promise<VerifyRepor
       metadataBaseUrl: `${options.baseUrl}/tuf`,
       targetBaseUrl: `${options.baseUrl}/tuf/targets`,
       targetDir: work,
-      config: { fetchRetry: 1, fetchTimeout: 30_000 },
+      fetcher: new VerifyFetcher(30_000),
     });
     try {
       await updater.refresh();
