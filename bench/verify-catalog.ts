@@ -12,7 +12,8 @@
  * imported with `upcat import-catalog --payloads`, so twice as many targets (documents and
  * payloads). Built once under bench/.work/verify-catalog/ and reused. Served by `upcat serve` (one
  * process); each contender runs in its own process; BENCH_RUNS interleaved rounds (default 3),
- * medians. Targets: >= 1,000 targets/s, and not slower than the reference.
+ * medians. Targets: >= 1,000 targets/s in every run (the slowest, a fresh server's first run
+ * included), and not slower than the reference.
  * Run: npm run build && node --import tsx bench/verify-catalog.ts
  */
 import { spawn } from 'node:child_process';
@@ -134,14 +135,23 @@ export async function run(): Promise<BenchResult> {
         .join(' / '),
     };
     const ratio = perS(rounds.upcat) / perS(rounds.tufjs);
+    // Issue 16 asks for the rate in every round, a fresh server's first run included, not only
+    // in the median: the slowest of them is the figure the target is judged by.
+    const slowest = Math.min(
+      cold.targets / (cold.ms / 1000),
+      ...rounds.upcat.map((r) => r.targets / (r.ms / 1000)),
+    );
+    figures[
+      'upcat verify --server, slowest run (the first of a fresh server included), targets/s'
+    ] = Math.round(slowest);
     return {
       name: '`upcat verify` of a served catalog (targets per second)',
       reference:
         'tuf-js refreshing and downloading the same targets one by one (python-tuf is not installable here)',
       figures,
       ratio: Math.round(ratio * 100) / 100,
-      target: `>= ${TARGET_PER_S} targets/s and not slower than the reference (ratio >= 1)`,
-      met: perS(rounds.upcat) >= TARGET_PER_S && ratio >= 1,
+      target: `>= ${TARGET_PER_S} targets/s in every run, a fresh server's first included, and not slower than the reference (ratio >= 1)`,
+      met: slowest >= TARGET_PER_S && ratio >= 1,
     };
   } finally {
     server.kill('SIGTERM');
