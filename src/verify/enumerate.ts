@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Metadata, MetadataKind, type TargetFile, type Targets } from '@tufjs/models';
 import { UpcatError } from '../errors.js';
 import { pipelinedGet } from './http-pipeline.js';
+import { parseDelegatedKeysOnce } from './delegation-keys.js';
 import { mapBounded } from './pool.js';
 
 /**
@@ -11,7 +12,8 @@ import { mapBounded } from './pool.js';
  */
 export const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 const TIMEOUT_MS = 30_000;
-const FETCH_CONCURRENCY = 8;
+/** Bins asked for at once: several per write on the pipelined connections (http-pipeline.ts). */
+const FETCH_CONCURRENCY = 32;
 
 const roleOf = (file: string): string => file.replace(/\.json$/, '');
 
@@ -38,6 +40,7 @@ export async function enumerateTargets(
     MetadataKind.Targets,
     await trustedJson(metadataDir, 'targets'),
   );
+  parseDelegatedKeysOnce(targets.signed);
   const names = Object.keys(targets.signed.targets);
   const bins = Object.entries(snapshot.signed.meta).filter(([file]) => file !== 'targets.json');
   const verified = new Map<string, Targets>();
