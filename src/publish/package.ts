@@ -6,22 +6,21 @@
  * same bytes, whatever the mtimes, owners, creation order, umask or time zone. That makes a
  * rebuilt package hash-identical to the published one, so re-publishing it is a no-op rather than
  * a conflict. What varies between machines is pinned here:
- *   - entry dates are fixed, and zip-stream writes them from UTC fields (`forceLocalTime: false`);
- *     it writes no extended-timestamp or other extra fields, and ZIP64 only when sizes need it;
+ *   - entry dates are fixed, and written from their UTC fields; there are no extended-timestamp
+ *     or other extra fields, and ZIP64 only where sizes or offsets need it;
  *   - modes are 0o755 or 0o644 from the executable bit, never the file's own permission bits;
  *   - entries are sorted by UTF-8 bytes, and directories are implied by paths, never stored;
- *   - the deflate level is explicit, not archiver's default.
- * The zip is written by zip-stream, the engine of archiver's `ZipArchive`, with the options that
- * class gave it, so a package is byte for byte what archiver wrote before (archiver itself, with
- * its tar and glob parts, cost ~200 ms of CPU to load on every `upcat package`; issue 16).
+ *   - the deflate level is fixed (6).
+ * The zip is written by zip-writer.ts, byte for byte as archiver (zip-stream) wrote it before
+ * with the same choices, without the ~250 ms of CPU loading archiver cost every `upcat package`
+ * (issue 16).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import ZipStream from 'zip-stream';
 import { errnoCode, invalidInput } from '../errors.js';
 import {
   MODE_EXECUTABLE,
@@ -36,6 +35,7 @@ import {
   type PackageFileMode,
 } from './package-format.js';
 import { checkRelativePath } from './safe-path.js';
+import { zipBytes, type ZipEntry } from './zip-writer.js';
 
 export interface BuildPackageOptions {
   /** The client build directory to package. */
@@ -61,17 +61,8 @@ export interface BuiltPackage {
   fileCount: number;
 }
 
-/** 1980-01-01T00:00:00Z, the earliest DOS date; zip-stream writes its UTC fields, so in any TZ. */
+/** 1980-01-01T00:00:00Z, the earliest DOS date, written from its UTC fields, so in any TZ. */
 const ENTRY_DATE = new Date(Date.UTC(1980, 0, 1, 0, 0, 0));
-// archiver's ZipArchive defaults (comment, namePrependSlash, store) and upcat's own choices.
-const ZIP_OPTIONS = {
-  comment: '',
-  namePrependSlash: false,
-  store: false,
-  forceLocalTime: false,
-  forceZip64: false,
-  zlib: { level: 6 },
-};
 // Refuse to follow a symlink swapped in after the walk; 0 where the platform has no such flag.
 const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 
@@ -253,7 +244,6 @@ async function writeZip(
   files: readonly SourceFile[],
   progress: (n: number) => void,
 ): Promise<{ sha256: string; size: number }> {
-  const archive = new ZipStream(ZIP_OPTIONS);
   const digest = createHash('sha256');
   let size = 0;
   const measure = new Transform({
@@ -265,48 +255,18 @@ async function writeZip(
   });
   // flush: fsync before close, so the rename never publishes a file whose bytes are not on disk.
   const sink = createWriteStream(tmp, { flags: 'wx', flush: true });
-  const written = pipeline(archive, measure, sink);
-  // Awaited below; this only stops a failure that comes before then from counting as unhandled.
-  written.catch(() => undefined);
-
-  let current: Readable | undefined;
-  try {
-    await appendEntry(archive, written, Buffer.from(manifest, 'utf8'), PACKAGE_MANIFEST_NAME);
-    for (const file of files) {
-      // One source at a time, each read only once zip-stream is ready for it.
-      current = Readable.from(readVerified(file, progress), { objectMode: false });
-      await appendEntry(archive, written, current, file.path, file.mode);
-    }
-    current = undefined;
-    // Completion and errors are observed through `written`.
-    archive.finalize();
-    await written;
-  } catch (err) {
-    current?.destroy();
-    archive.destroy();
-    await written.catch(() => undefined);
-    throw err;
-  }
+  await pipeline(zipBytes(entries(manifest, files, progress), ENTRY_DATE), measure, sink);
   return { sha256: digest.digest('hex'), size };
 }
 
-/** Appends one entry and waits until zip-stream has written it. */
-async function appendEntry(
-  archive: ZipStream,
-  written: Promise<void>,
-  source: Readable | Buffer,
-  name: string,
-  mode: PackageFileMode = MODE_REGULAR,
-): Promise<void> {
-  const appended = new Promise<void>((resolve, reject) => {
-    archive.entry(source, { name, date: ENTRY_DATE, mode }, (err) =>
-      err ? reject(err) : resolve(),
-    );
-  });
-  await Promise.race([
-    appended,
-    written.then(() => {
-      throw new Error(`archive ended before entry ${name} was written`);
-    }),
-  ]);
+/** The manifest, then each file, read (once the writer gets to it) and checked again. */
+function* entries(
+  manifest: string,
+  files: readonly SourceFile[],
+  progress: (n: number) => void,
+): Generator<ZipEntry> {
+  yield { name: PACKAGE_MANIFEST_NAME, mode: MODE_REGULAR, source: Buffer.from(manifest, 'utf8') };
+  for (const file of files) {
+    yield { name: file.path, mode: file.mode, source: readVerified(file, progress) };
+  }
 }
