@@ -1,6 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Metadata, MetadataKind, type TargetFile, type Targets } from '@tufjs/models';
+import {
+  Metadata,
+  MetadataKind,
+  type MetaFile,
+  type TargetFile,
+  type Targets,
+} from '@tufjs/models';
 import { UpcatError } from '../errors.js';
 import { pipelinedGet } from './http-pipeline.js';
 import { parseDelegatedKeysOnce } from './delegation-keys.js';
@@ -45,37 +51,24 @@ export async function enumerateTargets(
   const bins = Object.entries(snapshot.signed.meta).filter(([file]) => file !== 'targets.json');
   const verified = new Map<string, Targets>();
   const binBytes = new Map<string, Buffer>();
-  // Fetched several at a time, checked in the snapshot's order (the first bad one is reported).
-  const fetched = await mapBounded(bins, FETCH_CONCURRENCY, ([file, meta]) =>
-    fetchBounded(
-      `${baseUrl}/tuf/${meta.version}.${roleOf(file)}.json`,
-      meta.length ?? MAX_METADATA_BYTES,
-      roleOf(file),
-    ),
-  );
-  for (const [i, [file, meta]] of bins.entries()) {
+  // Each bin checked as soon as it arrives, while the server sends the next ones (checking them
+  // only once all had arrived left each process idle while the other worked, issue 16); the
+  // outcomes are read in the snapshot's order, so the first bad one is the one reported.
+  const checked = await mapBounded(bins, FETCH_CONCURRENCY, async ([file, meta]) => {
     const role = roleOf(file);
-    const outcome = fetched[i] as PromiseSettledResult<Buffer>;
+    const bytes = await fetchBounded(
+      `${baseUrl}/tuf/${meta.version}.${role}.json`,
+      meta.length ?? MAX_METADATA_BYTES,
+      role,
+    );
+    return { role, bytes, bin: checkedBin(targets, role, meta, bytes) };
+  });
+  for (const outcome of checked) {
     if (outcome.status === 'rejected') throw outcome.reason;
-    const bytes = outcome.value;
-    try {
-      meta.verify(bytes);
-      const bin = Metadata.fromJSON(
-        MetadataKind.Targets,
-        JSON.parse(bytes.toString('utf8')) as MetadataJson,
-      );
-      targets.verifyDelegate(role, bin);
-      if (bin.signed.version !== meta.version)
-        throw new Error(
-          `version ${bin.signed.version}, but the trusted snapshot says ${meta.version}`,
-        );
-      if (bin.signed.isExpired()) throw new Error(`expired on ${bin.signed.expires}`);
-      names.push(...Object.keys(bin.signed.targets));
-      verified.set(role, bin.signed);
-      binBytes.set(role, bytes);
-    } catch (err) {
-      throw new UpcatError('integrity', `${role}: ${(err as Error).message}`, { cause: err });
-    }
+    const { role, bytes, bin } = outcome.value;
+    names.push(...Object.keys(bin.targets));
+    verified.set(role, bin);
+    binBytes.set(role, bytes);
   }
   const sorted = [...new Set(names)].sort();
   const entries = new Map<string, TargetFile>();
@@ -90,6 +83,35 @@ export async function enumerateTargets(
     for (const [role, bytes] of binBytes)
       await writeFile(path.join(metadataDir, `${role}.json`), bytes);
   return { names: sorted, entries };
+}
+
+/**
+ * A bin checked as the client checks a delegated role (§5.6.5-§5.6.7): length and hashes against
+ * the snapshot's entry, signatures against the delegating targets' keys and threshold, version
+ * equal to the snapshot's, not expired. Any failure is an `integrity` error naming the bin.
+ */
+function checkedBin(
+  targets: Metadata<Targets>,
+  role: string,
+  meta: MetaFile,
+  bytes: Buffer,
+): Targets {
+  try {
+    meta.verify(bytes);
+    const bin = Metadata.fromJSON(
+      MetadataKind.Targets,
+      JSON.parse(bytes.toString('utf8')) as MetadataJson,
+    );
+    targets.verifyDelegate(role, bin);
+    if (bin.signed.version !== meta.version)
+      throw new Error(
+        `version ${bin.signed.version}, but the trusted snapshot says ${meta.version}`,
+      );
+    if (bin.signed.isExpired()) throw new Error(`expired on ${bin.signed.expires}`);
+    return bin.signed;
+  } catch (err) {
+    throw new UpcatError('integrity', `${role}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** What the verified metadata says of the catalog's targets. */
