@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+import { loadForge } from './forge-lazy.js';
 
 /**
  * The certification path from a payload signer to the pinned site CA (RFC 5280 §6.1, reduced to
@@ -78,10 +79,11 @@ function unusable(c: X509Certificate, below: number, now: Date): string | undefi
 
 /** basicConstraints pathLenConstraint (RFC 5280 §4.2.1.9), read from the DER. */
 function pathLenOf(c: X509Certificate): number | undefined {
+  const forge = loadForge();
   const asn1 = forge.asn1;
   const root = asn1.fromDer(forge.util.createBuffer(c.raw.toString('binary')));
-  const kids = (n: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] =>
-    n !== undefined && Array.isArray(n.value) ? (n.value as forge.asn1.Asn1[]) : [];
+  const kids = (n: Forge.asn1.Asn1 | undefined): Forge.asn1.Asn1[] =>
+    n !== undefined && Array.isArray(n.value) ? (n.value as Forge.asn1.Asn1[]) : [];
   const tbs = kids(kids(root)[0]);
   const exts = tbs.find((n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 3);
   for (const ext of kids(kids(exts)[0])) {

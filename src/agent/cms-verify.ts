@@ -1,7 +1,8 @@
 import { X509Certificate, verify, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
 import { UpcatError } from '../errors.js';
 import { pathToSiteCa } from './cms-chain.js';
+import { loadForge } from './forge-lazy.js';
 
 /**
  * Verifies a payload's detached CMS signature (RFC 5652 SignedData, as src/signing/cms.ts writes
@@ -26,8 +27,7 @@ const OID = {
   codeSigning: '1.3.6.1.5.5.7.3.3',
 } as const;
 
-type Asn1 = forge.asn1.Asn1;
-const asn1 = forge.asn1;
+type Asn1 = Forge.asn1.Asn1;
 
 export function verifyDetachedCms(
   signatureDer: Buffer,
@@ -35,6 +35,8 @@ export function verifyDetachedCms(
   caCertificatePem: string,
   now: Date = new Date(),
 ): void {
+  const forge = loadForge();
+  const asn1 = forge.asn1;
   const fail = (why: string): UpcatError =>
     new UpcatError('integrity', `payload ${payloadSha256.slice(0, 12)}: CMS signature: ${why}`);
   let root: Asn1;
@@ -104,12 +106,14 @@ function children(node: Asn1 | undefined): Asn1[] {
 }
 
 function oidOf(node: Asn1 | undefined): string | undefined {
+  const { asn1, util } = loadForge();
   if (node?.type !== asn1.Type.OID || typeof node.value !== 'string') return undefined;
-  return asn1.derToOid(forge.util.createBuffer(node.value));
+  return asn1.derToOid(util.createBuffer(node.value));
 }
 
 /** An INTEGER's value as hex in one form (lower case, no leading zeros), as hexNumber. */
 function serialOf(node: Asn1 | undefined): string | undefined {
+  const { asn1 } = loadForge();
   if (node?.type !== asn1.Type.INTEGER || typeof node.value !== 'string') return undefined;
   return hexNumber(Buffer.from(node.value, 'binary').toString('hex'));
 }
@@ -119,7 +123,7 @@ function hexNumber(hex: string): string {
 }
 
 function derOf(node: Asn1): Buffer {
-  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
+  return Buffer.from(loadForge().asn1.toDer(node).getBytes(), 'binary');
 }
 
 /**
