@@ -29,6 +29,11 @@ const TARGET_S = 60;
  * rate option; wrk2, which has, is not packaged in Debian).
  */
 const PACE_MS = 27;
+/**
+ * The same for the nothing-new run: 64 / (4 ms + the answer's time), a little over 10,000
+ * syncs/s offered, the rate at which the issue asks for a p99 under 20 ms.
+ */
+const REFERENCE_PACE_MS = 4;
 
 export async function runSyncStorm(): Promise<BenchResult> {
   ensureWrk();
@@ -57,6 +62,11 @@ export async function runSyncStorm(): Promise<BenchResult> {
   await writeFile(lua, stormScript(clientsFile, CLIENTS, CONNECTIONS, doneFile));
   const pacedLua = path.join(dir, 'storm-paced.lua');
   await writeFile(pacedLua, stormScript(clientsFile, CLIENTS, CONNECTIONS, doneFile, PACE_MS));
+  const pacedReferenceLua = path.join(dir, 'reference-paced.lua');
+  await writeFile(
+    pacedReferenceLua,
+    stormScript(clientsFile, CLIENTS, CONNECTIONS, doneFile, REFERENCE_PACE_MS),
+  );
   const wrkOnce = async (script = lua): Promise<WrkFigures> => {
     await rm(doneFile, { force: true });
     return runWrk(script, url, BOUND_S, { threads: 1, connections: CONNECTIONS }, doneFile);
@@ -71,6 +81,9 @@ export async function runSyncStorm(): Promise<BenchResult> {
     const pid = server.pid;
     const referenceStart = new Date().toISOString();
     const reference = await measured(pid, wrkOnce);
+    // The same nothing-new syncs again (the anchors are still current: all 304), offered at a
+    // little over 10,000/s, while the first run's contacts are still being written behind.
+    const pacedReference = await measured(pid, () => wrkOnce(pacedReferenceLua));
     // Hourly syncs record a contact (contacts.ts): these are the reference's writes, all written
     // before the storm starts (so that the storm's figures are its own).
     const referenceContacts = await contactsSince(home, env, referenceStart);
@@ -115,7 +128,11 @@ export async function runSyncStorm(): Promise<BenchResult> {
     const ok200 = storm.f.statuses['200'] ?? 0;
     // Issue 16's targets: nothing new >= 10,000/s at p99 < 20 ms; the storm >= 2,000/s at p99
     // < 50 ms, every client its policy within a minute.
-    const referenceMet = reference.f.rps >= 10_000 && reference.f.p99Ms < 20;
+    const referenceMet =
+      reference.f.rps >= 10_000 &&
+      (pacedReference.f.statuses['304'] ?? 0) === CLIENTS &&
+      pacedReference.f.rps >= 10_000 &&
+      pacedReference.f.p99Ms < 20;
     const stormMet =
       ok200 === CLIENTS && seconds < TARGET_S && storm.f.socketErrors === 0 && storm.f.rps >= 2_000;
     const pacedMet =
@@ -132,6 +149,10 @@ export async function runSyncStorm(): Promise<BenchResult> {
         'reference syncs/s': Math.round(reference.f.rps),
         'reference p50 / p99 ms': `${reference.f.p50Ms} / ${reference.f.p99Ms}`,
         'reference statuses': JSON.stringify(reference.f.statuses),
+        [`paced reference (again; each connection waits ${REFERENCE_PACE_MS} ms after an answer): syncs/s`]:
+          Math.round(pacedReference.f.rps),
+        'paced reference p50 / p99 ms': `${pacedReference.f.p50Ms} / ${pacedReference.f.p99Ms}`,
+        'paced reference statuses': JSON.stringify(pacedReference.f.statuses),
         'reference server CPU ms per sync': round3(reference.cpuMs / CLIENTS),
         'reference database writes: client rows whose last_contact moved': referenceContacts.rows,
         'reference contacts all written, s after its last answer': referenceContacts.drainS,
@@ -165,7 +186,7 @@ export async function runSyncStorm(): Promise<BenchResult> {
       },
       reference: 'the same clients syncing once with nothing new (all 304), same server, same run',
       ratio: Number((storm.f.rps / reference.f.rps).toFixed(2)),
-      target: `nothing new >= 10,000/s at p99 < 20 ms (${referenceMet ? 'met' : 'not met'}); new deployment: all ${CLIENTS} answers 200 within ${TARGET_S} s as fast as the node allows, >= 2,000/s (${stormMet ? 'met' : 'not met'}), and offered at ~2,000/s, p99 < 50 ms (${pacedMet ? 'met' : 'not met'})`,
+      target: `nothing new >= 10,000/s as fast as the node allows, and offered at ~10,000/s, p99 < 20 ms (${referenceMet ? 'met' : 'not met'}); new deployment: all ${CLIENTS} answers 200 within ${TARGET_S} s as fast as the node allows, >= 2,000/s (${stormMet ? 'met' : 'not met'}), and offered at ~2,000/s, p99 < 50 ms (${pacedMet ? 'met' : 'not met'})`,
       met: referenceMet && stormMet && pacedMet,
     };
   } finally {
