@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { UpcatError } from '../errors.js';
 import { audit } from '../storage/catalog-repo.js';
@@ -26,9 +26,12 @@ export function presentedHardwareId(value: string | undefined): string | undefin
   return value;
 }
 
-/** What the sync fast path keeps to compare a presented hardware ID without the database. */
-export function hardwareIdHash(hardwareId: string): Buffer {
-  return createHash('sha256').update(hardwareId, 'utf8').digest().subarray(0, 16);
+/**
+ * What the sync fast path keeps to compare a presented hardware ID without the database: its
+ * SHA-256 as a latin1 string (a hardware ID is no secret; the hash only bounds what is kept).
+ */
+export function hardwareIdHash(hardwareId: string): string {
+  return hash('sha256', hardwareId, 'latin1');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Client secrets. A secret is `<clientId>.<256 random bits, base64url>`: the prefix finds the
@@ -18,12 +18,25 @@ export function issueSecret(clientId: string): IssuedSecret {
 }
 
 export function hashSecret(secret: string): string {
-  return secretDigest(secret).toString('hex');
+  return hash('sha256', secret, 'hex');
 }
 
-/** hashSecret's bytes (the sync fast path compares them per request without hex round trips). */
-export function secretDigest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+/**
+ * hashSecret's bytes as a 32-character latin1 string, for the sync fast path, which compares one
+ * per request (digestsEqual). One-shot hashing and a string rather than a Buffer: in a busy
+ * server a Hash object and a fresh ArrayBuffer per request each cost several µs of allocation
+ * and garbage collection (issue 16, measured in docs/BENCHMARKS.md).
+ */
+export function secretDigest(secret: string): string {
+  return hash('sha256', secret, 'latin1');
+}
+
+/** Constant-time equality of two latin1 digests (secretDigest's). */
+export function digestsEqual(a: string, b: string): boolean {
+  // Small Buffers come from Node's shared pool: no allocation of their own.
+  const x = Buffer.from(a, 'latin1');
+  const y = Buffer.from(b, 'latin1');
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** The client ID a secret names, or undefined when it is not shaped like one of ours. */

@@ -1,5 +1,4 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { UpcatError } from '../errors.js';
 import { decodeBase64Strict } from '../strict-base64.js';
 
@@ -41,26 +40,57 @@ const MAX_TEXT = 8 * 1024;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DIGEST = /^[0-9a-f]{24}$/;
 
-const anchorSchema = z
-  .object({
-    clientId: z.string().max(64),
-    catalogVersion: z.number().int().min(0),
-    epoch: z.number().int().min(0),
-    status: z.string().max(16),
-    /** Packed entries, base64url. */
-    entries: z
-      .string()
-      .max(Math.ceil((ENTRY_BUDGET * ENTRY_BYTES * 4) / 3))
-      .regex(/^[A-Za-z0-9_-]*$/)
-      .optional(),
-    policy: z
-      .string()
-      .regex(/^[0-9a-f]{32}$/)
-      .optional(),
-    issued: z.number().int().min(0),
-  })
-  .strict()
-  .refine((a) => (a.entries === undefined) !== (a.policy === undefined));
+/** An anchor as sealed: its entries packed (base64url). */
+interface AnchorWire {
+  clientId: string;
+  catalogVersion: number;
+  epoch: number;
+  status: string;
+  entries?: string;
+  policy?: string;
+  issued: number;
+}
+
+const WIRE_KEYS = new Set([
+  'clientId',
+  'catalogVersion',
+  'epoch',
+  'status',
+  'entries',
+  'policy',
+  'issued',
+]);
+const MAX_PACKED = Math.ceil((ENTRY_BUDGET * ENTRY_BYTES * 4) / 3);
+const PACKED = /^[A-Za-z0-9_-]*$/;
+const POLICY_DIGEST = /^[0-9a-f]{32}$/;
+
+/**
+ * The opened JSON when it is exactly an anchor's shape (no other key, every bound held, entries
+ * or a policy digest but not both), else undefined. Written out rather than a zod schema: every
+ * sync opens one, and the schema's parse was a tenth of a nothing-new sync's own work (issue
+ * 16). test/unit/anchor.test.ts holds the schema it replaced and checks that they agree.
+ */
+function wireOf(value: unknown): AnchorWire | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const v = value as Record<string, unknown>;
+  for (const key of Object.keys(v)) if (!WIRE_KEYS.has(key)) return undefined;
+  const { clientId, catalogVersion, epoch, status, entries, policy, issued } = v;
+  if (typeof clientId !== 'string' || clientId.length > 64) return undefined;
+  if (typeof status !== 'string' || status.length > 16) return undefined;
+  if (!count(catalogVersion) || !count(epoch) || !count(issued)) return undefined;
+  if (entries !== undefined) {
+    if (policy !== undefined || typeof entries !== 'string') return undefined;
+    if (entries.length > MAX_PACKED || !PACKED.test(entries)) return undefined;
+    return { clientId, catalogVersion, epoch, status, entries, issued };
+  }
+  if (typeof policy !== 'string' || !POLICY_DIGEST.test(policy)) return undefined;
+  return { clientId, catalogVersion, epoch, status, policy, issued };
+}
+
+/** A whole number from 0 up (zod's int().min(0): a safe integer). */
+function count(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
 
 /**
  * How an anchor holds this policy (update ID → entry digest): entry by entry when within budget
@@ -88,6 +118,11 @@ export class AnchorSealer {
     private readonly key: Buffer,
     private readonly maxAgeMs: number,
   ) {}
+
+  /** An anchor issued at `issued` is still good at `nowMs`: not from the future, not too old. */
+  fresh(issued: number, nowMs: number): boolean {
+    return issued <= nowMs + 60_000 && nowMs - issued <= this.maxAgeMs;
+  }
 
   seal(state: AnchorState): string {
     const { entries, ...rest } = state;
@@ -125,11 +160,11 @@ export class AnchorSealer {
     } catch {
       return undefined;
     }
-    const result = anchorSchema.safeParse(parsed);
-    if (!result.success) return undefined;
-    const { entries: packed, policy, ...state } = result.data;
+    const wire = wireOf(parsed);
+    if (wire === undefined) return undefined;
+    const { entries: packed, policy, ...state } = wire;
     if (state.clientId !== clientId) return undefined; // another client's anchor
-    if (state.issued > nowMs + 60_000 || nowMs - state.issued > this.maxAgeMs) return undefined;
+    if (!this.fresh(state.issued, nowMs)) return undefined;
     if (packed === undefined) return { ...state, policy };
     const entries = unpack(packed);
     return entries === undefined ? undefined : { ...state, entries };

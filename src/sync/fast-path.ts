@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -7,9 +7,10 @@ import { HARDWARE_ID_HEADER, hardwareIdHash } from '../site/clones.js';
 import type { ContactRecorder } from '../site/contacts.js';
 import { normalizeClient, type ClientRow } from '../site/client-repo.js';
 import { statusOf, type ClientStatus } from '../site/registration.js';
-import { bearerOf, clientIdOfSecret, secretDigest } from '../site/secrets.js';
+import { bearerOf, clientIdOfSecret, digestsEqual, secretDigest } from '../site/secrets.js';
 import type { ChangeWatcher } from '../storage/changes.js';
 import type { Db } from '../storage/db.js';
+import type { AnchorSealer } from './anchor.js';
 import { NO_POLICY } from './policy-cache.js';
 import { receivesPolicy, type PolicySubject } from './policy.js';
 import { SyncService } from './sync-service.js';
@@ -21,9 +22,10 @@ const WARM_CHUNK = 5_000;
 
 /** What the answers from memory need to know about a client; kept small (a million fit). */
 interface Entry {
-  secretHash: Buffer;
-  /** The record's hardware ID (hashed, 16 bytes): a request naming other hardware is a clone check. */
-  hardwareHash: Buffer;
+  /** The stored secret hash as secrets.ts secretDigest gives it (latin1, 32 characters). */
+  secretHash: string;
+  /** The record's hardware ID, hashed (clones.ts): a request naming other hardware is a clone check. */
+  hardwareHash: string;
   policyEpoch: number;
   /** The stored last contact as a time value (-Infinity: never). */
   lastContactMs: number;
@@ -34,11 +36,26 @@ interface Entry {
   groupIds: number[] | undefined;
   /** The clients change counter these facts are current for; any other value: stale. */
   counter: number;
+  /**
+   * The last anchor this client presented that was current, remembered so that the next sync
+   * with the same one (the common case: an endpoint syncs hourly and nothing changed) is checked
+   * without opening it again: the digest of its text (SHA-256, latin1), the sealer that opened
+   * it, its catalog version and when it was issued. Its client and epoch are this entry's: an
+   * entry is replaced whenever the client's epoch moves.
+   */
+  anchor: RememberedAnchor | undefined;
+}
+
+interface RememberedAnchor {
+  digest: string;
+  sealer: AnchorSealer;
+  catalogVersion: number;
+  issued: number;
 }
 
 function entryOf(row: ClientRow, groupIds: number[] | undefined, counter: number): Entry {
   return {
-    secretHash: Buffer.from(row.secret_hash ?? '', 'hex'),
+    secretHash: Buffer.from(row.secret_hash ?? '', 'hex').toString('latin1'),
     hardwareHash: hardwareIdHash(row.hardware_id),
     policyEpoch: row.policy_epoch,
     lastContactMs: row.last_contact === null ? -Infinity : Date.parse(row.last_contact),
@@ -46,6 +63,7 @@ function entryOf(row: ClientRow, groupIds: number[] | undefined, counter: number
     receives: receivesPolicy(row),
     groupIds,
     counter,
+    anchor: undefined,
   };
 }
 
@@ -224,20 +242,26 @@ export class SyncFastPath {
     if (secret === undefined || clientId === undefined) return false;
     const entry = this.entries.get(clientId);
     if (entry?.counter !== state.clientsCounter) return false;
-    const presented = secretDigest(secret);
-    if (presented.length !== entry.secretHash.length) return false;
-    if (!timingSafeEqual(presented, entry.secretHash)) return false;
+    if (!digestsEqual(secretDigest(secret), entry.secretHash)) return false;
     // Other hardware than the record's: the database path flags the suspected clone.
     const hardware = req.headers[HARDWARE_ID_HEADER];
-    if (hardware !== undefined && !hardwareIdHash(String(hardware)).equals(entry.hardwareHash))
+    if (hardware !== undefined && hardwareIdHash(String(hardware)) !== entry.hardwareHash)
       return false;
-    const anchor = sealer.open(anchorOf(url), clientId);
     const { catalogVersion } = state;
-    if (SyncService.anchorIsCurrent(anchor, catalogVersion, entry.policyEpoch)) {
-      this.touch(clientId, entry);
-      this.hits++;
-      res.writeHead(304, { 'Cache-Control': 'no-store' });
-      res.end();
+    const text = anchorOf(url);
+    const now = Date.now();
+    if (text !== undefined && this.stillCurrent(entry, text, sealer, catalogVersion, now)) {
+      this.answerNotModified(clientId, entry, res, now);
+      return true;
+    }
+    const anchor = sealer.open(text, clientId, now);
+    if (
+      text !== undefined &&
+      anchor !== undefined &&
+      SyncService.anchorIsCurrent(anchor, catalogVersion, entry.policyEpoch)
+    ) {
+      entry.anchor = { digest: anchorDigest(text), sealer, catalogVersion, issued: anchor.issued };
+      this.answerNotModified(clientId, entry, res, now);
       return true;
     }
     const policy = !entry.receives
@@ -267,8 +291,43 @@ export class SyncFastPath {
     return true;
   }
 
-  private touch(clientId: string, entry: Entry): void {
-    const noted = this.deps.contacts.touchAt(clientId, entry.lastContactMs, Date.now());
+  /**
+   * The anchor presented is the one this client presented last and was current then, and it
+   * still is: the same text (its digest), opened by the same sealer, at this catalog version,
+   * and not yet expired. Exactly what opening it again would decide (AnchorSealer.open,
+   * SyncService.anchorIsCurrent), for a SHA-256 of the text instead of an AES-GCM open.
+   */
+  private stillCurrent(
+    entry: Entry,
+    text: string,
+    sealer: AnchorSealer,
+    catalogVersion: number,
+    now: number,
+  ): boolean {
+    const held = entry.anchor;
+    return (
+      held !== undefined &&
+      held.sealer === sealer &&
+      held.catalogVersion === catalogVersion &&
+      sealer.fresh(held.issued, now) &&
+      anchorDigest(text) === held.digest
+    );
+  }
+
+  private answerNotModified(
+    clientId: string,
+    entry: Entry,
+    res: ServerResponse,
+    now: number,
+  ): void {
+    this.touch(clientId, entry, now);
+    this.hits++;
+    res.writeHead(304, { 'Cache-Control': 'no-store' });
+    res.end();
+  }
+
+  private touch(clientId: string, entry: Entry, now = Date.now()): void {
+    const noted = this.deps.contacts.touchAt(clientId, entry.lastContactMs, now);
     if (noted !== undefined) entry.lastContactMs = noted;
   }
 }
@@ -305,10 +364,21 @@ function isSyncPath(url: string): boolean {
   return url === '/v1/sync' || url.startsWith('/v1/sync?');
 }
 
+/** What stillCurrent compares: the SHA-256 of an anchor's text, as a latin1 string. */
+function anchorDigest(text: string): string {
+  return hash('sha256', text, 'latin1');
+}
+
+/** A query that is one anchor and nothing else, spelled as this site seals them. */
+const ONLY_ANCHOR = /^anchor=[A-Za-z0-9._-]+$/;
+
 /** The `anchor` query parameter as Express's simple parser would give it: one string, or none. */
 function anchorOf(url: string): string | undefined {
   const q = url.indexOf('?');
   if (q < 0) return undefined;
-  const values = new URLSearchParams(url.slice(q + 1)).getAll('anchor');
+  const query = url.slice(q + 1);
+  // What every agent sends: no separator or escape to decode, so the value is the text itself.
+  if (ONLY_ANCHOR.test(query)) return query.slice('anchor='.length);
+  const values = new URLSearchParams(query).getAll('anchor');
   return values.length === 1 && values[0] !== '' ? values[0] : undefined;
 }

@@ -2,7 +2,7 @@ import { openSite } from '../../src/app.js';
 import { startServer } from '../../src/server/serve.js';
 import { createEnrollmentToken } from '../../src/site/enrollment.js';
 import { registration } from '../helpers/clients.js';
-import { dbTest } from '../helpers/site.js';
+import { dbTest, dbTestSerial } from '../helpers/site.js';
 import { deployOne, eventually, registered, serving, sync } from '../helpers/sync-server.js';
 
 /**
@@ -256,6 +256,58 @@ dbTest(
       t.is(site.syncFast.hits, hits, 'not from memory: the clone check needs the database path');
       t.true((await site.clients.get(clientId)).cloneSuspected);
     } finally {
+      await server.close();
+    }
+  },
+);
+
+// Serial: it moves the process's clock (Date.now) for a moment, which concurrent tests would see.
+dbTestSerial(
+  'fast path: a remembered anchor answers only for its exact text, its catalog version and within its lifetime',
+  async (t, ctx) => {
+    const { server, url, site } = await serving(ctx);
+    const raw = (query: string) =>
+      fetch(`${url}/v1/sync?${query}`, { headers: { authorization: `Bearer ${secret}` } });
+    const secret = await registered(url);
+    const realNow = Date.now;
+    try {
+      const { anchor } = await sync(url, secret);
+      if (anchor === undefined) throw new Error('no anchor');
+      t.is((await sync(url, secret, anchor)).status, 304, 'opened, then remembered');
+      const hits = site.syncFast.hits;
+      t.is((await sync(url, secret, anchor)).status, 304, 'the same text: remembered');
+      t.is(site.syncFast.hits, hits + 1);
+      // The same anchor spelled with escapes decodes to the same text (the general parser).
+      t.is((await raw(`anchor=${anchor.replace('.', '%2E')}`)).status, 304);
+      t.is((await raw(`x=1&anchor=${anchor}`)).status, 304);
+      // One character changed anywhere is another text: opened, refused, a full sync.
+      const middle = Math.floor(anchor.length / 2);
+      const flipped = anchor[middle] === 'A' ? 'B' : 'A';
+      const altered = anchor.slice(0, middle) + flipped + anchor.slice(middle + 1);
+      t.is((await sync(url, secret, altered)).status, 200);
+      t.is((await sync(url, secret, anchor)).status, 304, 'the genuine one still is current');
+      // Eight days later the remembered anchor has expired (seven days): a full sync.
+      Date.now = () => realNow() + 8 * 86_400_000;
+      const expired = await sync(url, secret, anchor);
+      Date.now = realNow;
+      t.is(expired.status, 200, 'an expired anchor is not current, remembered or not');
+      // A deployment moves the catalog version: the remembered anchor is stale.
+      // (The anchor that answer carried was issued eight days ahead: not one to use now.)
+      const fresh = (await sync(url, secret)).anchor;
+      t.is((await sync(url, secret, fresh)).status, 304);
+      const before = site.changes.current()?.catalogVersion;
+      await deployOne(site, 'memo');
+      // Once the watcher has read the new version, the fast path answers again: from memory,
+      // where only the remembered catalog version tells that the anchor is stale.
+      await eventually(
+        async () => site.changes.current()?.catalogVersion,
+        (v) => v !== undefined && v !== before,
+      );
+      const hitsBefore = site.syncFast.hits;
+      t.is((await sync(url, secret, fresh)).status, 200, 'stale after a deployment');
+      t.is(site.syncFast.hits, hitsBefore, 'no 304 from memory');
+    } finally {
+      Date.now = realNow;
       await server.close();
     }
   },

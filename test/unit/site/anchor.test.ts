@@ -1,5 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
 import test from 'ava';
+import { z } from 'zod';
 import {
   AnchorSealer,
   ENTRY_BUDGET,
@@ -80,4 +81,108 @@ test('sealing entries that holdingOf would not name is a programming error', (t)
   const s = new AnchorSealer(randomBytes(32), 7 * DAY);
   t.throws(() => s.seal(state({ entries: policyOf(ENTRY_BUDGET + 1) })), { message: /holdingOf/ });
   t.throws(() => s.seal(state({ entries: { 'not-a-guid': '0'.repeat(24) } })));
+});
+
+/**
+ * The zod schema anchors were checked with before issue 16 (anchor.ts now checks the opened JSON
+ * by hand, on every sync): kept here as the reference the hand-written check must agree with.
+ */
+const referenceSchema = z
+  .object({
+    clientId: z.string().max(64),
+    catalogVersion: z.number().int().min(0),
+    epoch: z.number().int().min(0),
+    status: z.string().max(16),
+    entries: z
+      .string()
+      .max(Math.ceil((ENTRY_BUDGET * 28 * 4) / 3))
+      .regex(/^[A-Za-z0-9_-]*$/)
+      .optional(),
+    policy: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional(),
+    issued: z.number().int().min(0),
+  })
+  .strict()
+  .refine((a) => (a.entries === undefined) !== (a.policy === undefined));
+
+/** Seals any JSON text as anchor.ts does (AES-256-GCM, its AAD and prefix): what open() reads. */
+function sealRaw(key: Buffer, plain: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from('upcat-sync-anchor-v2'));
+  const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return `a2.${Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url')}`;
+}
+
+test('the hand-written shape check opens exactly what the zod schema it replaced accepted', (t) => {
+  const key = randomBytes(32);
+  const s = new AnchorSealer(key, 7 * DAY);
+  const at = 1_000_000 + DAY;
+  const packed64 = randomBytes(64 * 28).toString('base64url');
+  const base: Record<string, unknown> = {
+    clientId: 'c-1',
+    catalogVersion: 3,
+    epoch: 1,
+    status: 'approved',
+    entries: randomBytes(28).toString('base64url'),
+    issued: 1_000_000,
+  };
+  const byDigest = { ...base, entries: undefined, policy: 'ab'.repeat(16) };
+  const variants: unknown[] = [base, byDigest, null, [], 3, 'anchor', [base]];
+  const values: unknown[] = [
+    undefined,
+    null,
+    true,
+    0,
+    1,
+    -1,
+    1.5,
+    2 ** 53,
+    2 ** 53 - 1,
+    1e300,
+    '',
+    '3',
+    'x'.repeat(16),
+    'x'.repeat(17),
+    'x'.repeat(64),
+    'x'.repeat(65),
+    [],
+    {},
+    packed64,
+    `${packed64}A`,
+    'AB+/',
+    'AB=',
+    'ab'.repeat(16),
+    'AB'.repeat(16),
+    'ab'.repeat(15),
+    `${'ab'.repeat(16)}0`,
+  ];
+  for (const from of [base, byDigest])
+    for (const field of [...Object.keys(base), 'policy', 'extra'])
+      for (const value of values) variants.push({ ...from, [field]: value });
+  variants.push({ ...base, policy: 'ab'.repeat(16) }, { ...byDigest, policy: undefined });
+  let accepted = 0;
+  for (const v of variants) {
+    const plain = JSON.stringify(v);
+    const expected = referenceSchema.safeParse(JSON.parse(plain)).success;
+    // What open() adds beyond the shape: the client, the lifetime, and entries that unpack.
+    const parsed: unknown = JSON.parse(plain);
+    const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<
+      string,
+      unknown
+    >;
+    const packed = o['entries'];
+    const raw = typeof packed === 'string' ? Buffer.from(packed, 'base64url') : undefined;
+    const unpacks =
+      raw === undefined || (raw.toString('base64url') === packed && raw.length % 28 === 0);
+    const issued = o['issued'];
+    const beyond =
+      o['clientId'] === 'c-1' && typeof issued === 'number' && s.fresh(issued, at) && unpacks;
+    const opened = s.open(sealRaw(key, plain), 'c-1', at) !== undefined;
+    t.is(opened, expected && beyond, plain);
+    if (opened) accepted++;
+  }
+  t.true(accepted > 20, `accepted ${accepted}`);
 });
