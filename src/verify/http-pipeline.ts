@@ -1,6 +1,5 @@
 import net from 'node:net';
 import { UpcatError } from '../errors.js';
-import { getBounded } from './http-get.js';
 
 /**
  * Pipelined HTTP/1.1 GETs for `upcat verify` over plain http (issue 16). The verifier asks for
@@ -10,11 +9,14 @@ import { getBounded } from './http-get.js';
  * process is busy are written together, several per write, on a few kept-alive connections, and
  * the server answers them in order (RFC 9112 §9.3.2), likewise several per write.
  *
- * Only the common answer is read here: a 2xx with a Content-Length within the caller's cap.
- * Anything else (another status, a redirect, a chunked or connection-delimited body, a longer
- * body, a connection that breaks) sends that request, and for a connection that cannot go on
- * every request still waiting on it, to `getBounded`, which asks again with node:http and gives
- * the answer or the error it always gave. GETs are safe to ask twice.
+ * Only the common answers are read here: a 2xx with a Content-Length within the caller's cap,
+ * and a 4xx with one, which is the error `getBounded` gives for that status (tuf-js asks for the
+ * next root on every run, and its 404 alone loaded node:http and node:https, issue 16).
+ * Anything else (a redirect, a 5xx, which is worth asking again, a chunked or connection-
+ * delimited body, a longer body, a connection that breaks) sends that request, and for a
+ * connection that cannot go on every request still waiting on it, to `getBounded`, which asks
+ * again with node:http and gives the answer or the error it always gave. GETs are safe to ask
+ * twice.
  */
 const CONNECTIONS = 2;
 /** The longest head read before giving up on a connection (node:http's default is 16 KiB). */
@@ -32,7 +34,18 @@ interface Pending {
 
 /** Asked again with node:http, which reports the status, the redirect or the size as before. */
 function fallBack(p: Pending): void {
-  getBounded(p.url, p.maxBytes, p.what, p.timeoutMs).then(p.resolve, p.reject);
+  getBoundedLazily(p.url, p.maxBytes, p.what, p.timeoutMs).then(p.resolve, p.reject);
+}
+
+/** `getBounded`, whose module (node:http and node:https) is loaded at its first use only. */
+async function getBoundedLazily(
+  url: string,
+  maxBytes: number,
+  what: string,
+  timeoutMs: number,
+): Promise<Buffer> {
+  const { getBounded } = await import('./http-get.js');
+  return getBounded(url, maxBytes, what, timeoutMs);
 }
 
 class Connection {
@@ -125,6 +138,11 @@ class Connection {
       this.head = undefined;
       const p = this.waiting.shift() as Pending;
       if (status >= 200 && status <= 299) p.resolve(body);
+      else if (status >= 400 && status <= 499)
+        // As getBounded words it: the caller (tuf-fetcher.ts) decides from the status.
+        p.reject(
+          new UpcatError('integrity', `${p.url} answered ${status}`, { details: { status } }),
+        );
       else fallBack(p);
       if (close) this.abandon();
       else if (this.load === 0) this.socket.unref(); // idle: does not hold the process open
@@ -219,10 +237,10 @@ export function pipelinedGet(
   try {
     target = new URL(url);
   } catch {
-    return getBounded(url, maxBytes, what, timeoutMs);
+    return getBoundedLazily(url, maxBytes, what, timeoutMs);
   }
   if (target.protocol !== 'http:' || target.username !== '' || target.password !== '')
-    return getBounded(url, maxBytes, what, timeoutMs);
+    return getBoundedLazily(url, maxBytes, what, timeoutMs);
   let origin = origins.get(target.host);
   if (origin === undefined) {
     const hostname = target.hostname.replace(/^\[(.*)\]$/, '$1');

@@ -176,3 +176,47 @@ test('verify: a small target served with other bytes, or with more than its sign
     refused(t, await verify(fx), /^payloads\/c\.bin: .*over 3 bytes/);
   });
 });
+
+test('verify: of byte-identical empty bins, one served with its signed part changed under the same signature is refused', async (t) => {
+  await withFixture(async (fx) => {
+    await fx.publish({ 'a.bin': 'a' });
+    // The empty bins of a catalog signed at once are the same bytes, one signature: verify
+    // checks that signature once per run for the same canonical bytes (delegation-keys.ts).
+    // Another expiry of the same length (the snapshot's length check still passes) with that
+    // signature, served for the last empty bin and for the first, after and before the others.
+    const bins = await currentBins(fx);
+    const contents = await Promise.all(bins.map((file) => bytesOf(fx, file)));
+    const empty = bins.filter((_, i) => contents[i]?.equals(contents[bins.length - 1] as Buffer));
+    t.true(empty.length >= 8, `${empty.length} identical bins`);
+    for (const file of [empty[empty.length - 1], empty[0]] as string[]) {
+      const good = (await bytesOf(fx, file)).toString();
+      const forged = good.replace(/("expires":\s*")\d{4}/, '$19999');
+      t.not(forged, good);
+      t.is(forged.length, good.length);
+      fx.attack.clear();
+      fx.attack.set(`/tuf/${file}`, Buffer.from(forged));
+      const role = (file.split('.')[1] ?? '').replace(/\.json$/, '');
+      refused(t, await verify(fx), new RegExp(`^metadata: ${role}: .*signed by 0/1`));
+    }
+    fx.attack.clear();
+    t.true((await verify(fx)).ok);
+  });
+});
+
+test('verify: an empty catalog passes, and a target the database expects is still reported missing', async (t) => {
+  await withFixture(async (fx) => {
+    await fx.publish({});
+    const report = await verify(fx);
+    t.deepEqual(report.problems, []);
+    t.is(report.targets, 0);
+    const expected = await verifyCatalog({
+      baseUrl: fx.baseUrl,
+      trustedRoot: await bytesOf(fx, '1.root.json'),
+      expected: ['payloads/x.bin'],
+    });
+    t.false(expected.ok);
+    t.deepEqual(expected.problems, [
+      'payloads/x.bin: in the database but not in the signed catalog',
+    ]);
+  });
+});

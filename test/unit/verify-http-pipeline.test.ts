@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import test from 'ava';
+import { UpcatError } from '../../src/errors.js';
 import { pipelinedGet } from '../../src/verify/http-pipeline.js';
 
 /**
@@ -110,6 +111,41 @@ test('pipelined GETs: a server that does not answer is an error within the time 
       message: /\/silent: no answer within 200 ms/,
     });
     t.true(Date.now() - started < 2_000);
+  } finally {
+    await s.close();
+  }
+});
+
+test('pipelined GETs: a 4xx with a length is the status error node:http gives, asked once; a 5xx is asked again', async (t) => {
+  const asked = new Map<string, number>();
+  const s = await serve((req, res) => {
+    const url = req.url ?? '';
+    asked.set(url, (asked.get(url) ?? 0) + 1);
+    if (url === '/missing') res.writeHead(404, { 'Content-Length': 9 }).end('not found');
+    else if (url === '/busy') res.writeHead(503, { 'Content-Length': 4 }).end('busy');
+    else res.writeHead(200, { 'Content-Length': 2 }).end('ok');
+  });
+  try {
+    const get = (p: string): Promise<Buffer> => pipelinedGet(`${s.base}${p}`, 1024, p, TIMEOUT);
+    const [missing, busy, after] = await Promise.allSettled([
+      get('/missing'),
+      get('/busy'),
+      get('/after'),
+    ]);
+    for (const [outcome, status] of [
+      [missing, 404],
+      [busy, 503],
+    ] as const) {
+      t.is(outcome?.status, 'rejected');
+      const err = (outcome as PromiseRejectedResult).reason as UpcatError;
+      t.true(err instanceof UpcatError);
+      t.is(err.code, 'integrity');
+      t.deepEqual(err.details, { status });
+      t.regex(err.message, new RegExp(` answered ${status}$`));
+    }
+    t.is((after as PromiseFulfilledResult<Buffer>).value.toString(), 'ok');
+    // The 404 read on the pipelined connection; the 503 asked again through node:http.
+    t.deepEqual(Object.fromEntries(asked), { '/missing': 1, '/busy': 2, '/after': 1 });
   } finally {
     await s.close();
   }
