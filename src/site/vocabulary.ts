@@ -31,7 +31,11 @@ export const DEFAULT_MIN_SUCCESS = 95;
 export function percentShown(rate: number, minSuccess: number): string {
   for (let decimals = 1; decimals <= 6; decimals++) {
     const scale = 10 ** decimals;
-    const shown = Math.floor(rate * scale) / scale;
+    let units = Math.floor(rate * scale);
+    // The product can round up to a whole number (0.8999999999999999 × 10 is 9): one unit
+    // less, so that the figure shown is never above the rate.
+    if (units / scale > rate) units -= 1;
+    const shown = units / scale;
     if (shown >= minSuccess === rate >= minSuccess) return shown.toFixed(decimals);
   }
   return String(rate);

@@ -9,6 +9,9 @@ test('percentShown: rounded down, so a refusal never prints a figure at or above
   t.is(percentShown((113 / 119) * 100, 95), '94.9'); // 94.958%: 113 of 119 clients
   t.is(percentShown((2 / 3) * 100, 66.7), '66.6');
   t.is(percentShown(0, 95), '0.0');
+  // 783 of 87,000 is 0.8999999999999999 %, whose product by 10 rounds to 9 (found by the
+  // property below): still rounded down.
+  t.is(percentShown((783 / 87_000) * 100, 0), '0.8');
 });
 
 test('percentShown: a pass never prints a figure below the threshold', (t) => {
