@@ -249,18 +249,19 @@ export class SyncFastPath {
       return false;
     const { catalogVersion } = state;
     const text = anchorOf(url);
+    const digest = text === undefined ? undefined : anchorDigest(text);
     const now = Date.now();
-    if (text !== undefined && this.stillCurrent(entry, text, sealer, catalogVersion, now)) {
+    if (digest !== undefined && this.stillCurrent(entry, digest, sealer, catalogVersion, now)) {
       this.answerNotModified(clientId, entry, res, now);
       return true;
     }
     const anchor = sealer.open(text, clientId, now);
     if (
-      text !== undefined &&
+      digest !== undefined &&
       anchor !== undefined &&
       SyncService.anchorIsCurrent(anchor, catalogVersion, entry.policyEpoch)
     ) {
-      entry.anchor = { digest: anchorDigest(text), sealer, catalogVersion, issued: anchor.issued };
+      entry.anchor = { digest, sealer, catalogVersion, issued: anchor.issued };
       this.answerNotModified(clientId, entry, res, now);
       return true;
     }
@@ -273,7 +274,7 @@ export class SyncFastPath {
     const subject = { clientId, policyEpoch: entry.policyEpoch, status: entry.status };
     const result = this.deps.sync.answerNow(subject, anchor, policy, catalogVersion);
     if (result === undefined) return false;
-    this.touch(clientId, entry);
+    this.touch(clientId, entry, now);
     this.policyHits++;
     if (result.status === 304) {
       res.writeHead(304, { 'Cache-Control': 'no-store', 'X-Upcat-Anchor': result.anchor ?? '' });
@@ -292,14 +293,15 @@ export class SyncFastPath {
   }
 
   /**
-   * The anchor presented is the one this client presented last and was current then, and it
-   * still is: the same text (its digest), opened by the same sealer, at this catalog version,
-   * and not yet expired. Exactly what opening it again would decide (AnchorSealer.open,
-   * SyncService.anchorIsCurrent), for a SHA-256 of the text instead of an AES-GCM open.
+   * The anchor presented (`digest`: anchorDigest of its text) is the one this client presented
+   * last and was current then, and it still is: the same text, opened by the same sealer, at
+   * this catalog version, and not yet expired. Exactly what opening it again would decide
+   * (AnchorSealer.open, SyncService.anchorIsCurrent), for a SHA-256 of the text instead of an
+   * AES-GCM open.
    */
   private stillCurrent(
     entry: Entry,
-    text: string,
+    digest: string,
     sealer: AnchorSealer,
     catalogVersion: number,
     now: number,
@@ -310,7 +312,7 @@ export class SyncFastPath {
       held.sealer === sealer &&
       held.catalogVersion === catalogVersion &&
       sealer.fresh(held.issued, now) &&
-      anchorDigest(text) === held.digest
+      digest === held.digest
     );
   }
 
@@ -326,7 +328,7 @@ export class SyncFastPath {
     res.end();
   }
 
-  private touch(clientId: string, entry: Entry, now = Date.now()): void {
+  private touch(clientId: string, entry: Entry, now: number): void {
     const noted = this.deps.contacts.touchAt(clientId, entry.lastContactMs, now);
     if (noted !== undefined) entry.lastContactMs = noted;
   }
