@@ -1,7 +1,6 @@
 import { verify, type VerifyKeyObjectInput } from 'node:crypto';
-import { canonicalize } from '@tufjs/canonical-json';
-import { Key, type Metadata, type Targets } from '@tufjs/models';
-import { getPublicKey } from '@tufjs/models/dist/utils/key.js';
+import type { Metadata, Targets } from '@tufjs/models';
+import { tuf } from './tuf.js';
 
 type Signed = Metadata<Targets>;
 
@@ -21,7 +20,7 @@ type Signed = Metadata<Targets>;
  * verifier's copy of the delegating targets), and each bin's own bytes are still canonicalized
  * and compared, so a bin whose signed part differs in one byte is checked for real.
  */
-class KeyParsedOnce extends Key {
+class KeyParsedOnce extends tuf.Key {
   private publicKey: VerifyKeyObjectInput | undefined;
   /** Signatures (hex) this key verified, each with the canonical JSON it verified over. */
   private readonly verified = new Map<string, string>();
@@ -31,8 +30,12 @@ class KeyParsedOnce extends Key {
     if (signature === undefined) throw new Error('no signature for key found in metadata');
     const pub = this.keyVal['public'];
     if (pub === undefined || pub === '') throw new Error('no public key found');
-    this.publicKey ??= getPublicKey({ keyType: this.keyType, scheme: this.scheme, keyVal: pub });
-    const canonical = canonicalize(metadata.signed.toJSON());
+    this.publicKey ??= tuf.getPublicKey({
+      keyType: this.keyType,
+      scheme: this.scheme,
+      keyVal: pub,
+    });
+    const canonical = tuf.canonicalize(metadata.signed.toJSON());
     if (this.verified.get(signature.sig) === canonical) return;
     if (
       !verify(undefined, Buffer.from(canonical), this.publicKey, Buffer.from(signature.sig, 'hex'))

@@ -1,10 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Metadata, MetadataKind, MetaFile, type TargetFile, type Targets } from '@tufjs/models';
+import type { Metadata, MetaFile, TargetFile, Targets } from '@tufjs/models';
 import { UpcatError } from '../errors.js';
 import { pipelinedGet } from './http-pipeline.js';
 import { parseDelegatedKeysOnce } from './delegation-keys.js';
 import { mapBounded } from './pool.js';
+import { tuf, type Tuf } from './tuf.js';
 
 /**
  * Largest metadata document read when the trusted snapshot states no length for it (bins are
@@ -33,8 +34,8 @@ export async function enumerateTargets(
   metadataDir: string,
 ): Promise<SignedTargets> {
   const snapshotMeta = metaOf(await trustedJson(metadataDir, 'snapshot'));
-  const targets = Metadata.fromJSON(
-    MetadataKind.Targets,
+  const targets = tuf.Metadata.fromJSON(
+    tuf.MetadataKind.Targets,
     await trustedJson(metadataDir, 'targets'),
   );
   parseDelegatedKeysOnce(targets.signed);
@@ -89,8 +90,8 @@ function checkedBin(
 ): Targets {
   try {
     meta.verify(bytes);
-    const bin = Metadata.fromJSON(
-      MetadataKind.Targets,
+    const bin = tuf.Metadata.fromJSON(
+      tuf.MetadataKind.Targets,
       JSON.parse(bytes.toString('utf8')) as MetadataJson,
     );
     targets.verifyDelegate(role, bin);
@@ -156,7 +157,7 @@ function metaOf(json: MetadataJson): Map<string, MetaFile> {
   for (const [file, entry] of Object.entries(meta)) {
     if (!isRecord(entry))
       throw new TypeError(`the trusted snapshot's entry for ${file} is malformed`);
-    entries.set(file, MetaFile.fromJSON(entry as MetadataJson));
+    entries.set(file, tuf.MetaFile.fromJSON(entry as MetadataJson));
   }
   return entries;
 }
@@ -170,7 +171,7 @@ async function trustedJson(dir: string, role: 'snapshot' | 'targets'): Promise<M
   return JSON.parse(await readFile(path.join(dir, `${role}.json`), 'utf8')) as MetadataJson;
 }
 
-type MetadataJson = Parameters<typeof Metadata.fromJSON>[1];
+type MetadataJson = Parameters<Tuf['Metadata']['fromJSON']>[1];
 
 /** GET with a time limit and a size cap enforced while reading (pipelined, kept-alive). */
 export function fetchBounded(url: string, maxBytes: number, what: string): Promise<Buffer> {

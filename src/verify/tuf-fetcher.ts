@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Fetcher } from 'tuf-js';
-import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { UpcatError } from '../errors.js';
 import { pipelinedGet } from './http-pipeline.js';
+import { tuf } from './tuf.js';
 
 /**
  * tuf-js's downloads over the verifier's own GETs (issue 16): its default fetcher is `fetch`,
@@ -66,5 +66,5 @@ function retried(err: unknown): boolean {
 
 function tufError(err: unknown): unknown {
   const status = statusOf(err);
-  return status === undefined ? err : new DownloadHTTPError((err as Error).message, status);
+  return status === undefined ? err : new tuf.DownloadHTTPError((err as Error).message, status);
 }

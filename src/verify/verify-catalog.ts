@@ -1,11 +1,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Updater } from 'tuf-js';
 import { errnoCode } from '../errors.js';
 import { enumerateTargets, fetchBounded, type SignedTargets } from './enumerate.js';
 import type { VerifySelection } from './selection.js';
 import { VerifyFetcher } from './tuf-fetcher.js';
+import { tuf } from './tuf.js';
 
 export type { VerifySelection } from './selection.js';
 
@@ -65,7 +65,7 @@ export async function verifyCatalog(options: VerifyOptions): Promise<VerifyRepor
         if (errnoCode(err) !== 'EEXIST') throw err;
       },
     );
-    const updater = new Updater({
+    const updater = new tuf.Updater({
       metadataDir,
       metadataBaseUrl: `${options.baseUrl}/tuf`,
       targetBaseUrl: `${options.baseUrl}/tuf/targets`,
