@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /**
  * tuf-js, @tufjs/models and @tufjs/canonical-json as `upcat verify` uses them, from one CommonJS
@@ -20,17 +21,15 @@ import { createRequire } from 'node:module';
  */
 export type Tuf = typeof import('./tuf-vendor.js');
 
-const BUNDLE = '../../dist/vendor/tuf.cjs';
+/** The same file from src/verify (tests, through tsx) and from dist/verify. */
+const BUNDLE = fileURLToPath(new URL('../../dist/vendor/tuf.cjs', import.meta.url));
 
 function loadBundle(): Tuf {
   try {
     return createRequire(import.meta.url)(BUNDLE) as Tuf;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'MODULE_NOT_FOUND')
-      throw new Error(`${BUNDLE} is missing (relative to src/verify): run \`npm run build\``, {
-        cause: err,
-      });
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND')
+      throw new Error(`${BUNDLE} is missing: run \`npm run build\``, { cause: err });
     throw err;
   }
 }
