@@ -1,24 +1,22 @@
 /**
  * Two patch-day storms. By default (issue 16 item 3) the sync storm (bench/sync-storm.ts):
  * BENCH_CLIENTS (100,000) registered clients, each holding the anchor of its last sync. The
- * reference first: every client syncs once with nothing new (all 304), offered at a fixed
- * 10,500/s (sync-storm.ts pacingLua), the rate at which the issue asks for its p99, each sync the
- * client's first since the server started (its anchor opened); then once more as fast as the
- * node answers (the anchors now remembered). Then a new client build
- * is published and deployed to All Computers from another process while the server runs, and
- * every client syncs once more, as fast as the node allows, load from a second process (wrk,
- * BENCH_STORM_CONNECTIONS 64 connections, each client's request sent exactly once; wrk is
- * stopped at the last answer): the time until the last client has its policy, p50/p99 (wrk's,
- * over the syncs and the few /healthz requests sent on connections that found no client left),
- * the server's peak RSS, its CPU time, and the database writes of each run (rows whose
- * last_contact moved, the server's bytes written to storage from /proc/<pid>/io, during the run
- * and until its contacts were all written: they are written behind the syncs, at most 5,000 per
- * 2 s, so the storm starts only once the reference's are; the reference records the hourly
+ * reference first: every client syncs once with nothing new (all 304), offered at a fixed 10,500/s
+ * (sync-storm.ts pacingLua), the rate at which the issue asks for its p99, each sync the client's
+ * first since the server started (its anchor opened); then once more as fast as the node answers
+ * (the anchors now remembered). Then a new client build is published and deployed to All Computers
+ * from another process while the server runs, and every client syncs once more, as fast as the node
+ * allows, load from a second process (wrk, BENCH_STORM_CONNECTIONS 64 connections, each client's
+ * request sent exactly once; wrk is stopped at the last answer): the time until the last client has
+ * its policy, p50/p99 (wrk's, over the syncs and the few /healthz requests sent on connections that
+ * found no client left), the server's peak RSS, its CPU time, and the database writes of each run
+ * (rows whose last_contact moved, the server's bytes written to storage from /proc/<pid>/io, during
+ * the run and until its contacts were all written: they are written behind the syncs, at most 5,000
+ * per 2 s, so the storm starts only once the reference's are; the reference records the hourly
  * contacts, so the storm right after it has almost none left to write). Then a third build is
- * deployed and the same storm is offered at a fixed 2,100 syncs/s, the rate at which the issue
- * asks for a p99 under 50 ms. Every
- * storm answer must be a 200 carrying the build. Setup as bench/site-sync.ts (bulk insert,
- * anchors sealed with the site's key).
+ * deployed and the same storm is offered at a fixed 2,100 syncs/s, the rate at which the issue asks
+ * for a p99 under 50 ms. Every storm answer must be a 200 carrying the build. Setup as
+ * bench/site-sync.ts (bulk insert, anchors sealed with the site's key).
  * Run: node --import tsx bench/patch-day-storm.ts (BENCH_CLIENTS=5000 for a quick trial;
  * BENCH_DATABASE_URL=postgres://... for PostgreSQL).
  *
