@@ -11,7 +11,8 @@ export function createLogger(level: string): Logger {
   return pino(
     {
       level,
-      base: { name: 'upcat' },
+      // The worker processes of one node (server/workers.ts) say which of them is speaking.
+      base: { name: 'upcat', ...workerBinding() },
       redact: {
         paths: [
           'secret',
@@ -27,4 +28,9 @@ export function createLogger(level: string): Logger {
     },
     pino.destination({ fd: 2, sync: true }),
   );
+}
+
+function workerBinding(): { worker?: number } {
+  const slot = process.env['UPCAT_WORKER_SLOT'];
+  return slot !== undefined && /^\d{1,2}$/.test(slot) ? { worker: Number(slot) } : {};
 }

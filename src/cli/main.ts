@@ -96,7 +96,9 @@ export async function buildProgram(args: readonly string[] = []): Promise<Comman
 export async function main(argv: string[]): Promise<number> {
   try {
     await (await buildProgram(argv.slice(2))).parseAsync(argv);
-    return 0;
+    // A command that ended without an error may still set its own code (serve's primary, whose
+    // worker already said why it could not start).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has already printed help, the version or its own one-line error.

@@ -18,6 +18,7 @@ const ENV_FIELDS: ReadonlyArray<{
   { name: 'UPCAT_HOST', path: ['server', 'host'], type: 'string' },
   { name: 'UPCAT_PORT', path: ['server', 'port'], type: 'number' },
   { name: 'UPCAT_HTTPS_PORT', path: ['server', 'httpsPort'], type: 'number' },
+  { name: 'UPCAT_WORKERS', path: ['server', 'workers'], type: 'number' },
   { name: 'DATABASE_URL', path: ['database', 'url'], type: 'string' },
   { name: 'UPCAT_DATABASE_SCHEMA', path: ['database', 'schema'], type: 'string' },
   { name: 'UPCAT_CATALOG_DIR', path: ['paths', 'catalog'], type: 'string' },

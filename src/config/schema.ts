@@ -69,6 +69,11 @@ export const configSchema = z
          * longest a change made by another process or node goes unseen by the sync fast path.
          */
         changePollMs: z.number().int().min(10).max(60_000).default(200),
+        /**
+         * Server processes on this node (server/workers.ts): one per core carries more syncs.
+         * Changes made through one are seen by the others at their next request (change-board.ts).
+         */
+        workers: z.number().int().min(1).max(64).default(1),
         /** Clients whose nothing-new sync is answered from memory (about 150 bytes each); 0 turns it off. */
         syncCacheClients: z.number().int().min(0).max(10_000_000).default(1_000_000),
         /**

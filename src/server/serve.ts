@@ -77,30 +77,29 @@ export async function startServer(
     (req, res, started) => metrics.answeredEarly('/tuf/:file', req, res, started),
   );
   const server = http.createServer(app);
-  const url = await listen(server, opts.port, opts.host, 'http');
+  const stopBackground = async (): Promise<void> => {
+    if (refresher !== undefined) clearInterval(refresher.timer);
+    await refresher?.lease.release().catch(() => undefined);
+    maintenance.stop();
+    rolloutEngine.stop();
+    site.changes.stop();
+  };
   let secure: RunningServer['https'];
-  if (site.config.site.mode === 'native' || site.config.server.https) {
-    // Client certificates are asked for, verified against the site CA, and checked per request
-    // (client-auth.ts): a client without one can still read the public catalog and register.
-    const tls = await loadServerTls(site.config);
-    const tlsServer = https.createServer(
-      { ...tls, requestCert: true, rejectUnauthorized: false },
-      app,
-    );
-    const httpsPort = opts.httpsPort ?? site.config.server.httpsPort;
-    secure = { server: tlsServer, url: await listen(tlsServer, httpsPort, opts.host, 'https') };
-    // GET /v1/site publishes the port actually listened on (a --https-port or port 0 override).
-    site.config.server.httpsPort = (tlsServer.address() as AddressInfo).port;
+  let url: string;
+  try {
+    url = await listen(server, opts.port, opts.host, 'http');
+    secure = await listenSecure(site, app, opts);
+  } catch (err) {
+    // A port in use, say: what started above must not keep the process alive.
+    server.close();
+    await stopBackground();
+    throw err;
   }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      if (refresher !== undefined) clearInterval(refresher.timer);
-      await refresher?.lease.release().catch(() => undefined);
-      maintenance.stop();
-      rolloutEngine.stop();
-      site.changes.stop();
+      await stopBackground();
       const timeoutMs = site.config.server.shutdownTimeoutMs;
       await Promise.all([
         closeGracefully(server, timeoutMs),
@@ -110,6 +109,32 @@ export async function startServer(
     return closing;
   };
   return { server, url, ...(secure === undefined ? {} : { https: secure }), close };
+}
+
+/** The mutual-TLS listener, in native mode or with server.https; none otherwise. */
+async function listenSecure(
+  site: Site,
+  app: http.RequestListener,
+  opts: { host: string; httpsPort?: number },
+): Promise<RunningServer['https']> {
+  if (site.config.site.mode === 'native' || site.config.server.https) {
+    // Client certificates are asked for, verified against the site CA, and checked per request
+    // (client-auth.ts): a client without one can still read the public catalog and register.
+    const tls = await loadServerTls(site.config);
+    const tlsServer = https.createServer(
+      { ...tls, requestCert: true, rejectUnauthorized: false },
+      app,
+    );
+    const httpsPort = opts.httpsPort ?? site.config.server.httpsPort;
+    const secure = {
+      server: tlsServer,
+      url: await listen(tlsServer, httpsPort, opts.host, 'https'),
+    };
+    // GET /v1/site publishes the port actually listened on (a --https-port or port 0 override).
+    site.config.server.httpsPort = (tlsServer.address() as AddressInfo).port;
+    return secure;
+  }
+  return undefined;
 }
 
 async function listen(

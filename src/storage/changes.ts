@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import type { ChangeBoard } from './change-board.js';
 import type { Db } from './db.js';
 
 /**
@@ -9,7 +10,9 @@ import type { Db } from './db.js';
  * node is seen within that time. A change made in this process is seen at once: the code that
  * makes it calls `noteChange(trx)`, which closes the window until a poll started after the
  * transaction settled has read the new state (so a PostgreSQL read that ran before the commit
- * can never reopen it with old values).
+ * can never reopen it with old values). The worker processes of one node (server.workers) tell
+ * each other through a ChangeBoard, read at every `current()`: another worker's change closes
+ * this one's window from before its commit until a poll after it, as an in-process change does.
  */
 export interface ChangeState {
   catalogVersion: number;
@@ -27,6 +30,9 @@ export class ChangeWatcher {
   private polling: Promise<void> | undefined;
   private repoll = false;
   private readonly listeners = new Set<(clientsChanged: boolean) => void>();
+  private board: ChangeBoard | undefined;
+  /** Another worker of this node has a changing transaction open (as the board last said). */
+  private othersOpen = false;
 
   constructor(
     private readonly deps: { db: Db; log: Logger },
@@ -40,7 +46,37 @@ export class ChangeWatcher {
    * with no changing transaction of this process still open. Undefined means: ask the database.
    */
   current(): ChangeState | undefined {
-    return this.validSeq === this.seq && this.openTransactions === 0 ? this.state : undefined;
+    if (this.board !== undefined) this.readBoard(this.board);
+    return this.validSeq === this.seq && this.openTransactions === 0 && !this.othersOpen
+      ? this.state
+      : undefined;
+  }
+
+  /** Shares changes with the other worker processes of this node (serve.ts, server.workers). */
+  shareWith(board: ChangeBoard): void {
+    this.board = board;
+    this.othersOpen = board.othersOpen;
+  }
+
+  /**
+   * Another worker's change, seen on the board: what this process cached may be stale, as after
+   * a change of its own; once no other worker has a change open, read the database again.
+   */
+  private readBoard(board: ChangeBoard): void {
+    let moved: boolean;
+    try {
+      moved = board.moved();
+    } catch (err) {
+      // Unreadable board: trust nothing cached until it reads again (requests use the database).
+      this.othersOpen = true;
+      this.deps.log.warn({ err }, 'change board not read');
+      return;
+    }
+    this.othersOpen = board.othersOpen;
+    if (!moved) return;
+    this.seq++;
+    this.emit(true);
+    if (!this.othersOpen) void this.poll();
   }
 
   /** Called with `true` when cached facts about clients may be stale, `false` for catalog-only. */
@@ -70,14 +106,17 @@ export class ChangeWatcher {
     if (q.isTransaction === true) {
       const trx = q as Knex.Transaction;
       this.openTransactions++;
+      this.board?.begin(); // before the commit: the other workers close now
       const settle = (): void => {
         this.openTransactions--;
+        this.board?.end(); // after it: they read the database again
         this.seq++;
         this.emit(true);
         void this.poll();
       };
       trx.executionPromise.then(settle, settle);
     } else {
+      this.board?.note();
       void this.poll();
     }
   }

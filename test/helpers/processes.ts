@@ -22,6 +22,8 @@ export async function runCliWithin(
 export interface Served {
   url: string;
   port: number;
+  /** The `upcat serve` process (with server.workers, the primary). */
+  pid: number;
   /** SIGTERM: the server finishes the requests in flight, then exits (SIGKILL after 15 s). */
   stop(): Promise<void>;
   /** SIGKILL: the process dies at once, in the middle of any response it is sending. */
@@ -35,8 +37,12 @@ export async function startServe(
   env: NodeJS.ProcessEnv,
   port = 0,
   timeoutMs = 30_000,
+  extraArgs: string[] = [],
 ): Promise<Served> {
-  const child = spawnCli(['serve', '--port', String(port), '--host', '127.0.0.1'], env);
+  const child = spawnCli(
+    ['serve', '--port', String(port), '--host', '127.0.0.1', ...extraArgs],
+    env,
+  );
   const done = collect(child);
   let exited = false;
   void done.then(() => (exited = true));
@@ -69,6 +75,7 @@ export async function startServe(
   return {
     url,
     port: Number(new URL(url).port),
+    pid: child.pid ?? 0,
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
     log: () => seen,

@@ -1,9 +1,11 @@
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { openSite, type Site } from '../../app.js';
 import { invalidInput } from '../../errors.js';
 import { startServer } from '../../server/serve.js';
+import { runWorkers, workerRole, type WorkerRole } from '../../server/workers.js';
 import {
   DEFAULT_SERVICE_USER,
   installServerService,
@@ -18,6 +20,7 @@ export interface ServeOptions {
   port?: string;
   host?: string;
   httpsPort?: string;
+  workers?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -30,13 +33,36 @@ export function registerServe(program: Command): void {
       '--https-port <port>',
       'mutual-TLS port in native mode or with server.https (default from config: 8531)',
     )
+    .option(
+      '--workers <n>',
+      'server processes on this node, 1-64 (default from config: 1; one per core carries the most syncs)',
+    )
     .action(async (opts: ServeOptions, cmd: Command) => {
       const g = globalOptions(cmd);
-      const site = await openSite({
-        home: g.home,
-        ...(g.verbose === true ? { logLevel: 'debug' } : {}),
-      });
-      await serveUntilSignal(site, opts);
+      if (!cluster.isWorker) {
+        const config = loadConfig({ home: g.home });
+        const workers =
+          opts.workers === undefined ? config.server.workers : parseWorkers(opts.workers);
+        if (workers > 1) {
+          // This process only starts, restarts and stops the workers (server/workers.ts).
+          process.exitCode = await runWorkers({
+            workers,
+            shutdownTimeoutMs: config.server.shutdownTimeoutMs,
+            say: (line) => process.stderr.write(`upcat: ${line}\n`),
+          });
+          return;
+        }
+      }
+      try {
+        const site = await openSite({
+          home: g.home,
+          ...(g.verbose === true ? { logLevel: 'debug' } : {}),
+        });
+        await serveUntilSignal(site, opts, workerRole());
+      } finally {
+        // A worker lets go of its primary, stopped or failed, so that it can exit.
+        if (cluster.isWorker) cluster.worker?.disconnect();
+      }
     });
   registerInstallService(serve);
 }
@@ -81,13 +107,23 @@ function registerInstallService(serve: Command): void {
 }
 
 /** Runs the server until SIGTERM or SIGINT, then drains requests in flight and exits. */
-export async function serveUntilSignal(site: Site, opts: ServeOptions): Promise<void> {
+export async function serveUntilSignal(
+  site: Site,
+  opts: ServeOptions,
+  worker?: WorkerRole,
+): Promise<void> {
   const port = opts.port === undefined ? site.config.server.port : parsePort(opts.port);
   const host = opts.host ?? site.config.server.host;
+  // One of several processes: changes made through the others close this one's caches at once.
+  if (worker !== undefined) site.changes.shareWith(worker.board);
   const running = await startServer(site, {
     host,
     port,
     ...(opts.httpsPort === undefined ? {} : { httpsPort: parsePort(opts.httpsPort) }),
+  }).catch(async (err: unknown) => {
+    // Nothing may keep the process alive after it said why it cannot serve.
+    await site.close().catch(() => undefined);
+    throw err;
   });
   const urls = [running.url, ...(running.https === undefined ? [] : [running.https.url])];
   site.log.info({ urls, site: site.config.site.code }, 'serving');
@@ -96,16 +132,24 @@ export async function serveUntilSignal(site: Site, opts: ServeOptions): Promise<
   if (plainHttp !== undefined) site.log.warn({ security: 'wsuspect' }, plainHttp);
   // Issue 11 item 7: a publisher certificate close to expiry (or past it) is said at start.
   const publisher = await activePublisherInfo(site.config.dirs.signing).catch(() => undefined);
+  // Said once for the node: by the only process, or by the first worker (the primary then says
+  // where the workers serve).
+  const saysForNode = worker === undefined || worker.slot === 0;
   if (publisher?.warning !== undefined) {
     site.log.warn({ publisher: publisher.thumbprintSha1 }, publisher.warning);
-    process.stderr.write(`upcat: warning: ${publisher.warning}\n`);
+    if (saysForNode) process.stderr.write(`upcat: warning: ${publisher.warning}\n`);
   }
-  process.stderr.write(
-    `upcat: serving site ${site.config.site.code} on ${urls.join(' and ')} (Ctrl-C to stop)\n`,
-  );
+  if (worker === undefined)
+    process.stderr.write(
+      `upcat: serving site ${site.config.site.code} on ${urls.join(' and ')} (Ctrl-C to stop)\n`,
+    );
   await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      site.log.info({ signal }, 'shutting down: finishing requests in flight');
+    let stopping = false;
+    const stop = (reason: string): void => {
+      // A worker is told by its primary and, on Ctrl-C or from systemd, by the signal as well.
+      if (stopping) return;
+      stopping = true;
+      site.log.info({ reason }, 'shutting down: finishing requests in flight');
       void running
         .close()
         .then(() => site.close())
@@ -113,7 +157,18 @@ export async function serveUntilSignal(site: Site, opts: ServeOptions): Promise<
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    if (worker !== undefined) {
+      worker.onStop(() => stop('asked by the primary process'));
+      worker.listening(urls, site.config.site.code);
+    }
   });
+  worker?.board.close();
+}
+
+function parseWorkers(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64)
+    throw invalidInput(`--workers: "${value}" is not a number of processes from 1 to 64`);
+  return Number(value);
 }
 
 function parsePort(value: string): number {

@@ -1,0 +1,183 @@
+import cluster, { type Worker } from 'node:cluster';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ChangeBoard } from '../storage/change-board.js';
+
+/**
+ * Several server processes on one node (`server.workers`, issue 16): Node runs JavaScript on one
+ * core per process, and one process answers about 10,000 syncs a second. The primary process
+ * (this module) serves nothing itself: it makes the change board, starts the workers through
+ * node:cluster (which shares the listening sockets and hands each new connection to the next
+ * worker in turn), starts a new one in place of one that dies, and stops them all on SIGTERM or
+ * SIGINT. Each worker is `upcat serve` as one process runs it, with the change board shared
+ * (storage/change-board.ts) so that a change made through one is seen by the others at once.
+ * Everything else the workers share the way several nodes do (docs/OPERATIONS.md "Several
+ * nodes"): through the database, the signing directory and the catalog's files.
+ */
+
+const SLOT_ENV = 'UPCAT_WORKER_SLOT';
+const COUNT_ENV = 'UPCAT_WORKER_COUNT';
+const BOARD_ENV = 'UPCAT_CHANGE_BOARD';
+
+/** A worker's first start is followed by the others only once it listens (it migrates, makes keys). */
+interface Listening {
+  upcat: 'listening';
+  urls: string[];
+  site: string;
+}
+interface Stop {
+  upcat: 'stop';
+}
+
+/** What a worker process knows of its place: its slot and the shared change board. */
+export interface WorkerRole {
+  slot: number;
+  count: number;
+  board: ChangeBoard;
+  /** Tells the primary this worker listens (the primary says where, once, for all). */
+  listening(urls: string[], site: string): void;
+  /** Calls `stop` when the primary asks this worker to stop. */
+  onStop(stop: () => void): void;
+}
+
+/** In a worker started by runWorkers: its role; in any other process, undefined. */
+export function workerRole(): WorkerRole | undefined {
+  if (!cluster.isWorker) return undefined;
+  const slot = Number(process.env[SLOT_ENV]);
+  const count = Number(process.env[COUNT_ENV]);
+  const file = process.env[BOARD_ENV];
+  if (file === undefined || !Number.isInteger(slot) || !Number.isInteger(count))
+    throw new Error(`a cluster worker without ${SLOT_ENV}, ${COUNT_ENV} and ${BOARD_ENV}`);
+  return {
+    slot,
+    count,
+    board: ChangeBoard.open(file, slot, count),
+    listening: (urls, site) => process.send?.({ upcat: 'listening', urls, site } as Listening),
+    onStop: (stop) =>
+      process.on('message', (m: unknown) => {
+        if (isMessage(m, 'stop')) stop();
+      }),
+  };
+}
+
+export interface WorkersOptions {
+  workers: number;
+  /** How long stopping waits for a worker's requests in flight (server.shutdownTimeoutMs). */
+  shutdownTimeoutMs: number;
+  /** One line for the operator (stderr). */
+  say(line: string): void;
+}
+
+/** A worker that dies within this long of its start is restarted after a growing pause. */
+const QUICK_DEATH_MS = 10_000;
+const MAX_RESTART_PAUSE_MS = 30_000;
+
+/**
+ * Runs `workers` copies of this process's command as cluster workers until SIGTERM or SIGINT;
+ * resolves with the exit code: 0 after a clean stop, the first worker's code when it could not
+ * start (its own error line is on stderr already).
+ */
+export async function runWorkers(opts: WorkersOptions): Promise<number> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'upcat-workers-'));
+  const boardFile = path.join(dir, 'changes');
+  ChangeBoard.create(boardFile, opts.workers);
+  const running = new Map<number, Worker>();
+  let stopping = false;
+  const pauses = new Map<number, number>();
+  /** Workers that listen, and so stop when asked; one still starting is sent SIGTERM. */
+  const ready = new WeakSet<Worker>();
+
+  const start = (slot: number): Promise<Listening> =>
+    new Promise((resolve, reject) => {
+      const started = Date.now();
+      const worker = cluster.fork({
+        [SLOT_ENV]: String(slot),
+        [COUNT_ENV]: String(opts.workers),
+        [BOARD_ENV]: boardFile,
+      });
+      running.set(slot, worker);
+      let listening = false;
+      worker.on('message', (m: unknown) => {
+        if (!isMessage(m, 'listening') || listening) return;
+        listening = true;
+        ready.add(worker);
+        resolve(m as Listening);
+      });
+      worker.once('exit', (code, signal) => {
+        if (running.get(slot) === worker) running.delete(slot);
+        // It may have died inside a changing transaction: the others must not wait on it.
+        ChangeBoard.clear(boardFile, slot);
+        if (!listening) {
+          reject(new WorkerFailed(code ?? 1));
+          return;
+        }
+        if (stopping) return;
+        const quick = Date.now() - started < QUICK_DEATH_MS;
+        const pause = quick ? Math.min(MAX_RESTART_PAUSE_MS, (pauses.get(slot) ?? 500) * 2) : 0;
+        pauses.set(slot, quick ? pause : 500);
+        opts.say(
+          `worker ${slot} (pid ${worker.process.pid}) exited (${signal ?? `code ${code}`}); starting another${pause > 0 ? ` in ${pause / 1000} s` : ''}`,
+        );
+        restart(slot, pause);
+      });
+    });
+
+  const restart = (slot: number, pause: number): void => {
+    setTimeout(() => {
+      if (stopping) return;
+      start(slot).catch(() => restart(slot, Math.min(MAX_RESTART_PAUSE_MS, pause * 2 || 1000)));
+    }, pause);
+  };
+
+  const stopAll = async (): Promise<boolean> => {
+    stopping = true;
+    const exits = [...running.values()].map(
+      (w) =>
+        new Promise<boolean>((resolve) => {
+          if (w.isDead()) return resolve(w.process.exitCode === 0);
+          w.once('exit', (code) => resolve(code === 0));
+          if (ready.has(w) && w.isConnected()) w.send({ upcat: 'stop' } as Stop);
+          else w.process.kill('SIGTERM');
+        }),
+    );
+    // Past the workers' own drain timeout, whatever is left is killed.
+    const kill = setTimeout(() => {
+      for (const w of running.values()) w.process.kill('SIGKILL');
+    }, opts.shutdownTimeoutMs + 5_000);
+    const clean = (await Promise.all(exits)).every(Boolean);
+    clearTimeout(kill);
+    return clean;
+  };
+
+  try {
+    // The first alone: it brings the database schema up to date and may make keys and the
+    // server certificate; the others then start together from what it made.
+    const first = await start(0);
+    await Promise.all(Array.from({ length: opts.workers - 1 }, (_, i) => start(i + 1)));
+    opts.say(
+      `serving site ${first.site} on ${first.urls.join(' and ')} with ${opts.workers} worker processes (Ctrl-C to stop)`,
+    );
+  } catch (err) {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+    return err instanceof WorkerFailed ? err.code || 1 : 1;
+  }
+  const clean = await new Promise<boolean>((resolve) => {
+    const stop = (): void => void stopAll().then(resolve);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return clean ? 0 : 1;
+}
+
+class WorkerFailed extends Error {
+  constructor(readonly code: number) {
+    super(`a worker exited with code ${code} before it listened`);
+  }
+}
+
+function isMessage(m: unknown, kind: 'listening' | 'stop'): boolean {
+  return typeof m === 'object' && m !== null && (m as { upcat?: unknown }).upcat === kind;
+}
