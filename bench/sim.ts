@@ -23,8 +23,15 @@ export async function pool(n: number, width: number, task: () => Promise<void>):
   await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
 }
 
-export async function scrape(url: string): Promise<ReturnType<typeof parseExposition>> {
-  const res = await fetch(`${url}/metrics`);
+/**
+ * `GET /metrics`. With several worker processes (server.workers) each answers for itself; `fresh`
+ * asks on a connection of its own, which node:cluster hands to the next worker in turn.
+ */
+export async function scrape(
+  url: string,
+  fresh = false,
+): Promise<ReturnType<typeof parseExposition>> {
+  const res = await fetch(`${url}/metrics`, fresh ? { headers: { connection: 'close' } } : {});
   if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
   return parseExposition(await res.text());
 }
@@ -67,6 +74,16 @@ export function spawnServe(
     ].concat(['--host', '127.0.0.1', '--port', String(port)]),
     { env: { ...env, UPCAT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT },
   );
+}
+
+/**
+ * A server and its worker processes (server.workers): the pid and its children, from
+ * /proc/<pid>/task/<pid>/children. Figures of "the server" are summed over them.
+ */
+export async function serverPids(pid: number | undefined): Promise<number[]> {
+  if (pid === undefined) return [];
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return [pid, ...children.split(' ').filter((c) => c.trim() !== '').map(Number)];
 }
 
 /** A process's CPU time (user + system) in ms: /proc/<pid>/stat fields 14 and 15 (10 ms ticks). */

@@ -139,6 +139,22 @@ export class ServerMetrics {
     if (route === '/v1/sync' && res.statusCode === 200) this.syncCounts.memory.full++;
   }
 
+  private gather: (() => Promise<string>) | undefined;
+
+  /**
+   * With several worker processes, GET /metrics answers with what `gather` gives: every
+   * worker's text, merged (metrics-merge.ts, workers.ts).
+   */
+  gatherWith(gather: () => Promise<string>): void {
+    this.gather = gather;
+  }
+
+  /** What GET /metrics answers: this process's text, or every worker's. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    if (this.gather === undefined) return this.text();
+    return { contentType: this.registry.contentType, body: await this.gather() };
+  }
+
   /** The Prometheus text exposition: the process's metrics, then the server's. */
   async text(): Promise<{ contentType: string; body: string }> {
     const [proc, own] = await Promise.all([processMetrics().metrics(), this.registry.metrics()]);

@@ -12,6 +12,8 @@ import { startMaintenance } from '../ops/maintenance.js';
 import { warmWuspComputers } from '../windows/wusp/index.js';
 import { startRolloutEngine } from '../site/rollouts-engine.js';
 import { agreeSiteKeys } from '../sync/site-keys.js';
+import { mergeExpositions, type WorkerExposition } from './metrics-merge.js';
+import type { WorkerRole } from './workers.js';
 
 export interface RunningServer {
   server: http.Server;
@@ -24,7 +26,7 @@ export interface RunningServer {
 
 export async function startServer(
   site: Site,
-  opts: { host: string; port: number; httpsPort?: number },
+  opts: { host: string; port: number; httpsPort?: number; worker?: WorkerRole },
 ): Promise<RunningServer> {
   // Every node signs policy and seals anchors with the site's keys, or refuses to start.
   await agreeSiteKeys(site.db, site.config.dirs.signing);
@@ -64,6 +66,18 @@ export async function startServer(
   // One set of metrics for Express and the fast paths in front of it: the fast paths report
   // under the route templates Express would have matched.
   const metrics = new ServerMetrics({ syncCacheClients: () => site.syncFast.size });
+  const worker = opts.worker;
+  if (worker !== undefined) {
+    // One scrape answers for every worker of the node, whichever took it.
+    worker.answerMetrics(async () => (await metrics.text()).body);
+    metrics.gatherWith(async () => {
+      const own = async (): Promise<WorkerExposition[]> => [
+        { worker: worker.slot, text: (await metrics.text()).body },
+      ];
+      // A primary that does not answer (stopping): this worker's own, labelled as usual.
+      return mergeExpositions(await worker.gatherMetrics().catch(own));
+    });
+  }
   // Uploads are hashed off the event loop, which stays free for the network and other requests.
   site.pool.hashOffThread();
   const express = createApp(site, metrics);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChangeBoard } from '../storage/change-board.js';
+import type { WorkerExposition } from './metrics-merge.js';
 
 /**
  * Several server processes on one node (`server.workers`, issue 16): Node runs JavaScript on one
@@ -29,6 +30,35 @@ interface Listening {
 interface Stop {
   upcat: 'stop';
 }
+/**
+ * GET /metrics answers for every worker (metrics-merge.ts): the worker that took the scrape asks
+ * the primary (`metrics-req`), which asks each worker (`metrics-collect`), gathers their texts
+ * (`metrics-text`) and sends them back (`metrics-res`).
+ */
+interface MetricsReq {
+  upcat: 'metrics-req';
+  id: number;
+}
+interface MetricsCollect {
+  upcat: 'metrics-collect';
+  id: number;
+}
+interface MetricsText {
+  upcat: 'metrics-text';
+  id: number;
+  worker: number;
+  text: string;
+}
+interface MetricsRes {
+  upcat: 'metrics-res';
+  id: number;
+  parts: WorkerExposition[];
+}
+type Kind =
+  'listening' | 'stop' | 'metrics-req' | 'metrics-collect' | 'metrics-text' | 'metrics-res';
+
+/** How long a scrape waits for the other workers' metrics; one that is slower is left out. */
+const GATHER_MS = 3_000;
 
 /** What a worker process knows of its place: its slot and the shared change board. */
 export interface WorkerRole {
@@ -39,6 +69,10 @@ export interface WorkerRole {
   listening(urls: string[], site: string): void;
   /** Calls `stop` when the primary asks this worker to stop. */
   onStop(stop: () => void): void;
+  /** Answers the primary's requests for this worker's metrics with `text()`. */
+  answerMetrics(text: () => Promise<string>): void;
+  /** Every worker's metrics, gathered through the primary (GET /metrics). */
+  gatherMetrics(): Promise<WorkerExposition[]>;
 }
 
 /** In a worker started by runWorkers: its role; in any other process, undefined. */
@@ -49,6 +83,11 @@ export function workerRole(): WorkerRole | undefined {
   const file = process.env[BOARD_ENV];
   if (file === undefined || !Number.isInteger(slot) || !Number.isInteger(count))
     throw new Error(`a cluster worker without ${SLOT_ENV}, ${COUNT_ENV} and ${BOARD_ENV}`);
+  const gathers = new Map<number, (parts: WorkerExposition[]) => void>();
+  let nextGather = 0;
+  process.on('message', (m: unknown) => {
+    if (isMessage(m, 'metrics-res')) gathers.get((m as MetricsRes).id)?.((m as MetricsRes).parts);
+  });
   return {
     slot,
     count,
@@ -57,6 +96,31 @@ export function workerRole(): WorkerRole | undefined {
     onStop: (stop) =>
       process.on('message', (m: unknown) => {
         if (isMessage(m, 'stop')) stop();
+      }),
+    answerMetrics: (text) =>
+      process.on('message', (m: unknown) => {
+        if (!isMessage(m, 'metrics-collect')) return;
+        const { id } = m as MetricsCollect;
+        void text().then(
+          (t) =>
+            process.send?.({ upcat: 'metrics-text', id, worker: slot, text: t } as MetricsText),
+          () =>
+            process.send?.({ upcat: 'metrics-text', id, worker: slot, text: '' } as MetricsText),
+        );
+      }),
+    gatherMetrics: () =>
+      new Promise((resolve, reject) => {
+        const id = nextGather++;
+        const timer = setTimeout(() => {
+          gathers.delete(id);
+          reject(new Error('the workers did not send their metrics in time'));
+        }, GATHER_MS * 2);
+        gathers.set(id, (parts) => {
+          clearTimeout(timer);
+          gathers.delete(id);
+          resolve(parts);
+        });
+        process.send?.({ upcat: 'metrics-req', id } as MetricsReq);
       }),
   };
 }
@@ -99,6 +163,14 @@ export async function runWorkers(opts: WorkersOptions): Promise<number> {
       running.set(slot, worker);
       let listening = false;
       worker.on('message', (m: unknown) => {
+        if (isMessage(m, 'metrics-req')) {
+          const { id } = m as MetricsReq;
+          void gatherFrom([...running.values()].filter((w) => ready.has(w))).then((parts) => {
+            if (worker.isConnected())
+              worker.send({ upcat: 'metrics-res', id, parts } as MetricsRes);
+          });
+          return;
+        }
         if (!isMessage(m, 'listening') || listening) return;
         listening = true;
         ready.add(worker);
@@ -122,6 +194,32 @@ export async function runWorkers(opts: WorkersOptions): Promise<number> {
         restart(slot, pause);
       });
     });
+
+  let nextCollect = 0;
+  /** Each worker's metrics text; a worker that does not answer within GATHER_MS is left out. */
+  const gatherFrom = (workers: Worker[]): Promise<WorkerExposition[]> => {
+    const id = nextCollect++;
+    return new Promise((resolve) => {
+      const parts: WorkerExposition[] = [];
+      const asked = workers.filter((w) => w.isConnected());
+      const finish = (): void => {
+        clearTimeout(timer);
+        for (const w of asked) w.off('message', hear);
+        resolve(parts);
+      };
+      const hear = (m: unknown): void => {
+        if (!isMessage(m, 'metrics-text') || (m as MetricsText).id !== id) return;
+        parts.push({ worker: (m as MetricsText).worker, text: (m as MetricsText).text });
+        if (parts.length === asked.length) finish();
+      };
+      const timer = setTimeout(finish, GATHER_MS);
+      for (const w of asked) {
+        w.on('message', hear);
+        w.send({ upcat: 'metrics-collect', id } as MetricsCollect);
+      }
+      if (asked.length === 0) finish();
+    });
+  };
 
   const restart = (slot: number, pause: number): void => {
     setTimeout(() => {
@@ -178,6 +276,6 @@ class WorkerFailed extends Error {
   }
 }
 
-function isMessage(m: unknown, kind: 'listening' | 'stop'): boolean {
+function isMessage(m: unknown, kind: Kind): boolean {
   return typeof m === 'object' && m !== null && (m as { upcat?: unknown }).upcat === kind;
 }

@@ -97,7 +97,13 @@ export class ContactRecorder {
       ids.push(id);
     }
     for (const id of ids) this.pending.delete(id);
-    const at = new Date().toISOString();
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    // Another process (a worker of this node, another node) may have written the same client's
+    // contact since this one last read it: a row written within the interval is left alone, so
+    // that a client whose syncs reach several processes costs one write per interval, not one
+    // per process, and SQLite's writer lock is held for reads only.
+    const fresh = new Date(now - TOUCH_INTERVAL_MS).toISOString();
     const perCommit = CHUNK * CHUNKS_PER_COMMIT;
     try {
       for (let start = 0; start < ids.length; start += perCommit) {
@@ -106,6 +112,7 @@ export class ContactRecorder {
           for (let i = 0; i < some.length; i += CHUNK) {
             await trx('clients')
               .whereIn('client_id', some.slice(i, i + CHUNK))
+              .andWhere((q) => q.whereNull('last_contact').orWhere('last_contact', '<=', fresh))
               .update({ last_contact: at });
           }
         });

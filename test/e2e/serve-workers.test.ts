@@ -60,10 +60,12 @@ function request(
   });
 }
 
-/** Syncs answered from memory (304), summed over what each worker's /metrics says. */
-function memoryHits(metrics: string): number {
-  const m = /upcat_syncs_total\{result="not_modified",path="memory"\} (\d+)/.exec(metrics);
-  return Number(m?.[1] ?? 0);
+/** Syncs each worker answered from memory (304), from one scrape of GET /metrics. */
+function memoryHits(metrics: string): Map<string, number> {
+  const hits = new Map<string, number>();
+  const re = /^upcat_syncs_total\{worker="(\d+)",result="not_modified",path="memory"\} (\d+)$/gm;
+  for (const m of metrics.matchAll(re)) hits.set(m[1]!, Number(m[2]));
+  return hits;
 }
 
 dbTestSerial(
@@ -90,12 +92,18 @@ dbTestSerial(
     if (anchor === undefined) return t.fail(`no anchor in ${first.body}`);
     const syncUrl = `${url}/v1/sync?anchor=${encodeURIComponent(anchor)}`;
     for (let i = 0; i < 8; i++) t.is((await request(syncUrl, { auth: secret })).status, 304);
-    // Each worker answered from its own memory: one /metrics on each of two connections.
-    const hits = [
-      memoryHits((await request(`${url}/metrics`)).body),
-      memoryHits((await request(`${url}/metrics`)).body),
-    ];
-    t.true(hits[0]! > 0 && hits[1]! > 0, `memory hits per worker: ${hits.join(', ')}`);
+    // Each worker answered from its own memory, and one scrape, whichever worker takes it,
+    // says so for both (each family once, every sample labelled with its worker).
+    for (let scrape = 0; scrape < 2; scrape++) {
+      const metrics = (await request(`${url}/metrics`)).body;
+      const hits = memoryHits(metrics);
+      t.deepEqual([...hits.keys()].sort(), ['0', '1'], metrics);
+      t.true(
+        [...hits.values()].every((n) => n > 0),
+        `memory hits per worker: ${[...hits]}`,
+      );
+      t.is(metrics.match(/^# TYPE upcat_syncs_total counter$/gm)?.length, 1);
+    }
 
     // Blocked through one worker; every sync after the answer, on either worker, is refused.
     // Unblocked: its policy did not change, so both answer 304 again.

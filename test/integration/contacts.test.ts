@@ -87,6 +87,40 @@ dbTest(
   },
 );
 
+dbTest(
+  'contacts: a contact another process wrote within the interval is not written again',
+  async (t, { site }) => {
+    const rows = clientRows(3, 'two', () => iso(HOUR));
+    await site.db.batchInsert('clients', rows, 500);
+    const log = pino({ level: 'silent' });
+    // Two workers of one node, each remembering the hour-old contact it read.
+    const first = new ContactRecorder({ db: site.db, log });
+    const second = new ContactRecorder({ db: site.db, log });
+    const read = async (): Promise<Array<string | null>> =>
+      (
+        (await site
+          .db('clients')
+          .whereIn(
+            'client_id',
+            rows.map((r) => r.client_id),
+          )
+          .orderBy('hardware_id')
+          .select('last_contact')) as Array<{ last_contact: string | null }>
+      ).map((r) => r.last_contact);
+    first.touch(rows[0]!);
+    await first.flush();
+    const written = await read();
+    t.not(written[0], rows[0]!.last_contact);
+    await new Promise((r) => setTimeout(r, 20));
+    for (const r of rows.slice(0, 2)) t.truthy(second.touch(r), 'noted from its own memory');
+    await second.flush();
+    const after = await read();
+    t.is(after[0], written[0], 'the row the first wrote is left as it was');
+    t.not(after[1], rows[1]!.last_contact, 'an hour-old row is written');
+    t.is(after[2], rows[2]!.last_contact, 'a client not noted is not touched');
+  },
+);
+
 // Migration 020: on PostgreSQL a contact must be a heap-only update (no index entry written), the
 // reason a patch-day storm's contacts stay cheap there. SQLite has no such update path.
 if (DATABASES.includes('postgres'))
@@ -107,6 +141,9 @@ if (DATABASES.includes('postgres'))
         for (let i = 0; i < some.length; i += 500)
           await trx('clients')
             .whereIn('client_id', some.slice(i, i + 500))
+            .andWhere((q) =>
+              q.whereNull('last_contact').orWhere('last_contact', '<=', iso(5 * 60_000)),
+            )
             .update({ last_contact: new Date().toISOString() });
         const after = await xactCounts(trx);
         return { updated: after.updated - before.updated, hot: after.hot - before.hot };

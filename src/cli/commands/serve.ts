@@ -120,6 +120,7 @@ export async function serveUntilSignal(
     host,
     port,
     ...(opts.httpsPort === undefined ? {} : { httpsPort: parsePort(opts.httpsPort) }),
+    ...(worker === undefined ? {} : { worker }),
   }).catch(async (err: unknown) => {
     // Nothing may keep the process alive after it said why it cannot serve.
     await site.close().catch(() => undefined);

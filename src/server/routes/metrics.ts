@@ -7,7 +7,8 @@ import { requireScope } from '../middleware/token-auth.js';
 import { fromTrustedProxy, unmapped } from '../trusted-proxy.js';
 
 /**
- * `GET /metrics` (DESIGN.md §5): the Prometheus text exposition of this server process. The
+ * `GET /metrics` (DESIGN.md §5): the Prometheus text exposition of this server process (of every
+ * worker process, each sample labelled `worker`, with server.workers > 1). The
  * metrics hold no secret (no token, client ID or URL query), but they tell how many clients sync
  * and how the site is used, so who may read them is the `server.metricsAccess` setting:
  * `loopback` (the default: a scraper on the same host), `open`, or `token` (a bearer token of
@@ -19,7 +20,7 @@ export function metricsRoutes(
   metrics: ServerMetrics,
 ): void {
   router.get('/metrics', metricsAccess(site), async (_req, res) => {
-    const { contentType, body } = await metrics.text();
+    const { contentType, body } = await metrics.exposition();
     res.set('Cache-Control', 'no-store').type(contentType).send(body);
   });
 }
