@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import knexFactory from 'knex';
 import { initSite, openSite } from '../src/app.js';
-import { cpuMs, memoryMb, serverPids, spawnServe, usePostgresIfAsked } from './sim.js';
+import { cpuMs, memoryMb, scrape, serverPids, spawnServe, usePostgresIfAsked } from './sim.js';
 import { bulkClients, warmed } from './site-sync.js';
 import type { BenchResult } from './types.js';
 import { freePort, waitForHttp, workDir } from './util.js';
@@ -93,7 +93,9 @@ export async function runSyncStorm(): Promise<BenchResult> {
     // started, so every anchor is opened (AES-GCM), the costlier case, while the contacts these
     // syncs note are written behind them. Run second, it would meet anchors the fast path
     // already remembers, and never pay for an open.
+    await scrape(url); // prom-client's event-loop delay restarts at each scrape
     const pacedReference = await measured(pids, () => wrkOnce(pacedReferenceLua));
+    const pacedReferenceLag = eventLoopLag(await scrape(url));
     // The same syncs again as fast as the node answers: its capacity for the syncs an hourly
     // endpoint makes once its anchor is remembered (fast-path.ts).
     const reference = await measured(pids, wrkOnce);
@@ -167,6 +169,7 @@ export async function runSyncStorm(): Promise<BenchResult> {
         'paced reference p50 / p99 ms': `${pacedReference.f.p50Ms} / ${pacedReference.f.p99Ms}`,
         'paced reference statuses': JSON.stringify(pacedReference.f.statuses),
         'paced reference server CPU ms per sync': round3(pacedReference.cpuMs / CLIENTS),
+        'paced reference event-loop delay p99 / max ms, per server process': pacedReferenceLag,
         'reference (the same syncs again, anchors remembered, as fast as the node answers): time until the last answer, s':
           round2(reference.f.requests / reference.f.rps),
         'reference syncs/s': Math.round(reference.f.rps),
@@ -364,6 +367,24 @@ async function writeBytes(pids: number[]): Promise<number> {
     sum += Number(/^write_bytes: (\d+)/m.exec(io)?.[1] ?? 0);
   }
   return sum;
+}
+
+/**
+ * The server's event-loop delay since the previous scrape (prom-client's, sampled every 10 ms),
+ * p99 / max in ms for each process (`worker` label with server.workers): tells a stalled event
+ * loop (a GC, synchronous work) from a request waiting for a core or in the kernel.
+ */
+function eventLoopLag(metrics: Awaited<ReturnType<typeof scrape>>): string {
+  const of = (name: string): Map<string, number> =>
+    new Map(
+      (metrics.get(name)?.samples ?? []).map((x) => [x.labels['worker'] ?? '0', x.value * 1000]),
+    );
+  const p99 = of('nodejs_eventloop_lag_p99_seconds');
+  const max = of('nodejs_eventloop_lag_max_seconds');
+  return [...p99.keys()]
+    .sort()
+    .map((w) => `${round2(p99.get(w) ?? NaN)} / ${round2(max.get(w) ?? NaN)}`)
+    .join(', ');
 }
 
 async function cpuOf(pids: number[]): Promise<number> {

@@ -156,6 +156,8 @@ export async function runWorkers(opts: WorkersOptions): Promise<number> {
     new Promise((resolve, reject) => {
       const started = Date.now();
       const worker = cluster.fork({
+        // The worker's own config says how many there are (a --workers flag is not in the file).
+        UPCAT_WORKERS: String(opts.workers),
         [SLOT_ENV]: String(slot),
         [COUNT_ENV]: String(opts.workers),
         [BOARD_ENV]: boardFile,

@@ -14,12 +14,13 @@ const CHUNK = 500;
  */
 const CHUNKS_PER_COMMIT = 10;
 /**
- * At most this many contacts are written per interval (2,500/s; a site of a million endpoints
+ * At most this many contacts are written per interval by a node (2,500/s, shared by its worker
+ * processes; a site of a million endpoints
  * syncing hourly makes 280/s). More wait for the next interval: on patch day, when every
  * endpoint syncs within seconds, the writes are spread over the minute after instead of taking
  * CPU and disk from the syncs themselves. A close writes everything.
  */
-const MAX_PER_INTERVAL = CHUNK * CHUNKS_PER_COMMIT;
+export const MAX_CONTACTS_PER_INTERVAL = CHUNK * CHUNKS_PER_COMMIT;
 
 /**
  * Clients' last contact (issue 5 item 10, "not seen for N days"), written behind the requests:
@@ -34,14 +35,15 @@ export class ContactRecorder {
   private flushing: Promise<void> = Promise.resolve();
 
   private readonly intervalMs: number;
-  private readonly maxPerInterval: number;
+  /** Contacts written per interval at most (the node's cap, split among its workers). */
+  readonly maxPerInterval: number;
 
   constructor(
     private readonly deps: { db: Db; log: Logger },
     opts: { intervalMs?: number; maxPerInterval?: number } = {},
   ) {
     this.intervalMs = opts.intervalMs ?? FLUSH_INTERVAL_MS;
-    this.maxPerInterval = opts.maxPerInterval ?? MAX_PER_INTERVAL;
+    this.maxPerInterval = opts.maxPerInterval ?? MAX_CONTACTS_PER_INTERVAL;
   }
 
   /**

@@ -6,7 +6,7 @@ import { SyncFastPath } from '../sync/fast-path.js';
 import { SyncService } from '../sync/sync-service.js';
 import { ClientCertificates } from './certificates.js';
 import { ClientAdminService } from './client-admin.js';
-import { ContactRecorder } from './contacts.js';
+import { ContactRecorder, MAX_CONTACTS_PER_INTERVAL } from './contacts.js';
 import { DeploymentService } from './deployments.js';
 import { GroupService } from './groups.js';
 import { RegistrationService } from './registration.js';
@@ -55,7 +55,10 @@ export function createSiteServices(deps: {
   const certificates = new ClientCertificates(deps);
   const deployments = new DeploymentService(deps);
   const sync = new SyncService(deps);
-  const contacts = new ContactRecorder(deps);
+  // The write cap is the node's: its worker processes share it (server.workers).
+  const contacts = new ContactRecorder(deps, {
+    maxPerInterval: Math.ceil(MAX_CONTACTS_PER_INTERVAL / deps.config.server.workers),
+  });
   const changes = new ChangeWatcher(deps, deps.config.server.changePollMs);
   const users = new UserService(deps);
   const syncFast = new SyncFastPath(

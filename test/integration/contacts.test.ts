@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import type { Knex } from 'knex';
 import { pino } from 'pino';
+import { openSite } from '../../src/app.js';
 import { ContactRecorder } from '../../src/site/contacts.js';
 import { DATABASES, dbTest, makeSite } from '../helpers/site.js';
 
@@ -120,6 +121,22 @@ dbTest(
     t.is(after[2], rows[2]!.last_contact, 'a client not noted is not touched');
   },
 );
+
+test("contacts: the write cap is the node's, shared by its worker processes", async (t) => {
+  const { site, cleanup, env, home } = await makeSite('sqlite');
+  try {
+    t.is(site.contacts.maxPerInterval, 5_000);
+    const worker = await openSite({
+      home,
+      env: { ...env, UPCAT_WORKERS: '3' },
+      logLevel: 'silent',
+    });
+    t.is(worker.contacts.maxPerInterval, 1_667);
+    await worker.close();
+  } finally {
+    await cleanup();
+  }
+});
 
 // Migration 020: on PostgreSQL a contact must be a heap-only update (no index entry written), the
 // reason a patch-day storm's contacts stay cheap there. SQLite has no such update path.
