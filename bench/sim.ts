@@ -83,7 +83,13 @@ export function spawnServe(
 export async function serverPids(pid: number | undefined): Promise<number[]> {
   if (pid === undefined) return [];
   const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return [pid, ...children.split(' ').filter((c) => c.trim() !== '').map(Number)];
+  return [
+    pid,
+    ...children
+      .split(' ')
+      .filter((c) => c.trim() !== '')
+      .map(Number),
+  ];
 }
 
 /** A process's CPU time (user + system) in ms: /proc/<pid>/stat fields 14 and 15 (10 ms ticks). */
