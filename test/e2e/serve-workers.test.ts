@@ -150,23 +150,25 @@ dbTestSerial(
   },
 );
 
-test('a node whose port is taken exits with one line, workers and all', async (t) => {
+test('a node whose port is taken exits with one line, one process or several', async (t) => {
   const ctx = await makeSite('sqlite');
   t.teardown(() => ctx.cleanup());
   const taken = net.createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.teardown(() => taken.close());
   const port = String((taken.address() as net.AddressInfo).port);
-  const res = await runCliWithin(
-    ['serve', '--workers', '2', '--port', port, '--host', '127.0.0.1'],
-    ctx.env,
-    30_000,
-  );
-  t.false(res.timedOut, 'it exited');
-  t.not(res.code, 0);
-  const said = res.stderr.split('\n').filter((l) => l.startsWith('upcat:'));
-  t.is(said.length, 1, res.stderr);
-  t.regex(said[0]!, /EADDRINUSE/);
+  for (const workers of ['1', '2']) {
+    const res = await runCliWithin(
+      ['serve', '--workers', workers, '--port', port, '--host', '127.0.0.1'],
+      ctx.env,
+      30_000,
+    );
+    t.false(res.timedOut, `--workers ${workers}: it exited`);
+    t.not(res.code, 0);
+    const said = res.stderr.split('\n').filter((l) => l.startsWith('upcat:'));
+    t.is(said.length, 1, res.stderr);
+    t.regex(said[0]!, /EADDRINUSE/);
+  }
 });
 
 test('--workers outside 1-64 is refused', async (t) => {
