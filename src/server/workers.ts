@@ -163,6 +163,9 @@ export async function runWorkers(opts: WorkersOptions): Promise<number> {
         [BOARD_ENV]: boardFile,
       });
       running.set(slot, worker);
+      // A message to a worker whose channel just closed fails here; its 'exit' follows and is
+      // what counts.
+      worker.on('error', () => undefined);
       let listening = false;
       worker.on('message', (m: unknown) => {
         if (isMessage(m, 'metrics-req')) {
