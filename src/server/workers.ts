@@ -18,7 +18,8 @@ import type { WorkerExposition } from './metrics-merge.js';
  */
 
 const SLOT_ENV = 'UPCAT_WORKER_SLOT';
-const COUNT_ENV = 'UPCAT_WORKER_COUNT';
+/** The config's own override (config/load.ts): a worker's config says how many there are. */
+const COUNT_ENV = 'UPCAT_WORKERS';
 const BOARD_ENV = 'UPCAT_CHANGE_BOARD';
 
 /** A worker's first start is followed by the others only once it listens (it migrates, makes keys). */
@@ -156,10 +157,9 @@ export async function runWorkers(opts: WorkersOptions): Promise<number> {
     new Promise((resolve, reject) => {
       const started = Date.now();
       const worker = cluster.fork({
-        // The worker's own config says how many there are (a --workers flag is not in the file).
-        UPCAT_WORKERS: String(opts.workers),
-        [SLOT_ENV]: String(slot),
+        // Also the count in the worker's own config (a --workers flag is not in the file).
         [COUNT_ENV]: String(opts.workers),
+        [SLOT_ENV]: String(slot),
         [BOARD_ENV]: boardFile,
       });
       running.set(slot, worker);
