@@ -3,7 +3,8 @@
  * BENCH_CLIENTS (100,000) registered clients, each holding the anchor of its last sync. The
  * reference first: every client syncs once with nothing new (all 304), offered at a fixed 10,500/s
  * (sync-storm.ts pacingLua), the rate at which the issue asks for its p99, each sync the client's
- * first since the server started (its anchor opened); then once more as fast as the node answers
+ * first since the server started (its anchor opened), the first tenth of them reported apart as
+ * the server's first second (sync-storm.ts WARMUP); then once more as fast as the node answers
  * (the anchors now remembered). Then a new client build is published and deployed to All Computers
  * from another process while the server runs, and every client syncs once more, as fast as the node
  * allows, load from a second process (wrk, BENCH_STORM_CONNECTIONS 64 connections, each client's

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { processAlive } from '../process-alive.js';
 import type { Db } from '../storage/db.js';
 
 /**
@@ -64,14 +65,5 @@ export class Lease {
     await this.db('maintenance_leases')
       .where({ name: this.name, owner: this.owner })
       .update({ expires_at: new Date(0).toISOString() });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,7 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { processAlive } from '../process-alive.js';
 import { ChangeBoard } from '../storage/change-board.js';
 import type { WorkerExposition } from './metrics-merge.js';
 
@@ -144,7 +145,8 @@ const MAX_RESTART_PAUSE_MS = 30_000;
  * start (its own error line is on stderr already).
  */
 export async function runWorkers(opts: WorkersOptions): Promise<number> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'upcat-workers-'));
+  removeStaleBoards(os.tmpdir());
+  const dir = mkdtempSync(path.join(os.tmpdir(), `${BOARD_DIR_PREFIX}${process.pid}-`));
   const boardFile = path.join(dir, 'changes');
   ChangeBoard.create(boardFile, opts.workers);
   const running = new Map<number, Worker>();
@@ -279,6 +281,38 @@ class WorkerFailed extends Error {
   constructor(readonly code: number) {
     super(`a worker exited with code ${code} before it listened`);
   }
+}
+
+/** The change board's folder: `upcat-workers-<primary's pid>-<random>` in the temporary directory. */
+const BOARD_DIR_PREFIX = 'upcat-workers-';
+const BOARD_DIR = /^upcat-workers-(\d+)-[A-Za-z0-9]+$/;
+
+/**
+ * Removes the change-board folders of primaries that are no longer running: one stopped by
+ * SIGKILL (or a crash of the machine's power) cannot remove its own. A folder whose pid is alive
+ * is kept, whoever that process now is (a reused pid keeps a stale folder, never removes a live
+ * one), and so is one this user may not remove (another user's node). Returns the folders removed.
+ */
+export function removeStaleBoards(tmp: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(tmp);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const pid = Number(BOARD_DIR.exec(name)?.[1] ?? NaN);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid))
+      continue;
+    try {
+      rmSync(path.join(tmp, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch {
+      // Not ours to remove (sticky /tmp, another user's): left as it is.
+    }
+  }
+  return removed;
 }
 
 function isMessage(m: unknown, kind: Kind): boolean {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UpcatError, errnoCode } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 
 const LOCK_NAME = '.lock';
 /** A lock older than this whose owner cannot be checked (another host) is taken over. */
@@ -76,13 +77,4 @@ async function isStale(file: string): Promise<boolean> {
     return !processAlive(owner.pid);
   }
   return age > STALE_MS;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
 }
