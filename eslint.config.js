@@ -34,6 +34,15 @@ export default tseslint.config(
   },
   {
     files: ['bin/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { process: 'readonly', require: 'readonly' },
+    },
+    // CommonJS (bin/package.json), so that the CLI starts without the ES module loader.
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['scripts/*.mjs'],
     languageOptions: { globals: { process: 'readonly' } },
   },
 );

@@ -1,10 +1,10 @@
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import https from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { UpcatError, type ErrorCode } from '../errors.js';
 import type { Site } from '../app.js';
+import { loadHttps, untrustedCaHint } from '../https-lazy.js';
 import { STATUS_OF } from '../server/middleware/errors.js';
 import { withSite } from './context.js';
 
@@ -162,7 +162,7 @@ export class RemoteClient {
     timeoutMs: number,
   ): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const client = url.protocol === 'https:' ? https : http;
+      const client = url.protocol === 'https:' ? loadHttps() : http;
       const request = client.request(url, { method, headers });
       let settled = false;
       const fail = (err: unknown): void => {
@@ -255,7 +255,10 @@ function transportError(url: URL, err: unknown): UpcatError {
     name === 'TimeoutError'
       ? 'no answer in time'
       : typeof code === 'string'
-        ? code
+        ? // errno codes say it all (ECONNREFUSED); OpenSSL's are clearer with their message
+          code.startsWith('E') || !(err instanceof Error)
+          ? code
+          : `${err.message} (${code})`
         : typeof cause?.code === 'string'
           ? cause.code
           : typeof cause?.message === 'string'
@@ -263,7 +266,9 @@ function transportError(url: URL, err: unknown): UpcatError {
             : err instanceof Error
               ? err.message
               : String(err);
-  return new UpcatError('internal', `cannot reach ${url.origin}: ${why}`, { cause: err });
+  return new UpcatError('internal', `cannot reach ${url.origin}: ${why}${untrustedCaHint(err)}`, {
+    cause: err,
+  });
 }
 
 function tooLarge(url: URL, limit: number): UpcatError {

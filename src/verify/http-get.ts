@@ -1,6 +1,7 @@
 import http from 'node:http';
-import https from 'node:https';
+import type Https from 'node:https';
 import { UpcatError } from '../errors.js';
+import { loadHttps, untrustedCaHint } from '../https-lazy.js';
 
 /**
  * GETs for `upcat verify` over kept-alive connections with node:http (issue 16). The verifier
@@ -9,7 +10,8 @@ import { UpcatError } from '../errors.js';
  * and per origin; idle ones do not hold the process open (the agent unrefs them).
  */
 const AGENT_OPTIONS = { keepAlive: true, maxSockets: 16 };
-const agents = { http: new http.Agent(AGENT_OPTIONS), https: new https.Agent(AGENT_OPTIONS) };
+const httpAgent = new http.Agent(AGENT_OPTIONS);
+let httpsAgent: Https.Agent | undefined;
 /** Redirects followed, as `fetch` does (a blob store may answer with a presigned URL). */
 const MAX_REDIRECTS = 5;
 
@@ -83,8 +85,11 @@ export function getBounded(
           if (!res.complete) finish(transportError(url, new Error('the answer was cut off')));
         });
       };
-      const agent = secure ? agents.https : agents.http;
-      current = (secure ? https : http).get(target, { agent }, onResponse);
+      if (secure) {
+        const https = loadHttps();
+        httpsAgent ??= new https.Agent(AGENT_OPTIONS);
+        current = https.get(target, { agent: httpsAgent }, onResponse);
+      } else current = http.get(target, { agent: httpAgent }, onResponse);
       current.on('error', (err) => finish(transportError(url, err)));
     };
     let first: URL;
@@ -99,5 +104,7 @@ export function getBounded(
 }
 
 function transportError(url: string, err: Error): UpcatError {
-  return new UpcatError('integrity', `${url}: ${err.message}`, { cause: err });
+  return new UpcatError('integrity', `${url}: ${err.message}${untrustedCaHint(err)}`, {
+    cause: err,
+  });
 }
