@@ -1,14 +1,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import forge from 'node-forge';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { forwardRequest } from '../helpers/loopback-proxy.js';
 import { serveCli } from '../helpers/served-cli.js';
+import { selfSigned } from '../helpers/tls-client.js';
 
 /** A self-signed certificate for 127.0.0.1: the trust anchor the CLI is given, and the server's. */
 function loopbackCertificate(): { key: string; cert: string } {
@@ -17,21 +17,10 @@ function loopbackCertificate(): { key: string; cert: string } {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
-  const key = forge.pki.privateKeyFromPem(privateKey);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-  cert.serialNumber = '01';
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
-  const name = [{ name: 'commonName', value: 'upcat test proxy' }];
-  cert.setSubject(name);
-  cert.setIssuer(name);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true },
-    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
-  ]);
-  cert.sign(key, forge.md.sha256.create());
-  return { key: privateKey, cert: forge.pki.certificateToPem(cert) };
+  return {
+    key: privateKey,
+    cert: selfSigned(privateKey, { commonName: 'upcat test proxy', ip: '127.0.0.1' }),
+  };
 }
 
 /** TLS in front of the plain-HTTP server, as a reverse proxy would put it. */
@@ -39,23 +28,7 @@ async function tlsProxy(
   upstream: URL,
   tls: { key: string; cert: string },
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const server = https.createServer(tls, (req, res) => {
-    const up = http.request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        path: req.url,
-        method: req.method,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
+  const server = https.createServer(tls, (req, res) => forwardRequest(upstream, req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ProxiedRequest {
@@ -119,4 +119,26 @@ async function poll<T>(find: () => T | undefined, timeoutMs: number, what: strin
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Passes one request on to `upstream` and its answer back, as a reverse proxy does; when the
+ * upstream fails, the client's connection is dropped.
+ */
+export function forwardRequest(upstream: URL, req: IncomingMessage, res: ServerResponse): void {
+  const up = http.request(
+    {
+      host: upstream.hostname,
+      port: upstream.port,
+      path: req.url,
+      method: req.method,
+      headers: req.headers,
+    },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  up.on('error', () => res.destroy());
+  req.pipe(up);
 }

@@ -21,17 +21,28 @@ export function clientKeys(commonName = 'pc-0001'): ClientKeys {
   return { keyPem: privateKey, csrPem: forge.pki.certificationRequestToPem(csr) };
 }
 
-/** A certificate for `keyPem` that no site issued: self-signed. */
-export function selfSigned(keyPem: string): string {
+/**
+ * A certificate for `keyPem` that no site issued: self-signed. With `ip`, a certificate a server
+ * at that address can present to a client given it as a trusted CA.
+ */
+export function selfSigned(
+  keyPem: string,
+  opts: { commonName?: string; ip?: string } = {},
+): string {
   const key = forge.pki.privateKeyFromPem(keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   cert.serialNumber = '4a01';
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + 86_400_000);
-  const name = [{ name: 'commonName', value: 'impostor' }];
+  const name = [{ name: 'commonName', value: opts.commonName ?? 'impostor' }];
   cert.setSubject(name);
   cert.setIssuer(name);
+  if (opts.ip !== undefined)
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: true },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: opts.ip }] },
+    ]);
   cert.sign(key, forge.md.sha256.create());
   return forge.pki.certificateToPem(cert);
 }

@@ -15,6 +15,7 @@ import { UpcatError } from '../../src/errors.js';
 import { buildPackage } from '../../src/publish/package.js';
 import { startServer } from '../../src/server/serve.js';
 import { SITE_VERSION } from '../../src/version.js';
+import { forwardRequest } from '../helpers/loopback-proxy.js';
 import { publishFile } from '../helpers/publish.js';
 import { dbTest, type SiteContext } from '../helpers/site.js';
 import { makeTufFixture } from '../helpers/tuf.js';
@@ -350,21 +351,7 @@ async function proxy(upstream: string) {
       req.socket.destroy();
       return;
     }
-    const up = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: p,
-        method: req.method,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
+    forwardRequest(target, req, res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   ctl.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
