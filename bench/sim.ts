@@ -6,10 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import knexFactory from 'knex';
 import { parseExposition } from './prometheus.js';
-import { ROOT } from './util.js';
+import { assertBuilt, CLI, ROOT } from './util.js';
 
 /** Runs `task` `n` times, at most `width` at once. */
 export async function pool(n: number, width: number, task: () => Promise<void>): Promise<void> {
@@ -52,26 +51,21 @@ export async function memoryMb(
 }
 
 /**
- * `upcat serve` of the site that `env` names, on loopback `port`, in a child process.
- * BENCH_SERVER_FLAGS adds Node flags to it (`--cpu-prof --cpu-prof-dir=/tmp/prof`, say: the
- * profile is written when the benchmark stops the server).
+ * `upcat serve` of the site that `env` names, on loopback `port`, in a child process: the built
+ * CLI (bin/upcat.js, the CommonJS compile in dist/), as an operator runs it, so the build must be
+ * current (assertBuilt). BENCH_SERVER_FLAGS adds Node flags to it (`--cpu-prof
+ * --cpu-prof-dir=/tmp/prof`, say: the profile is written when the benchmark stops the server).
  */
 export function spawnServe(
   env: NodeJS.ProcessEnv,
   port: number,
   nodeFlags: string[] = [],
 ): ChildProcess {
+  assertBuilt();
   const extra = (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
   return spawn(
     process.execPath,
-    [
-      ...extra,
-      ...nodeFlags,
-      '--import',
-      'tsx',
-      path.join(ROOT, 'src', 'cli', 'run.ts'),
-      'serve',
-    ].concat(['--host', '127.0.0.1', '--port', String(port)]),
+    [...extra, ...nodeFlags, CLI, 'serve'].concat(['--host', '127.0.0.1', '--port', String(port)]),
     { env: { ...env, UPCAT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT },
   );
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,4 +89,21 @@ export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/**
+ * Throws unless dist/ (what bin/upcat.js runs) is at least as new as every file under src/: a
+ * benchmark run directly (`node --import tsx bench/<name>.ts`) would otherwise measure an older
+ * build without saying so. `npm run bench` builds first.
+ */
+export function assertBuilt(): void {
+  const built = statSync(path.join(ROOT, 'dist', 'cli', 'run.js'), { throwIfNoEntry: false });
+  const src = path.join(ROOT, 'src');
+  const newest = Math.max(
+    ...readdirSync(src, { recursive: true, encoding: 'utf8' }).map(
+      (f) => statSync(path.join(src, f)).mtimeMs,
+    ),
+  );
+  if (built === undefined || built.mtimeMs < newest)
+    throw new Error('bench: dist/ is missing or older than src/; run `npm run build` first');
 }
