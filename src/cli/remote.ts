@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { UpcatError, type ErrorCode } from '../errors.js';
 import type { Site } from '../app.js';
-import { loadHttps, untrustedCaHint } from '../https-lazy.js';
+import { loadHttps, untrustedCaHint } from '../https-client.js';
 import { STATUS_OF } from '../server/middleware/errors.js';
 import { withSite } from './context.js';
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type Https from 'node:https';
 import { UpcatError } from '../errors.js';
-import { loadHttps, untrustedCaHint } from '../https-lazy.js';
+import { loadHttps, untrustedCaHint } from '../https-client.js';
 
 /**
  * GETs for `upcat verify` over kept-alive connections with node:http (issue 16). The verifier

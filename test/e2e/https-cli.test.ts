@@ -45,7 +45,7 @@ const ok = (r: CliResult): string => {
   return r.stdout;
 };
 
-// node:https is loaded only for https:// URLs (src/https-lazy.ts): these are its paths.
+// node:https is loaded only for https:// URLs (src/https-client.ts): these are its paths.
 test('verify and a remote command over https://, trusting the CA they are given, and refusing without it', async (t) => {
   const home = await mkdtemp(path.join(os.tmpdir(), 'upcat-https-cli-'));
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: home, UPCAT_HOME: home };

@@ -1,7 +1,8 @@
 /**
- * node:https, loaded at its first use: it brings TLS's modules, about 1 ms of every CLI start
- * (issue 16), which a command talking to an http:// server (`--server http://...`, `upcat
- * verify` of a plain-HTTP site) never needs.
+ * What the CLI's HTTPS clients (cli/remote.ts, verify/http-get.ts) share: node:https, loaded at
+ * its first use, since it brings TLS's modules, about 1 ms of every CLI start (issue 16), which
+ * a command talking to an http:// server never needs; and what to tell a user whose server's
+ * certificate comes from a CA this process does not trust.
  */
 import { createRequire } from 'node:module';
 import type Https from 'node:https';
