@@ -36,7 +36,7 @@ import {
 } from './prometheus.js';
 import { pool, scrape } from './sim.js';
 import type { BenchResult } from './types.js';
-import { CLI, ROOT, freePort, median, timed, waitForHttp, workDir } from './util.js';
+import { assertBuilt, CLI, ROOT, freePort, median, timed, waitForHttp, workDir } from './util.js';
 import { countingProxy, describe, exchanges, type Exchange } from './wire.js';
 
 const AGENTS = Math.min(Number(process.env['BENCH_AGENTS'] ?? 1000), 20_000);
@@ -44,6 +44,7 @@ const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
 const CYCLES = 10;
 
 export async function run(): Promise<BenchResult> {
+  assertBuilt(); // it runs the built CLI
   const dir = await workDir('agent-sync');
   const home = path.join(dir, 'site');
   await rm(home, { recursive: true, force: true });

@@ -27,7 +27,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchResult } from './types.js';
-import { CLI, freePort, ROOT, timed, waitForHttp, workDir } from './util.js';
+import { assertBuilt, CLI, freePort, ROOT, timed, waitForHttp, workDir } from './util.js';
 
 const ROUNDS = Number(process.env['CLI_START_ROUNDS'] ?? 3);
 const RUNS_PER_ROUND = Number(process.env['CLI_START_RUNS'] ?? 5);
@@ -42,6 +42,7 @@ interface Measured {
 }
 
 export async function run(): Promise<BenchResult> {
+  assertBuilt(); // it runs the built CLI
   const dir = await workDir('cli-start');
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });

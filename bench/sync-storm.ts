@@ -39,9 +39,9 @@ const STORM_RATE = 2_100;
 const REFERENCE_RATE = 10_500;
 /**
  * The first tenth of the clients make their first syncs, at the paced reference's rate, before it
- * is measured on the rest: the first second after a server process starts runs the sync path in
- * V8's unoptimised tiers and is slower (measured on its own, p99 57-170 ms where the next 90,000
- * had 8-10 ms; docs/BENCHMARKS.md round nine). Its figures are reported ("just after start"),
+ * is measured on the rest: the first second after a server process starts is slower, most likely
+ * while V8 compiles the sync path (measured on its own, p99 115-251 ms where the next 90,000 had
+ * 8-13 ms; docs/BENCHMARKS.md round nine). Its figures are reported ("just after start"),
  * not hidden; the measured syncs are still each client's first, every anchor opened.
  */
 const WARMUP = Math.round(CLIENTS / 10);
@@ -253,7 +253,8 @@ export async function runSyncStorm(): Promise<BenchResult> {
  * node cannot keep up the rate measured falls below the one offered, which the targets check
  * (a closed loop, each connection waiting a fixed time after its answer, would offer less
  * whenever answers slowed). As in wrk itself, a sync's latency is counted from when it is sent, not from its slot.
- * The clock is CLOCK_MONOTONIC through LuaJIT's FFI (Debian's wrk is built on LuaJIT).
+ * The clock, `now_ms`, is CLOCK_MONOTONIC through LuaJIT's FFI (Debian's wrk is built on
+ * LuaJIT), defined by stormScript, which also uses it to end a run.
  */
 function pacingLua(rate: number): string {
   return `local slot_ms, next_slot = 1000 / ${rate}, nil

@@ -285,7 +285,7 @@ class WorkerFailed extends Error {
 
 /** The change board's folder: `upcat-workers-<primary's pid>-<random>` in the temporary directory. */
 const BOARD_DIR_PREFIX = 'upcat-workers-';
-const BOARD_DIR = /^upcat-workers-(\d+)-[A-Za-z0-9]+$/;
+const BOARD_DIR = new RegExp(`^${BOARD_DIR_PREFIX}(\\d+)-[A-Za-z0-9]+$`);
 
 /**
  * Removes the change-board folders of primaries that are no longer running: one stopped by
