@@ -1,6 +1,13 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** The CLI takes commander's classes from its bundle (src/cli/commander.ts): one copy of each. */
+const COMMANDER_VALUES = {
+  group: ['commander'],
+  allowTypeImports: true,
+  message: 'take values from src/cli/commander.ts (the bundle); only types from the package',
+};
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'catalog/', 'signing/', 'packages/', 'bench/.work/'] },
   js.configs.recommended,
@@ -27,7 +34,21 @@ export default tseslint.config(
               allowTypeImports: true,
               message: 'take values from ./tuf.js (the bundle); only types from the packages',
             },
+            COMMANDER_VALUES,
           ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    // src/verify has a rule of its own above, which names this one too.
+    ignores: ['src/cli/commander.ts', 'src/verify/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [COMMANDER_VALUES],
         },
       ],
     },

@@ -20,6 +20,7 @@
  * The tests run src/ through tsx as ES modules; the end-to-end tests run this build (bin/upcat.js).
  */
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,13 +29,35 @@ import { build } from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'src');
 const dist = path.join(root, 'dist');
-/** Bundled on its own below (src/verify/tuf.ts says why). */
-const TUF_VENDOR = path.join(src, 'verify', 'tuf-vendor.ts');
+/**
+ * Third-party code the CLI loads on its start, each bundled on its own below into one CommonJS
+ * file, their code unchanged: one file is read and compiled where the package's dozens were
+ * resolved and read one by one. Each source module says why.
+ */
+const BUNDLED = [
+  // tuf-js and its models, for `upcat verify` (src/verify/tuf.ts).
+  {
+    entry: path.join(src, 'verify', 'tuf-vendor.ts'),
+    out: path.join(dist, 'vendor', 'tuf.cjs'),
+    lazy: {
+      // tuf-js's diagnostic log: the package itself only when DEBUG is set, as it would print
+      // nothing otherwise (it, supports-color and node:tty were 3 ms of every verify's start).
+      debug: (real) =>
+        `module.exports = process.env.DEBUG ? require(${real}) : () => function log() {};`,
+      // Matches a delegation's `paths` patterns; upcat's catalog delegates by hash prefix, so it
+      // is loaded at its first use only (it and brace-expansion were 72 KB of the bundle's 195).
+      minimatch: (real) =>
+        `module.exports = { minimatch: (...args) => require(${real}).minimatch(...args) };`,
+    },
+  },
+  // commander, which every command loads first (src/cli/commander.ts).
+  { entry: path.join(src, 'cli', 'commander.ts'), out: path.join(dist, 'cli', 'commander.js') },
+];
 
 const modules = (await readdir(src, { recursive: true }))
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
   .map((f) => path.join(src, f))
-  .filter((f) => f !== TUF_VENDOR);
+  .filter((f) => !BUNDLED.some((b) => b.entry === f));
 
 await build({
   entryPoints: modules,
@@ -55,12 +78,42 @@ await build({
 // dist/ is inside a package of ES modules ("type": "module"): this makes its .js files CommonJS.
 writeFileSync(path.join(dist, 'package.json'), '{ "type": "commonjs" }\n');
 
-await build({
-  entryPoints: [TUF_VENDOR],
-  outfile: path.join(dist, 'vendor', 'tuf.cjs'),
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-});
+for (const { entry, out, lazy = {} } of BUNDLED)
+  await build({
+    entryPoints: [entry],
+    outfile: out,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    plugins: [loadedAtFirstUse(lazy, path.dirname(out))],
+    logLevel: 'warning',
+  });
+
+/**
+ * Packages left out of a bundle and put in its place: a small module, written by `lazy[name]`,
+ * that requires the package from node_modules when it is first needed. The path is the one the
+ * importing package itself resolves (its own version), relative to the bundle's folder.
+ */
+function loadedAtFirstUse(lazy, outDir) {
+  const names = Object.keys(lazy);
+  return {
+    name: 'loaded-at-first-use',
+    setup(b) {
+      b.onResolve({ filter: /.*/, namespace: 'at-first-use' }, (args) => ({
+        path: args.path,
+        external: true,
+      }));
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (!names.includes(args.path)) return undefined;
+        const real = createRequire(path.join(args.resolveDir, 'index.js')).resolve(args.path);
+        const relative = path.relative(outDir, real).split(path.sep).join('/');
+        return { path: args.path, namespace: 'at-first-use', pluginData: relative };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'at-first-use' }, (args) => ({
+        contents: lazy[args.path](JSON.stringify(args.pluginData)),
+        loader: 'js',
+      }));
+    },
+  };
+}

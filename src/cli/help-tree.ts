@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { Argument, Command, Option } from 'commander';
+import { Argument, Command, Option } from './commander.js';
 
 /**
  * `--help` without loading the commands (issue 16): the command modules import what their actions

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commander.js';
 import { isUpcatError } from '../errors.js';
 import { SITE_VERSION } from '../version.js';
 type Register = (program: Command) => void;

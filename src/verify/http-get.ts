@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type Https from 'node:https';
 import { UpcatError } from '../errors.js';
-import { loadHttps, untrustedCaHint } from '../https-client.js';
+import { loadHttps } from '../https-client.js';
+import { transportError } from './transport-error.js';
 
 /**
  * GETs for `upcat verify` over kept-alive connections with node:http (issue 16). The verifier
@@ -100,11 +101,5 @@ export function getBounded(
       return;
     }
     get(first, 0);
-  });
-}
-
-function transportError(url: string, err: Error): UpcatError {
-  return new UpcatError('integrity', `${url}: ${err.message}${untrustedCaHint(err)}`, {
-    cause: err,
   });
 }

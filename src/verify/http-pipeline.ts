@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { UpcatError } from '../errors.js';
+import { transportError } from './transport-error.js';
 
 /**
  * Pipelined HTTP/1.1 GETs for `upcat verify` over plain http (issue 16). The verifier asks for
@@ -16,7 +17,8 @@ import { UpcatError } from '../errors.js';
  * delimited body, a longer body, a connection that breaks) sends that request, and for a
  * connection that cannot go on every request still waiting on it, to `getBounded`, which asks
  * again with node:http and gives the answer or the error it always gave. GETs are safe to ask
- * twice.
+ * twice. A connection that cannot be made at all fails its requests with node:http's error
+ * (transport-error.ts) without asking again.
  */
 const CONNECTIONS = 2;
 /** The longest head read before giving up on a connection (node:http's default is 16 KiB). */
@@ -60,6 +62,7 @@ class Connection {
   /** The head of the answer being read: its status and body length. */
   private head: { status: number; length: number; close: boolean } | undefined;
   private done = false;
+  private connected = false;
 
   constructor(
     private readonly origin: Origin,
@@ -68,8 +71,9 @@ class Connection {
     this.socket = net.connect({ host: origin.hostname, port: origin.port });
     this.socket.setNoDelay(true);
     this.socket.setTimeout(timeoutMs);
+    this.socket.on('connect', () => (this.connected = true));
     this.socket.on('data', (chunk: Buffer) => this.read(chunk));
-    this.socket.on('error', () => this.abandon());
+    this.socket.on('error', (err) => (this.connected ? this.abandon() : this.unreachable(err)));
     this.socket.on('close', () => this.abandon());
     this.socket.on('timeout', () => this.timedOut(timeoutMs));
   }
@@ -155,24 +159,35 @@ class Connection {
   }
 
   private timedOut(timeoutMs: number): void {
-    if (this.done) return;
-    this.done = true;
-    this.socket.destroy();
-    this.origin.drop(this);
-    for (const p of [...this.waiting, ...this.unwritten])
+    for (const p of this.close())
       p.reject(new UpcatError('integrity', `${p.url}: no answer within ${timeoutMs} ms`));
+  }
+
+  /**
+   * The connection was never made (refused, no route, a name that does not resolve): node:http
+   * would fail the same way, so every request waiting on it fails now with the error it would
+   * give, and node:http is not loaded for nothing (issue 16: a verify against a server that is
+   * down loaded it only to be refused again).
+   */
+  private unreachable(err: Error): void {
+    for (const p of this.close()) p.reject(transportError(p.url, err));
   }
 
   /** The connection cannot go on: what it still owes is asked again over node:http. */
   abandon(): void {
-    if (this.done) return;
+    this.close().forEach(fallBack);
+  }
+
+  /** Closes the connection once: what it still owed then, or nothing when it was closed already. */
+  private close(): Pending[] {
+    if (this.done) return [];
     this.done = true;
     this.socket.destroy();
     this.origin.drop(this);
     const owed = [...this.waiting, ...this.unwritten];
     this.waiting.length = 0;
     this.unwritten = [];
-    owed.forEach(fallBack);
+    return owed;
   }
 }
 

@@ -35,6 +35,11 @@ dbTest(
       signaturesChecked: 2,
       problems: [],
     });
+    // tuf-js's own diagnostic log still answers DEBUG, though the build leaves the package it logs
+    // through out of its bundle until DEBUG asks for it (scripts/build-dist.mjs).
+    const logged = await runCli(['verify', '--json'], { ...env, DEBUG: 'tuf:*' });
+    t.is(logged.code, 0, logged.stderr);
+    t.regex(logged.stderr, /tuf:cache (READ|WRITE) /);
 
     // Arbitrary installation: another payload's bytes put in place of the first.
     const sha = first?.sha256 ?? '';

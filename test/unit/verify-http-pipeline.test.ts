@@ -1,7 +1,8 @@
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import test from 'ava';
 import { UpcatError } from '../../src/errors.js';
+import { getBounded } from '../../src/verify/http-get.js';
 import { pipelinedGet } from '../../src/verify/http-pipeline.js';
 
 /**
@@ -149,4 +150,51 @@ test('pipelined GETs: a 4xx with a length is the status error node:http gives, a
   } finally {
     await s.close();
   }
+});
+
+test('a server that cannot be reached: each waiting request fails as node:http fails it, asked once', async (t) => {
+  // A port that was just listened on and closed: nothing listens there now.
+  const probe = http.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const base = `http://127.0.0.1:${port}`;
+
+  const connect = net.Socket.prototype.connect;
+  let connects = 0;
+  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+    connects++;
+    return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
+  } as typeof connect;
+  let outcomes: PromiseSettledResult<Buffer>[];
+  try {
+    outcomes = await Promise.allSettled(
+      ['/tuf/1.root.json', '/tuf/timestamp.json'].map((p) =>
+        pipelinedGet(`${base}${p}`, 1024, p, TIMEOUT),
+      ),
+    );
+  } finally {
+    net.Socket.prototype.connect = connect;
+  }
+  // One connection each (the pipeline opens two per server), and neither asked again over
+  // node:http, which would have made four.
+  t.is(connects, 2);
+  const viaHttp = await getBounded(`${base}/tuf/1.root.json`, 1024, 'root', TIMEOUT).then(
+    () => undefined,
+    (err: unknown) => err as UpcatError,
+  );
+  t.truthy(viaHttp);
+  for (const [i, outcome] of outcomes.entries()) {
+    t.is(outcome.status, 'rejected');
+    const err = (outcome as PromiseRejectedResult).reason as UpcatError;
+    t.true(err instanceof UpcatError);
+    t.is(err.code, 'integrity');
+    t.is(
+      err.message,
+      i === 0
+        ? (viaHttp?.message ?? '')
+        : `${base}/tuf/timestamp.json: connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
+  }
+  t.regex(viaHttp?.message ?? '', /: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
 });

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommanderError, Option, type Command } from 'commander';
+import { CommanderError, Option, type Command } from '../commander.js';
 import type { AgentOptions, CycleReport } from '../../agent/cycle.js';
 import { parsePropertyFlags } from '../../agent/properties.js';
 import { DEFAULT_UNIT_DIR, SERVICE_STATE_DIR } from '../../agent/service-unit.js';

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import { UpcatError } from '../../errors.js';
 import type { DeploymentView } from '../../site/deployments.js';
 import { ACTIONS } from '../../site/vocabulary.js';

@@ -6,11 +6,7 @@ import type {
   RevisionReport,
   StaleClient,
 } from '../../site/reports.js';
-import {
-  parseHistoryQuery,
-  revisionHistory,
-  type HistoryPoint,
-} from '../../site/report-history.js';
+import type { HistoryPoint } from '../../site/report-history.js';
 import { reportCsv, type ReportKind, type ReportRow } from '../../site/report-csv.js';
 import { output } from '../context.js';
 import { localOrRemote, remoteOptions, type RemoteOptions } from '../remote.js';
@@ -124,6 +120,9 @@ export function registerReport(program: Command): void {
         bucket: opts.bucket,
         since: opts.since,
       };
+      // Only here: the module brings the revisions report's evidence queries (and node:crypto),
+      // which the other reports would load for nothing.
+      const { parseHistoryQuery, revisionHistory } = await import('../../site/report-history.js');
       const query = parseHistoryQuery(raw);
       const rows = await localOrRemote(
         cmd,

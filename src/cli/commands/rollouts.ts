@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import { UpcatError } from '../../errors.js';
 import type { RolloutView } from '../../site/rollouts-model.js';
 import { parseRolloutId, ROLLOUT_ACTIONS, ROLLOUT_STATUSES } from '../../site/vocabulary.js';
