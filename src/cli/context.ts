@@ -1,7 +1,6 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Site } from '../app.js';
-import { auditSource } from '../storage/catalog-repo.js';
 
 /** Options every command accepts (declared on the root program). */
 export interface GlobalOptions {
@@ -16,9 +15,13 @@ export function globalOptions(cmd: Command): GlobalOptions {
 /** Opens the site for one command and always closes it, so the process can exit promptly. */
 export async function withSite<T>(cmd: Command, fn: (site: Site) => Promise<T>): Promise<T> {
   const opts = globalOptions(cmd);
-  // Loaded here, not at the top: commands that never open a site (package, agent, --help) skip
-  // the database drivers, forge and the services (see COMMANDS in main.ts).
-  const { openSite } = await import('../app.js');
+  // Loaded here, not at the top: commands that never open a site (package, agent, --help, and
+  // every command given --server) skip the database drivers, forge and the services (see
+  // COMMANDS in main.ts).
+  const [{ openSite }, { auditSource }] = await Promise.all([
+    import('../app.js'),
+    import('../storage/catalog-repo.js'),
+  ]);
   const site = await openSite({
     home: opts.home,
     logLevel: opts.verbose === true ? 'debug' : 'warn',
