@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -46,8 +45,6 @@ export function renderUnit(spec: UnitSpec): string {
   ].join('\n');
 }
 
-const run = promisify(execFile);
-
 /** Writes the unit as `<unitDir>/<name>`, reloads systemd and enables and starts it; root only. */
 export async function installUnit(
   unit: string,
@@ -62,6 +59,9 @@ export async function installUnit(
     );
   const file = path.join(unitDir, name);
   await writeFile(file, unit, { mode: 0o644 });
+  // Loaded here: every `upcat agent` command reads this module's constants, and node:child_process
+  // was a twentieth of `agent status`'s start (issue 16).
+  const run = promisify((await import('node:child_process')).execFile);
   await run('systemctl', ['daemon-reload']);
   await run('systemctl', ['enable', '--now', name]);
   return file;
