@@ -8,6 +8,11 @@
  * Target: upcat at least 0.6 of nginx's rate (judged against nginx with 1 worker; issue 16, was 0.5
  * in issue 3).
  *
+ * A third reference, not judged: node:http alone (NODE_HTTP_ALONE), the least a Node process can
+ * do per 304 (the file's bytes and ETag in memory, one header compared). How near upcat comes to
+ * it says what is left in upcat's own path; how near it comes to nginx says what this machine
+ * gives Node's HTTP server against nginx, which no change to upcat's path can exceed (round ten).
+ *
  * Installs Debian's nginx-light and wrk when absent (apt-get). Loopback only; every run is
  * bounded (BENCH_WRK_SECONDS, default 10 s; BENCH_RUNS rounds, default 3).
  * Run: npm run build && node --import tsx bench/timestamp-304.ts
@@ -26,6 +31,30 @@ const CONNECTIONS = 50;
 const WARMUP_SECONDS = 2;
 const TARGET_RATIO = 0.6;
 const PATH = '/tuf/timestamp.json';
+
+/**
+ * node:http and nothing else answering conditional GETs of one file: argv[1] the file, argv[2]
+ * the port. The ETag is nginx's form (mtime-size in hex); `Cache-Control` as upcat and nginx send.
+ */
+const NODE_HTTP_ALONE = `
+const http = require('node:http');
+const fs = require('node:fs');
+const [file, port] = process.argv.slice(1);
+const body = fs.readFileSync(file);
+const st = fs.statSync(file);
+const etag = '"' + Math.floor(st.mtimeMs / 1000).toString(16) + '-' + st.size.toString(16) + '"';
+http.createServer((req, res) => {
+  if (req.url !== '${PATH}') return res.writeHead(404).end();
+  if (req.headers['if-none-match'] === etag)
+    return res.writeHead(304, { ETag: etag, 'Cache-Control': 'no-cache' }).end();
+  res.writeHead(200, {
+    ETag: etag,
+    'Cache-Control': 'no-cache',
+    'Content-Type': 'application/json',
+    'Content-Length': body.length,
+  }).end(body);
+}).listen(Number(port), '127.0.0.1');
+`;
 
 interface WrkFigures {
   rps: number;
@@ -62,7 +91,8 @@ export async function run(): Promise<BenchResult> {
     const upcat = await startUpcat(children, env);
     const nginx1 = await startNginx(children, dir, home, 1);
     const nginx2 = await startNginx(children, dir, home, 2);
-    const contenders = [upcat, nginx1, nginx2];
+    const alone = await startNodeHttpAlone(children, tufFile);
+    const contenders = [upcat, nginx1, nginx2, alone];
     for (let round = 0; round < ROUNDS; round++) {
       for (const c of contenders) {
         await wrk(c, WARMUP_SECONDS);
@@ -77,19 +107,24 @@ export async function run(): Promise<BenchResult> {
       if ((await conditionalStatus(c)) !== 304)
         throw new Error(`${c.name}: timestamp.json changed during the run`);
     }
-    return result(upcat, nginx1, nginx2);
+    return result(upcat, nginx1, nginx2, alone);
   } finally {
     await children.stopAll();
   }
 }
 
-function result(upcat: Contender, nginx1: Contender, nginx2: Contender): BenchResult {
+function result(
+  upcat: Contender,
+  nginx1: Contender,
+  nginx2: Contender,
+  alone: Contender,
+): BenchResult {
   const rps = (c: Contender): number => median(c.runs.map((r) => r.rps));
   const p99 = (c: Contender): number => median(c.runs.map((r) => r.p99Ms));
   const p50 = (c: Contender): number => median(c.runs.map((r) => r.p50Ms));
   const errors = (c: Contender): number => c.runs.reduce((n, r) => n + r.errors, 0);
   const figures: Record<string, number | string> = {};
-  for (const c of [upcat, nginx1, nginx2]) {
+  for (const c of [upcat, nginx1, nginx2, alone]) {
     figures[`${c.name} req/s (median)`] = Math.round(rps(c));
     figures[`${c.name} p50 / p99 ms (median)`] = `${p50(c)} / ${p99(c)}`;
     figures[`${c.name} req/s (all)`] = c.runs.map((r) => Math.round(r.rps)).join(' ');
@@ -101,6 +136,9 @@ function result(upcat: Contender, nginx1: Contender, nginx2: Contender): BenchRe
   const ratio1 = rps(upcat) / rps(nginx1);
   const ratio2 = rps(upcat) / rps(nginx2);
   figures['upcat / nginx (2 workers)'] = Math.round(ratio2 * 100) / 100;
+  figures['upcat / node:http alone'] = Math.round((rps(upcat) / rps(alone)) * 100) / 100;
+  figures['node:http alone / nginx (1 worker)'] =
+    Math.round((rps(alone) / rps(nginx1)) * 100) / 100;
   figures['wrk'] =
     `${THREADS} threads, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds`;
   return {
@@ -146,6 +184,17 @@ async function startUpcat(children: Children, env: NodeJS.ProcessEnv): Promise<C
     env,
   );
   return contender('upcat serve', `http://127.0.0.1:${port}`, child.pid ?? 0);
+}
+
+async function startNodeHttpAlone(children: Children, file: string): Promise<Contender> {
+  const port = await freePort();
+  const child = children.start(
+    'node:http alone',
+    process.execPath,
+    ['-e', NODE_HTTP_ALONE, file, String(port)],
+    process.env,
+  );
+  return contender('node:http alone', `http://127.0.0.1:${port}`, child.pid ?? 0);
 }
 
 /** An unprivileged nginx with its own prefix and config under bench/.work/, in the foreground. */
