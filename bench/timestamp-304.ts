@@ -175,26 +175,34 @@ async function onPath(cmd: string): Promise<boolean> {
   return false;
 }
 
-async function startUpcat(children: Children, env: NodeJS.ProcessEnv): Promise<Contender> {
-  const port = await freePort();
-  const child = children.start(
+function startUpcat(children: Children, env: NodeJS.ProcessEnv): Promise<Contender> {
+  return startNode(
+    children,
     'upcat serve',
-    process.execPath,
-    [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'],
+    (port) => [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'],
     env,
   );
-  return contender('upcat serve', `http://127.0.0.1:${port}`, child.pid ?? 0);
 }
 
-async function startNodeHttpAlone(children: Children, file: string): Promise<Contender> {
-  const port = await freePort();
-  const child = children.start(
+function startNodeHttpAlone(children: Children, file: string): Promise<Contender> {
+  return startNode(
+    children,
     'node:http alone',
-    process.execPath,
-    ['-e', NODE_HTTP_ALONE, file, String(port)],
+    (port) => ['-e', NODE_HTTP_ALONE, file, String(port)],
     process.env,
   );
-  return contender('node:http alone', `http://127.0.0.1:${port}`, child.pid ?? 0);
+}
+
+/** A Node process serving on a free loopback port, given to it by `args`. */
+async function startNode(
+  children: Children,
+  name: string,
+  args: (port: number) => string[],
+  env: NodeJS.ProcessEnv,
+): Promise<Contender> {
+  const port = await freePort();
+  const child = children.start(name, process.execPath, args(port), env);
+  return contender(name, `http://127.0.0.1:${port}`, child.pid ?? 0);
 }
 
 /** An unprivileged nginx with its own prefix and config under bench/.work/, in the foreground. */
