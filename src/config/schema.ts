@@ -74,6 +74,12 @@ export const configSchema = z
          * Changes made through one are seen by the others at their next request (change-board.ts).
          */
         workers: z.number().int().min(1).max(64).default(1),
+        /**
+         * Answer up-to-date clients' checks of timestamp.json and root.json (304) on the
+         * connection, before node:http parses them (server/metadata-front.ts); plain HTTP only.
+         * Off, node:http answers them as every other request.
+         */
+        metadataFront: z.boolean().default(true),
         /** Clients whose nothing-new sync is answered from memory (about 150 bytes each); 0 turns it off. */
         syncCacheClients: z.number().int().min(0).max(10_000_000).default(1_000_000),
         /**

@@ -164,6 +164,14 @@ export class ServerMetrics {
     };
   }
 
+  /**
+   * A request answered on the connection itself, before node:http parsed it (metadata-front.ts):
+   * timed from when its bytes were read.
+   */
+  answeredOnSocket(method: string, route: string, code: number, started: number): void {
+    this.observe(method, route, code, started);
+  }
+
   private observe(method: string, route: string, code: number | string, started: number): void {
     this.duration.observe(
       METHODS.has(method) ? method : 'other',

@@ -10,7 +10,7 @@ import { FileMetadataStore, type MetadataStore } from '../signing/tuf-store.js';
 /** The TUF files that change in place; every other metadata name is versioned and immutable. */
 export const MUTABLE_FILES = new Set(['timestamp.json', 'root.json']);
 
-interface Entry {
+export interface Entry {
   /** What identifies this version of the file: inode, size and mtime, or the row's stamp. */
   stamp: string;
   etag: string;
@@ -79,8 +79,8 @@ export class MutableMetadata {
       );
       return;
     }
-    const entry = db !== undefined ? this.fromRows(db, file) : this.load(file);
-    if (entry === undefined) {
+    const entry = this.current(file);
+    if (entry === undefined || entry === 'unread') {
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'not_found', message: `no TUF metadata ${file}` } }));
       return;
@@ -92,6 +92,16 @@ export class MutableMetadata {
     }
     res.writeHead(200, entry.headers200);
     res.end(req.method === 'HEAD' ? undefined : entry.body);
+  }
+
+  /**
+   * The file's version that serve() answers with now: undefined when there is none, `unread`
+   * while the database store has not read its rows yet (metadata-front.ts answers neither).
+   */
+  current(file: string): Entry | undefined | 'unread' {
+    const db = this.db;
+    if (db === undefined) return this.load(file);
+    return this.dbReady ? this.fromRows(db, file) : 'unread';
   }
 
   /**
@@ -161,7 +171,7 @@ export class MutableMetadata {
 }
 
 /** RFC 9110 §13.1.2: If-None-Match is `*` or a list of entity tags (weak comparison). */
-function matches(header: string | undefined, etag: string): boolean {
+export function matches(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   if (header === etag) return true; // the common case: a client sends back exactly what it got
   if (header.trim() === '*') return true;
@@ -175,11 +185,11 @@ function matches(header: string | undefined, etag: string): boolean {
  * `performance.now()` at which it arrived.
  */
 export function withMetadataFastPath(
-  dir: string | MetadataStore,
+  source: string | MetadataStore | MutableMetadata,
   next: (req: IncomingMessage, res: ServerResponse) => void,
   answered?: (req: IncomingMessage, res: ServerResponse, started: number) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const metadata = new MutableMetadata(dir);
+  const metadata = source instanceof MutableMetadata ? source : new MutableMetadata(source);
   return (req, res) => {
     const url = req.url ?? '';
     if ((req.method === 'GET' || req.method === 'HEAD') && url.startsWith('/tuf/')) {

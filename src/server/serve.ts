@@ -6,7 +6,8 @@ import type { Site } from '../app.js';
 import { loadServerTls } from '../signing/server-tls.js';
 import { createApp } from './app.js';
 import { ServerMetrics } from './metrics.js';
-import { withMetadataFastPath } from './mutable-metadata.js';
+import { MetadataFront } from './metadata-front.js';
+import { MutableMetadata, withMetadataFastPath } from './mutable-metadata.js';
 import { TufRefresher } from '../signing/tuf-refresh-lease.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { warmWuspComputers } from '../windows/wusp/index.js';
@@ -81,8 +82,9 @@ export async function startServer(
   // Uploads are hashed off the event loop, which stays free for the network and other requests.
   site.pool.hashOffThread();
   const express = createApp(site, metrics);
+  const metadata = new MutableMetadata(site.metadata);
   const app = withMetadataFastPath(
-    site.metadata,
+    metadata,
     (req, res) => {
       const started = performance.now();
       if (site.syncFast.handle(req, res)) metrics.answeredEarly('/v1/sync', req, res, started);
@@ -91,6 +93,12 @@ export async function startServer(
     (req, res, started) => metrics.answeredEarly('/tuf/:file', req, res, started),
   );
   const server = http.createServer(app);
+  // Up-to-date clients' checks answered before node:http (metadata-front.ts); plain HTTP only.
+  const front = site.config.server.metadataFront
+    ? new MetadataFront(server, metadata, (method, route, code, started) =>
+        metrics.answeredOnSocket(method, route, code, started),
+      )
+    : undefined;
   const stopBackground = async (): Promise<void> => {
     if (refresher !== undefined) clearInterval(refresher.timer);
     await refresher?.lease.release().catch(() => undefined);
@@ -105,6 +113,7 @@ export async function startServer(
     secure = await listenSecure(site, app, opts);
   } catch (err) {
     // A port in use, say: what started above must not keep the process alive.
+    front?.destroyAll();
     server.close();
     await stopBackground();
     throw err;
@@ -116,7 +125,7 @@ export async function startServer(
       await stopBackground();
       const timeoutMs = site.config.server.shutdownTimeoutMs;
       await Promise.all([
-        closeGracefully(server, timeoutMs),
+        closeGracefully(server, timeoutMs, front),
         ...(secure === undefined ? [] : [closeGracefully(secure.server, timeoutMs)]),
       ]);
     })();
@@ -204,15 +213,25 @@ export function idleTimeoutOnClients(server: http.Server, idleMs: number): void 
 }
 
 /** Stops accepting connections, lets requests in flight finish (up to the timeout), closes. */
-function closeGracefully(server: http.Server, timeoutMs: number): Promise<void> {
+function closeGracefully(
+  server: http.Server,
+  timeoutMs: number,
+  front?: MetadataFront,
+): Promise<void> {
   return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    const timer = setTimeout(() => {
+      server.closeAllConnections();
+      front?.destroyAll();
+    }, timeoutMs);
     timer.unref();
     server.close(() => {
       clearTimeout(timer);
+      front?.destroyAll();
       resolve();
     });
     server.closeIdleConnections();
+    // node:http does not know the connections the front holds: they would keep close() waiting.
+    front?.close();
   });
 }
 

@@ -1,0 +1,480 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Duplex } from 'node:stream';
+import test from 'ava';
+import { MetadataFront } from '../../src/server/metadata-front.js';
+import { MutableMetadata, withMetadataFastPath } from '../../src/server/mutable-metadata.js';
+import { startServer } from '../../src/server/serve.js';
+import { DatabaseMetadataStore } from '../../src/signing/tuf-store-db.js';
+import { dbTest } from '../helpers/site.js';
+
+/**
+ * The metadata front (issue 16) answers up-to-date checks on the connection and hands everything
+ * else to node:http. Each exchange below is sent, byte for byte, to two servers that differ only
+ * in the front: what comes back must be the same (Date aside), including for requests built to
+ * make two HTTP readers disagree about where a request ends. Behind the fast paths is an echo
+ * handler, so a request node:http read is visible in the answers.
+ */
+
+interface Pair {
+  withFront: http.Server;
+  without: http.Server;
+  front: MetadataFront;
+  /** Requests the front answered itself. */
+  answered: number;
+  dir: string;
+  etag: string;
+  rootEtag: string;
+}
+
+/** What node:http read, as the answer's body: method, target, If-None-Match, body length. */
+function echo(req: http.IncomingMessage, res: http.ServerResponse): void {
+  let body = 0;
+  req.on('data', (chunk: Buffer) => (body += chunk.length));
+  req.on('end', () => {
+    const text = JSON.stringify({
+      method: req.method,
+      url: req.url,
+      inm: req.headers['if-none-match'] ?? null,
+      body,
+    });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': text.length });
+    res.end(text);
+  });
+}
+
+function listen(server: http.Server): Promise<number> {
+  // As serve.ts sets them.
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
+}
+
+async function pair(): Promise<Pair & { ports: [number, number] }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-front-'));
+  await writeFile(path.join(dir, 'timestamp.json'), '{"signed":{"version":1}}');
+  await writeFile(path.join(dir, 'root.json'), '{"signed":{"version":7}}');
+  const a = new MutableMetadata(dir);
+  const withFront = http.createServer(withMetadataFastPath(a, echo));
+  const p: Partial<Pair> = { answered: 0, dir };
+  const front = new MetadataFront(withFront, a, () => (p.answered = (p.answered ?? 0) + 1));
+  const without = http.createServer(withMetadataFastPath(new MutableMetadata(dir), echo));
+  const ports: [number, number] = [await listen(withFront), await listen(without)];
+  const etagOf = async (file: string): Promise<string> => {
+    const res = await fetch(`http://127.0.0.1:${ports[1]}/tuf/${file}`);
+    await res.arrayBuffer();
+    return res.headers.get('etag') ?? '';
+  };
+  return Object.assign(p, {
+    withFront,
+    without,
+    front,
+    etag: await etagOf('timestamp.json'),
+    rootEtag: await etagOf('root.json'),
+    ports,
+  }) as Pair & { ports: [number, number] };
+}
+
+async function stop(p: Pair): Promise<void> {
+  p.front.close();
+  p.front.destroyAll();
+  p.withFront.closeAllConnections();
+  p.without.closeAllConnections();
+  await Promise.all([
+    new Promise((r) => p.withFront.close(r)),
+    new Promise((r) => p.without.close(r)),
+  ]);
+  await rm(p.dir, { recursive: true, force: true });
+}
+
+/**
+ * Sends each chunk (40 ms apart, so that each is its own read), then closes the sending side, and
+ * reads until the server closes (or 3 s pass). Dates are blanked: they are the only field that
+ * may differ between two answers.
+ */
+function exchange(port: number, chunks: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const socket = net.connect(port, '127.0.0.1');
+    const timer = setTimeout(() => socket.destroy(), 3000);
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (got += d));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(got.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n'));
+    });
+    socket.on('connect', async () => {
+      for (const [i, chunk] of chunks.entries()) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 40));
+        socket.write(chunk, 'latin1');
+      }
+      socket.end();
+    });
+  });
+}
+
+const check = (etag: string, file = 'timestamp.json', extra = ''): string =>
+  `GET /tuf/${file} HTTP/1.1\r\nHost: site\r\nIf-None-Match: ${etag}\r\n${extra}\r\n`;
+
+const OTHER = 'GET /v1/site HTTP/1.1\r\nHost: site\r\n\r\n';
+
+/** Each case: its name, the chunks it sends, and how many answers the front gives itself. */
+function cases(etag: string, rootEtag: string): [string, string[], number][] {
+  const c = check(etag);
+  const half = Math.floor(c.length / 2);
+  return [
+    ['one check', [c], 1],
+    ['three checks pipelined', [c + c + c], 3],
+    ['root.json', [check(rootEtag, 'root.json')], 1],
+    ['If-None-Match: *', [check('*')], 1],
+    ['a weak ETag in a list', [check(`"x", W/${etag}`)], 1],
+    ['a check, another request, a check: node:http from the second on', [c + OTHER + c], 1],
+    ['a stale ETag: 200 with the file', [check('"stale"') + c], 0],
+    ['no If-None-Match', [`GET /tuf/timestamp.json HTTP/1.1\r\nHost: site\r\n\r\n`], 0],
+    [
+      'HEAD',
+      [`HEAD /tuf/timestamp.json HTTP/1.1\r\nHost: site\r\nIf-None-Match: ${etag}\r\n\r\n`],
+      0,
+    ],
+    [
+      'a query string',
+      [`GET /tuf/timestamp.json?x=1 HTTP/1.1\r\nHost: s\r\nIf-None-Match: ${etag}\r\n\r\n`],
+      0,
+    ],
+    [
+      'HTTP/1.0',
+      [`GET /tuf/timestamp.json HTTP/1.0\r\nHost: s\r\nIf-None-Match: ${etag}\r\n\r\n`],
+      0,
+    ],
+    [
+      'Connection: close, then a check that must not be answered',
+      [check(etag, 'timestamp.json', 'Connection: close\r\n') + c],
+      0,
+    ],
+    ['a check cut in two reads', [c.slice(0, half), c.slice(half)], 0],
+    ['a check, then half of one', [c + c.slice(0, half), c.slice(half)], 1],
+    [
+      'a body hiding a check (Content-Length)',
+      [check(etag, 'timestamp.json', `Content-Length: ${c.length}\r\n`) + c],
+      0,
+    ],
+    [
+      'a chunked body hiding a check',
+      [
+        check(etag, 'timestamp.json', 'Transfer-Encoding: chunked\r\n') +
+          `${c.length.toString(16)}\r\n${c}\r\n0\r\n\r\n` +
+          c,
+      ],
+      0,
+    ],
+    [
+      'Content-Length and Transfer-Encoding together',
+      [
+        check(etag, 'timestamp.json', `Content-Length: 4\r\nTransfer-Encoding: chunked\r\n`) +
+          `0\r\n\r\n` +
+          c,
+      ],
+      0,
+    ],
+    [
+      'Transfer-Encoding after an obs-fold',
+      [check(etag, 'timestamp.json', `X: a\r\n Transfer-Encoding: chunked\r\n`) + `0\r\n\r\n` + c],
+      0,
+    ],
+    [
+      'a bare LF before Content-Length',
+      [
+        `GET /tuf/timestamp.json HTTP/1.1\r\nHost: s\nContent-Length: 5\r\nIf-None-Match: ${etag}\r\n\r\nhello` +
+          c,
+      ],
+      0,
+    ],
+    ['two Hosts', [check(etag, 'timestamp.json', 'Host: other\r\n')], 0],
+    ['no Host', [`GET /tuf/timestamp.json HTTP/1.1\r\nIf-None-Match: ${etag}\r\n\r\n`], 0],
+    ['Expect: 100-continue', [check(etag, 'timestamp.json', 'Expect: 100-continue\r\n')], 0],
+    ['not HTTP', ['HELLO\r\n\r\n'], 0],
+    [
+      'a head over 8 KiB (node:http takes 16)',
+      [check(etag, 'timestamp.json', `X-Pad: ${'p'.repeat(9000)}\r\n`)],
+      0,
+    ],
+    ['obs-text in another field', [check(etag, 'timestamp.json', 'X-Name: caf\xe9\r\n')], 1],
+  ];
+}
+
+test('the same bytes get the same answers with the front as without it (Date aside)', async (t) => {
+  const p = await pair();
+  try {
+    for (const [name, chunks, byFront] of cases(p.etag, p.rootEtag)) {
+      const before = p.answered;
+      const [got, expected] = await Promise.all([
+        exchange(p.ports[0], chunks),
+        exchange(p.ports[1], chunks),
+      ]);
+      t.is(got, expected, name);
+      t.is(p.answered - before, byFront, `${name}: answered by the front`);
+    }
+    // The cases are answered as intended: a check is a 304, and a hidden check is not answered.
+    const [one, smuggled] = await Promise.all([
+      exchange(p.ports[0], [check(p.etag)]),
+      exchange(p.ports[0], [
+        check(p.etag, 'timestamp.json', 'Content-Length: 10\r\n') + '0123456789',
+      ]),
+    ]);
+    t.regex(one, /^HTTP\/1\.1 304 Not Modified\r\n/);
+    t.true(one.includes(`ETag: ${p.etag}\r\n`));
+    t.is(smuggled.match(/HTTP\/1\.1/g)?.length, 1);
+  } finally {
+    await stop(p);
+  }
+});
+
+test('a new timestamp.json renamed in: the old ETag is answered 200 by node:http, the new one 304 by the front', async (t) => {
+  const p = await pair();
+  try {
+    const next = path.join(p.dir, 'timestamp.json.new');
+    await writeFile(next, '{"signed":{"version":2}}');
+    await rename(next, path.join(p.dir, 'timestamp.json'));
+    const stale = await exchange(p.ports[0], [check(p.etag)]);
+    t.regex(stale, /^HTTP\/1\.1 200 OK\r\n/);
+    t.true(stale.endsWith('{"signed":{"version":2}}'));
+    const etag = /\r\nETag: ([^\r]+)\r\n/.exec(stale)?.[1] ?? '';
+    t.not(etag, p.etag);
+    const before = p.answered;
+    t.regex(await exchange(p.ports[0], [check(etag)]), /^HTTP\/1\.1 304 /);
+    t.is(p.answered - before, 1);
+  } finally {
+    await stop(p);
+  }
+});
+
+test('a client that sends 20,000 checks at once gets every answer, in order, across the hand-over', async (t) => {
+  const p = await pair();
+  try {
+    const n = 20_000;
+    const answers = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      const socket = net.connect(p.ports[0], '127.0.0.1', () => {
+        socket.pause(); // not read for a while: the server's writes back up
+        socket.write(check(p.etag).repeat(n), 'latin1');
+        setTimeout(() => socket.resume(), 300);
+      });
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => {
+        got += d;
+        if (got.split('304 Not Modified').length - 1 === n) {
+          socket.end();
+          resolve(got);
+        }
+      });
+      socket.on('error', reject);
+      setTimeout(() => resolve(got), 10_000);
+    });
+    t.is(answers.split('HTTP/1.1 304 Not Modified\r\n').length - 1, n);
+    // The front answers until a read ends inside a request; node:http answers the rest.
+    t.true(p.answered > 0 && p.answered < n, `${p.answered} answered by the front`);
+  } finally {
+    await stop(p);
+  }
+});
+
+test('a client that does not read its answers is not read further until it does', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-front-'));
+  try {
+    await writeFile(path.join(dir, 'timestamp.json'), '{"signed":{"version":1}}');
+    const metadata = new MutableMetadata(dir);
+    const server = http.createServer();
+    let answered = 0;
+    const front = new MetadataFront(server, metadata, () => answered++);
+    const etag = `"${createHash('sha256').update('{"signed":{"version":1}}').digest('hex').slice(0, 32)}"`;
+    // A connection whose sent bytes stay unacknowledged until `flush` is called.
+    const waiting: (() => void)[] = [];
+    let sent = '';
+    const socket = new Duplex({
+      writableHighWaterMark: 1,
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        sent += chunk.toString('latin1');
+        waiting.push(() => done());
+      },
+    });
+    server.emit('connection', socket);
+    socket.push(Buffer.from(check(etag)));
+    await new Promise((r) => setImmediate(r));
+    t.is(answered, 1);
+    t.true(socket.isPaused(), 'the front stops reading while its answer is not taken');
+    socket.push(Buffer.from(check(etag)));
+    await new Promise((r) => setImmediate(r));
+    t.is(answered, 1, 'nothing read while the answer waits');
+    waiting.shift()?.();
+    await new Promise((r) => setImmediate(r));
+    t.is(answered, 2, 'read again once drained');
+    t.is(sent.split('304 Not Modified').length - 1, 2);
+    front.destroyAll();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a held connection is closed after keepAliveTimeout idle, and by close()', async (t) => {
+  const p = await pair();
+  try {
+    p.withFront.keepAliveTimeout = 300;
+    const closedAfter = (): Promise<{ ms: number; got: string }> =>
+      new Promise((resolve) => {
+        const started = Date.now();
+        let got = '';
+        const socket = net.connect(p.ports[0], '127.0.0.1', () => socket.write(check(p.etag)));
+        socket.setEncoding('latin1');
+        socket.on('data', (d: string) => (got += d));
+        socket.on('close', () => resolve({ ms: Date.now() - started, got }));
+        setTimeout(() => socket.destroy(), 5000);
+      });
+    const idle = await closedAfter();
+    t.regex(idle.got, /Keep-Alive: timeout=0\r\n/); // floor(300 ms): as node:http writes it
+    t.true(idle.ms >= 300 && idle.ms < 4000, `closed after ${idle.ms} ms`);
+    t.is(p.front.size, 0);
+
+    p.withFront.keepAliveTimeout = 5_000;
+    const held = closedAfter();
+    await new Promise((r) => setTimeout(r, 200));
+    t.is(p.front.size, 1);
+    // What a graceful shutdown does (serve.ts closeGracefully): node:http's server.close() waits
+    // for the connections, and the front's close() ends those it holds.
+    const closed = new Promise((r) => p.withFront.close(r));
+    p.withFront.closeIdleConnections();
+    p.front.close();
+    await closed;
+    const { ms } = await held;
+    t.true(ms < 3000, `held connection closed after ${ms} ms`);
+    // A connection made after close() goes straight to node:http (none is made here: closed).
+    t.is(p.front.size, 0);
+  } finally {
+    p.front.destroyAll();
+    p.without.close();
+    await rm(p.dir, { recursive: true, force: true });
+  }
+});
+
+test('the front needs a bare node:http server: a second connection listener is refused', (t) => {
+  const server = http.createServer();
+  server.on('connection', () => undefined);
+  t.throws(() => new MetadataFront(server, new MutableMetadata(os.tmpdir())), {
+    message: /bare node:http server/,
+  });
+});
+
+/** `count` checks on one connection, answered; the connection is left open and returned. */
+function heldAfter(port: number, etag: string, count: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(check(etag).repeat(count)));
+    socket.setEncoding('latin1');
+    socket.on('error', reject);
+    socket.on('data', (d: string) => {
+      got += d;
+      if (got.split('HTTP/1.1 304 Not Modified\r\n').length - 1 === count) resolve(socket);
+    });
+  });
+}
+
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) =>
+    socket.closed ? resolve() : socket.once('close', () => resolve()),
+  );
+}
+
+async function etagOf(url: string): Promise<string> {
+  const res = await fetch(`${url}/tuf/timestamp.json`);
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`timestamp.json: ${res.status}`);
+  return res.headers.get('etag') ?? '';
+}
+
+/** The 304 count /metrics gives for /tuf/:file. */
+async function counted304(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line =
+    /^upcat_http_request_duration_seconds_count\{method="GET",route="\/tuf\/:file",code="304"\} (\d+)$/m.exec(
+      text,
+    );
+  return Number(line?.[1] ?? 0);
+}
+
+dbTest(
+  'upcat serve: checks answered on the connection are counted in /metrics, and a held connection does not hold up shutdown',
+  async (t, ctx) => {
+    // Were the held connection left to the shutdown's timeout or to its own idle timeout,
+    // close() would take a minute.
+    ctx.site.config.server.shutdownTimeoutMs = 60_000;
+    const running = await startServer(ctx.site, { host: '127.0.0.1', port: 0 });
+    running.server.keepAliveTimeout = 60_000;
+    let socket: net.Socket | undefined;
+    try {
+      const etag = await etagOf(running.url);
+      const port = (running.server.address() as net.AddressInfo).port;
+      const before = await counted304(running.url);
+      socket = await heldAfter(port, etag, 3);
+      t.is((await counted304(running.url)) - before, 3);
+      // The connection is idle and still open: close() ends it rather than waiting for it.
+      const started = Date.now();
+      await running.close();
+      await closed(socket);
+      t.true(Date.now() - started < 5_000, `closed after ${Date.now() - started} ms`);
+    } finally {
+      socket?.destroy();
+      await running.close();
+    }
+  },
+);
+
+dbTest(
+  'upcat serve with server.metadataFront off: node:http reads every connection, checks still 304',
+  async (t, ctx) => {
+    ctx.site.config.server.metadataFront = false;
+    const running = await startServer(ctx.site, { host: '127.0.0.1', port: 0 });
+    try {
+      const listeners = running.server.listeners('connection');
+      t.is(listeners.length, 1);
+      t.is((listeners[0] as { name: string }).name, 'connectionListener'); // node:http's own
+      const port = (running.server.address() as net.AddressInfo).port;
+      const socket = await heldAfter(port, await etagOf(running.url), 2);
+      socket.destroy();
+    } finally {
+      await running.close();
+    }
+  },
+);
+
+dbTest(
+  'the front over the database store: 304 from the current row, and a new row answered 200 at once',
+  async (t, ctx) => {
+    const store = new DatabaseMetadataStore(ctx.site.db, 60_000); // polls only when asked
+    const metadata = new MutableMetadata(store);
+    const server = http.createServer(withMetadataFastPath(metadata, echo));
+    let answered = 0;
+    const front = new MetadataFront(server, metadata, () => answered++);
+    const port = await listen(server);
+    try {
+      await store.write('timestamp.json', Buffer.from('{"signed":{"version":1}}'));
+      const etag = await etagOf(`http://127.0.0.1:${port}`); // node:http, after the rows were read
+      t.regex(await exchange(port, [check(etag)]), /^HTTP\/1\.1 304 /);
+      t.is(answered, 1);
+      await store.write('timestamp.json', Buffer.from('{"signed":{"version":2}}'));
+      t.regex(await exchange(port, [check(etag)]), /^HTTP\/1\.1 200 /);
+      t.is(answered, 1);
+    } finally {
+      front.destroyAll();
+      store.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  },
+);
