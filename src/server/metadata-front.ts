@@ -128,7 +128,7 @@ export class MetadataFront {
     let count = 0;
     while (pos < text.length) {
       const request = readSimpleGet(text, pos);
-      const head = request === undefined ? undefined : this.answerOf(request);
+      const head = request === undefined ? undefined : this.answerOrLeave(request);
       if (request === undefined || head === undefined) break;
       out += head;
       pos = request.end;
@@ -148,6 +148,18 @@ export class MetadataFront {
       });
     }
     return pos;
+  }
+
+  /**
+   * answerOf, where a file that cannot be read (a stat or read failing other than ENOENT) leaves
+   * the request to node:http, whose path meets the same error and answers it as before the front.
+   */
+  private answerOrLeave(request: SimpleGet): string | undefined {
+    try {
+      return this.answerOf(request);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The 304 for a request the front answers, or undefined when it is node:http's to answer. */

@@ -478,3 +478,37 @@ dbTest(
     }
   },
 );
+
+test('a file the front cannot read leaves the request to node:http, after the answers before it', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'upcat-front-'));
+  const body = '{"signed":{"version":1}}';
+  await writeFile(path.join(dir, 'timestamp.json'), body);
+  const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
+  /** Reads normally for the first request, then fails as an unreadable file would (EACCES). */
+  class FailingSecond extends MutableMetadata {
+    reads = 0;
+    override current(file: string): ReturnType<MutableMetadata['current']> {
+      if (++this.reads > 1) throw Object.assign(new Error('permission denied'), { code: 'EACCES' });
+      return super.current(file);
+    }
+  }
+  const server = http.createServer(echo);
+  let answered = 0;
+  const front = new MetadataFront(server, new FailingSecond(dir), () => answered++);
+  const port = await listen(server);
+  try {
+    const got = await exchange(port, [check(etag) + check(etag)]);
+    t.is(answered, 1);
+    t.regex(got, /^HTTP\/1\.1 304 Not Modified\r\n[^]*HTTP\/1\.1 200 OK\r\n/);
+    t.true(
+      got.endsWith(
+        `{"method":"GET","url":"/tuf/timestamp.json","inm":${JSON.stringify(etag)},"body":0}`,
+      ),
+    );
+  } finally {
+    front.destroyAll();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
