@@ -55,7 +55,7 @@ export class MetadataFront {
     this.sweep.unref();
   }
 
-  /** How many connections the front holds now (for tests and metrics). */
+  /** How many connections the front holds now (for tests). */
   get size(): number {
     return this.held.size;
   }
@@ -98,8 +98,7 @@ export class MetadataFront {
       // go back to the front of the socket's buffer, and node:http's listener starts to read
       // (adding its 'data' listener resumes the stream on the next tick, before any new read).
       release();
-      if (answered > 0) socket.unshift(chunk.subarray(answered));
-      else socket.unshift(chunk);
+      socket.unshift(chunk.subarray(answered));
       this.parse.call(this.server, socket);
     };
     // The client closed its side with nothing pending (every answer is written at once): close ours.
