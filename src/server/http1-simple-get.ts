@@ -1,3 +1,5 @@
+import { HARDWARE_ID_HEADER } from '../site/clones.js';
+
 /**
  * The one kind of HTTP/1.1 request the metadata front (metadata-front.ts) answers itself: a GET
  * with no body, whose every byte is read here by RFC 9112's grammar, strictly. Anything else,
@@ -14,6 +16,10 @@ export interface SimpleGet {
   target: string;
   /** If-None-Match's value, as sent (at most one field line of it). */
   ifNoneMatch: string | undefined;
+  /** Authorization's value (at most one field line of it). */
+  authorization: string | undefined;
+  /** Upcat-Hardware-Id's value (at most one field line of it; site/clones.ts). */
+  hardwareId: string | undefined;
   /** Where the next request starts: just past this one's empty line. */
   end: number;
 }
@@ -56,6 +62,8 @@ export function readSimpleGet(text: string, from: number): SimpleGet | undefined
   const fieldsEnd = headEnd + 2; // the CRLF of the last field line
   let hosts = 0;
   let ifNoneMatch: string | undefined;
+  let authorization: string | undefined;
+  let hardwareId: string | undefined;
   while (pos < fieldsEnd) {
     FIELD_LINE.lastIndex = pos;
     const field = FIELD_LINE.exec(text);
@@ -74,6 +82,16 @@ export function readSimpleGet(text: string, from: number): SimpleGet | undefined
         if (ifNoneMatch !== undefined) return undefined;
         ifNoneMatch = value;
         break;
+      // node:http keeps the first of two Authorization lines and joins two of any unknown
+      // field: whichever it does, two are left to it.
+      case 'authorization':
+        if (authorization !== undefined) return undefined;
+        authorization = value;
+        break;
+      case HARDWARE_ID_HEADER:
+        if (hardwareId !== undefined) return undefined;
+        hardwareId = value;
+        break;
       case 'connection':
         // `close` and connection options (and `upgrade`) change what happens after the answer.
         if (value.toLowerCase() !== 'keep-alive') return undefined;
@@ -89,5 +107,5 @@ export function readSimpleGet(text: string, from: number): SimpleGet | undefined
   // RFC 9112 §3.2: a server must answer 400 to a request with no Host or more than one; node:http
   // does (requireHostHeader), so those are left to it.
   if (pos !== fieldsEnd || hosts !== 1) return undefined;
-  return { target, ifNoneMatch, end: headEnd + 4 };
+  return { target, ifNoneMatch, authorization, hardwareId, end: headEnd + 4 };
 }

@@ -2,24 +2,46 @@ import type http from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { readSimpleGet, type SimpleGet } from './http1-simple-get.js';
-import { MUTABLE_FILES, matches, type Entry, type MutableMetadata } from './mutable-metadata.js';
 
 /** Told of each request answered here: what `ServerMetrics.answeredOnSocket` takes. */
 export type FrontAnswered = (method: string, route: string, code: number, started: number) => void;
 
 /**
- * An up-to-date client's check (a conditional GET of timestamp.json or root.json that is still
- * current) answered 304 on the connection itself, before node:http parses it (issue 16). Every
- * client asks this on every check, and node:http's own work per request (its request and
- * response objects, header handling) is most of the cost of the answer: on the round-ten
- * machines node:http by itself reached 0.46-0.78x nginx, below the 0.6x target on some.
+ * What the front writes for a request it answers: the status line and the answer's own header
+ * fields, each line ending in CRLF (the front adds Date and the connection fields after them, as
+ * node:http does), and the body, if any, as UTF-8 text.
+ */
+export interface FrontAnswer {
+  /** The route template Express would have matched, for /metrics. */
+  route: string;
+  code: number;
+  head: string;
+  body?: string;
+}
+
+/**
+ * One kind of request the front may answer (metadata-answer.ts, sync-answer.ts): the answer node:http's
+ * own path would give, or undefined to leave the request, and the connection, to node:http. It
+ * may throw: the request is then node:http's, whose path meets the same error.
+ */
+export type FrontAnswerer = (request: SimpleGet) => FrontAnswer | undefined;
+
+/**
+ * The commonest requests answered on the connection itself, before node:http parses them (issue
+ * 16): an up-to-date client's check (a conditional GET of timestamp.json or root.json that is
+ * still current, metadata-answer.ts) and a sync the sync fast path answers from memory
+ * (sync-answer.ts). Every client makes these on every cycle, and node:http's own work per
+ * request (its request and response objects, header handling) is most of the cost of such an
+ * answer: on the round-ten machines node:http by itself reached 0.46-0.78x nginx on the check,
+ * below the 0.6x target on some, and it was a fifth of a worker's time in a nothing-new sync.
  *
  * The front takes each new connection of one node:http server in place of node:http's own
  * connection listener, and reads what the client sends. While every request it reads is a
- * complete simple GET (http1-simple-get.ts) of one of those files with an If-None-Match that
- * matches, it answers them, with the same header fields node:http would send. At the first
- * request that is anything else (another path, a body, a request cut across two reads, a stale
- * ETag to be answered 200), it hands the connection to node:http for good: the bytes from that
+ * complete simple GET (http1-simple-get.ts) that one of its answerers answers, it writes those
+ * answers, with the same header fields node:http would send. At the first request that is
+ * anything else (another path, a body, a request cut across two reads, a stale ETag to be
+ * answered 200, a sync the fast path leaves to the database), it hands the connection to
+ * node:http for good: the bytes from that
  * request on are put back on the socket, untouched, and node:http's connection listener runs as
  * if the connection had just been accepted. So node:http sees exactly what the client sent, from
  * a request boundary, and everything but the 304 keeps node:http's behaviour, limits and errors.
@@ -33,7 +55,6 @@ export class MetadataFront {
   /** Connections still read by the front, with when each is closed if no request comes. */
   private readonly held = new Map<Socket, number>();
   private readonly sweep: NodeJS.Timeout;
-  private readonly heads = new WeakMap<Entry, string>();
   private closing = false;
   private date = '';
   private dateExpires = 0;
@@ -42,7 +63,7 @@ export class MetadataFront {
 
   constructor(
     private readonly server: http.Server,
-    private readonly metadata: MutableMetadata,
+    private readonly answerers: readonly FrontAnswerer[],
     private readonly answered?: FrontAnswered,
   ) {
     const listeners = server.listeners('connection');
@@ -124,21 +145,35 @@ export class MetadataFront {
     const text = chunk.toString('latin1'); // one character a byte: offsets are byte offsets
     let pos = 0;
     let out = '';
-    let count = 0;
+    /** Set once a body is not ASCII: what was written so far, as bytes. */
+    let parts: Buffer[] | undefined;
+    const answers: FrontAnswer[] = [];
     while (pos < text.length) {
       const request = readSimpleGet(text, pos);
-      const head = request === undefined ? undefined : this.answerOrLeave(request);
-      if (request === undefined || head === undefined) break;
-      out += head;
+      const answer = request === undefined ? undefined : this.answerOrLeave(request);
+      if (request === undefined || answer === undefined) break;
+      out += answer.head + this.connectionFields();
+      const body = answer.body;
+      if (body !== undefined) {
+        if (Buffer.byteLength(body) === body.length) out += body;
+        else {
+          parts ??= [];
+          parts.push(Buffer.from(out, 'latin1'), Buffer.from(body, 'utf8'));
+          out = '';
+        }
+      }
       pos = request.end;
-      count++;
+      answers.push(answer);
     }
-    if (count === 0) return 0;
-    const flushed = socket.write(out, 'latin1');
+    if (answers.length === 0) return 0;
+    const flushed =
+      parts === undefined
+        ? socket.write(out, 'latin1')
+        : socket.write(Buffer.concat([...parts, Buffer.from(out, 'latin1')]));
     const idleMs = this.server.keepAliveTimeout || this.server.timeout || 60_000;
     this.held.set(socket, Date.now() + idleMs);
     if (this.answered !== undefined)
-      for (let i = 0; i < count; i++) this.answered('GET', '/tuf/:file', 304, started);
+      for (const a of answers) this.answered('GET', a.route, a.code, started);
     // A client that sends faster than it reads its answers is read no further until it catches up.
     if (!flushed && pos === text.length) {
       socket.pause();
@@ -149,38 +184,17 @@ export class MetadataFront {
     return pos;
   }
 
-  /**
-   * answerOf, where a file that cannot be read (a stat or read failing other than ENOENT) leaves
-   * the request to node:http, whose path meets the same error and answers it as before the front.
-   */
-  private answerOrLeave(request: SimpleGet): string | undefined {
+  /** The first answerer's answer; none (node:http's to answer) when one throws. */
+  private answerOrLeave(request: SimpleGet): FrontAnswer | undefined {
     try {
-      return this.answerOf(request);
+      for (const answerer of this.answerers) {
+        const answer = answerer(request);
+        if (answer !== undefined) return answer;
+      }
+      return undefined;
     } catch {
       return undefined;
     }
-  }
-
-  /** The 304 for a request the front answers, or undefined when it is node:http's to answer. */
-  private answerOf(request: SimpleGet): string | undefined {
-    if (!request.target.startsWith('/tuf/')) return undefined;
-    const file = request.target.slice('/tuf/'.length);
-    if (!MUTABLE_FILES.has(file)) return undefined;
-    const entry = this.metadata.current(file);
-    if (entry === undefined || entry === 'unread' || !matches(request.ifNoneMatch, entry.etag))
-      return undefined;
-    return this.headOf(entry) + this.connectionFields();
-  }
-
-  /** The status line and the entry's own fields, as MutableMetadata.serve writes them. */
-  private headOf(entry: Entry): string {
-    let head = this.heads.get(entry);
-    if (head === undefined) {
-      head = 'HTTP/1.1 304 Not Modified\r\n';
-      for (const [name, value] of Object.entries(entry.headers304)) head += `${name}: ${value}\r\n`;
-      this.heads.set(entry, head);
-    }
-    return head;
   }
 
   /** The fields node:http adds to a keep-alive answer: Date (to the second), Connection, Keep-Alive. */

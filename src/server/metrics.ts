@@ -53,6 +53,11 @@ export class ServerMetrics {
     memory: { not_modified: 0, full: 0 },
     database: { not_modified: 0, full: 0 },
   };
+  /** Answers the front gave (answeredOnSocket), by route; plain numbers, read at scrape time. */
+  private readonly frontCounts = new Map<string, number>([
+    ['/tuf/:file', 0],
+    ['/v1/sync', 0],
+  ]);
   private readonly publishes: Counter<'result'>;
   private readonly registrations: Counter;
   private readonly stateMessages: Counter<'path'>;
@@ -72,6 +77,17 @@ export class ServerMetrics {
         this.inc({ result: 'full', path: 'database' }, syncCounts.database.full);
         // A new policy from the shared-policy cache (issue 16): the fast path answers it too.
         this.inc({ result: 'full', path: 'memory' }, syncCounts.memory.full);
+      },
+    });
+    const frontCounts = this.frontCounts;
+    new Counter({
+      name: 'upcat_front_answers_total',
+      help: 'Requests answered on the connection before node:http parsed them (server.metadataFront), by route template',
+      labelNames: ['route'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [route, n] of frontCounts) this.inc({ route }, n);
       },
     });
     this.publishes = new Counter({
@@ -134,9 +150,13 @@ export class ServerMetrics {
    */
   answeredEarly(route: string, req: IncomingMessage, res: ServerResponse, started: number): void {
     this.observe(req.method ?? 'GET', route, res.statusCode, started);
-    // The sync fast path answers 304s, and new policies from the shared-policy cache.
-    if (route === '/v1/sync' && res.statusCode === 304) this.syncCounts.memory.not_modified++;
-    if (route === '/v1/sync' && res.statusCode === 200) this.syncCounts.memory.full++;
+    this.countEarly(route, res.statusCode);
+  }
+
+  /** The sync fast path answers 304s, and new policies from the shared-policy cache. */
+  private countEarly(route: string, code: number): void {
+    if (route === '/v1/sync' && code === 304) this.syncCounts.memory.not_modified++;
+    if (route === '/v1/sync' && code === 200) this.syncCounts.memory.full++;
   }
 
   private gather: (() => Promise<string>) | undefined;
@@ -170,6 +190,8 @@ export class ServerMetrics {
    */
   answeredOnSocket(method: string, route: string, code: number, started: number): void {
     this.observe(method, route, code, started);
+    this.countEarly(route, code);
+    this.frontCounts.set(route, (this.frontCounts.get(route) ?? 0) + 1);
   }
 
   private observe(method: string, route: string, code: number | string, started: number): void {

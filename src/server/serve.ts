@@ -6,6 +6,7 @@ import type { Site } from '../app.js';
 import { loadServerTls } from '../signing/server-tls.js';
 import { createApp } from './app.js';
 import { ServerMetrics } from './metrics.js';
+import { metadataAnswerer } from './metadata-answer.js';
 import { MetadataFront } from './metadata-front.js';
 import { MutableMetadata, withMetadataFastPath } from './mutable-metadata.js';
 import { TufRefresher } from '../signing/tuf-refresh-lease.js';
@@ -14,6 +15,7 @@ import { warmWuspComputers } from '../windows/wusp/index.js';
 import { startRolloutEngine } from '../site/rollouts-engine.js';
 import { agreeSiteKeys } from '../sync/site-keys.js';
 import { mergeExpositions, type WorkerExposition } from './metrics-merge.js';
+import { syncAnswerer } from './sync-answer.js';
 import type { WorkerRole } from './workers.js';
 
 export interface RunningServer {
@@ -93,10 +95,13 @@ export async function startServer(
     (req, res, started) => metrics.answeredEarly('/tuf/:file', req, res, started),
   );
   const server = http.createServer(app);
-  // Up-to-date clients' checks answered before node:http (metadata-front.ts); plain HTTP only.
+  // Up-to-date clients' checks and syncs answered before node:http (metadata-front.ts); plain
+  // HTTP only.
   const front = site.config.server.metadataFront
-    ? new MetadataFront(server, metadata, (method, route, code, started) =>
-        metrics.answeredOnSocket(method, route, code, started),
+    ? new MetadataFront(
+        server,
+        [metadataAnswerer(metadata), syncAnswerer(site.syncFast)],
+        (method, route, code, started) => metrics.answeredOnSocket(method, route, code, started),
       )
     : undefined;
   const stopBackground = async (): Promise<void> => {

@@ -20,6 +20,14 @@ const GROUP_SETS_SLICE = 20_000;
 /** Clients read per query while warming (keyset pages: each is an index range scan). */
 const WARM_CHUNK = 5_000;
 
+/**
+ * A sync answered from memory: 304 (with `X-Upcat-Anchor` when the policy cache gave a fresher
+ * anchor), or 200 with the signed policy's JSON text.
+ */
+export type SyncAnswer = { status: 304; anchor?: string } | { status: 200; body: string };
+
+const NOT_MODIFIED: SyncAnswer = { status: 304 };
+
 /** What the answers from memory need to know about a client; kept small (a million fit). */
 interface Entry {
   /** The stored secret hash as secrets.ts secretDigest gives it (latin1, 32 characters). */
@@ -229,31 +237,69 @@ export class SyncFastPath {
    * is considered.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = req.url;
-    if (req.method !== 'GET' || url === undefined || !isSyncPath(url)) return false;
+    if (req.method !== 'GET') return false;
     const socket = req.socket;
     if (socket instanceof TLSSocket && socket.authorized) return false;
-    if (this.deps.config.site.mode === 'native') return false; // refused by client-auth.ts
+    const hardware = req.headers[HARDWARE_ID_HEADER];
+    const answer = this.answer(
+      req.url,
+      req.headers.authorization,
+      hardware === undefined ? undefined : String(hardware),
+    );
+    if (answer === undefined) return false;
+    if (answer.status === 304) {
+      res.writeHead(
+        304,
+        answer.anchor === undefined
+          ? { 'Cache-Control': 'no-store' }
+          : { 'Cache-Control': 'no-store', 'X-Upcat-Anchor': answer.anchor },
+      );
+      res.end();
+      return true;
+    }
+    // As Express's res.json would send it (etag off, x-powered-by off: app.ts).
+    res.writeHead(200, {
+      'Cache-Control': 'no-store',
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(answer.body),
+    });
+    res.end(answer.body);
+    return true;
+  }
+
+  /**
+   * The answer to `GET <url>` from memory, or undefined when the full path must answer: what
+   * handle() writes, and what the front (server/metadata-front.ts) writes on the connection
+   * itself. `authorization` and `hardwareId` are the fields' values as node:http gives them;
+   * the caller has made sure the request came without a verified client certificate. Answering
+   * records the contact, as the full path would.
+   */
+  answer(
+    url: string | undefined,
+    authorization: string | undefined,
+    hardwareId: string | undefined,
+  ): SyncAnswer | undefined {
+    if (url === undefined || !isSyncPath(url)) return undefined;
+    if (this.deps.config.site.mode === 'native') return undefined; // refused by client-auth.ts
     const state = this.deps.changes.current();
     const sealer = this.deps.sync.sealerIfLoaded();
-    if (state === undefined || sealer === undefined) return false;
-    const secret = bearerOf(req.headers.authorization);
+    if (state === undefined || sealer === undefined) return undefined;
+    const secret = bearerOf(authorization);
     const clientId = secret === undefined ? undefined : clientIdOfSecret(secret);
-    if (secret === undefined || clientId === undefined) return false;
+    if (secret === undefined || clientId === undefined) return undefined;
     const entry = this.entries.get(clientId);
-    if (entry?.counter !== state.clientsCounter) return false;
-    if (!digestsEqual(secretDigest(secret), entry.secretHash)) return false;
+    if (entry?.counter !== state.clientsCounter) return undefined;
+    if (!digestsEqual(secretDigest(secret), entry.secretHash)) return undefined;
     // Other hardware than the record's: the database path flags the suspected clone.
-    const hardware = req.headers[HARDWARE_ID_HEADER];
-    if (hardware !== undefined && hardwareIdHash(String(hardware)) !== entry.hardwareHash)
-      return false;
+    if (hardwareId !== undefined && hardwareIdHash(hardwareId) !== entry.hardwareHash)
+      return undefined;
     const { catalogVersion } = state;
     const text = anchorOf(url);
     const digest = text === undefined ? undefined : anchorDigest(text);
     const now = Date.now();
     if (digest !== undefined && this.stillCurrent(entry, digest, sealer, catalogVersion, now)) {
-      this.answerNotModified(clientId, entry, res, now);
-      return true;
+      this.answerNotModified(clientId, entry, now);
+      return NOT_MODIFIED;
     }
     const anchor = sealer.open(text, clientId, now);
     if (
@@ -262,34 +308,22 @@ export class SyncFastPath {
       SyncService.anchorIsCurrent(anchor, catalogVersion, entry.policyEpoch)
     ) {
       entry.anchor = { digest, sealer, catalogVersion, issued: anchor.issued };
-      this.answerNotModified(clientId, entry, res, now);
-      return true;
+      this.answerNotModified(clientId, entry, now);
+      return NOT_MODIFIED;
     }
     const policy = !entry.receives
       ? NO_POLICY
       : entry.groupIds === undefined
         ? undefined
         : this.deps.sync.policies.held(catalogVersion, entry.groupIds);
-    if (policy === undefined) return false;
+    if (policy === undefined) return undefined;
     const subject = { clientId, policyEpoch: entry.policyEpoch, status: entry.status };
     const result = this.deps.sync.answerNow(subject, anchor, policy, catalogVersion);
-    if (result === undefined) return false;
+    if (result === undefined) return undefined;
     this.touch(clientId, entry, now);
     this.policyHits++;
-    if (result.status === 304) {
-      res.writeHead(304, { 'Cache-Control': 'no-store', 'X-Upcat-Anchor': result.anchor ?? '' });
-      res.end();
-      return true;
-    }
-    // As Express's res.json would send it (etag off, x-powered-by off: app.ts).
-    const body = JSON.stringify(result.body);
-    res.writeHead(200, {
-      'Cache-Control': 'no-store',
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-    });
-    res.end(body);
-    return true;
+    if (result.status === 304) return { status: 304, anchor: result.anchor ?? '' };
+    return { status: 200, body: JSON.stringify(result.body) };
   }
 
   /**
@@ -316,16 +350,9 @@ export class SyncFastPath {
     );
   }
 
-  private answerNotModified(
-    clientId: string,
-    entry: Entry,
-    res: ServerResponse,
-    now: number,
-  ): void {
+  private answerNotModified(clientId: string, entry: Entry, now: number): void {
     this.touch(clientId, entry, now);
     this.hits++;
-    res.writeHead(304, { 'Cache-Control': 'no-store' });
-    res.end();
   }
 
   private touch(clientId: string, entry: Entry, now: number): void {

@@ -7,10 +7,12 @@ import path from 'node:path';
 import { Duplex } from 'node:stream';
 import test from 'ava';
 import fc from 'fast-check';
+import { metadataAnswerer } from '../../src/server/metadata-answer.js';
 import { MetadataFront } from '../../src/server/metadata-front.js';
 import { MutableMetadata, withMetadataFastPath } from '../../src/server/mutable-metadata.js';
 import { startServer } from '../../src/server/serve.js';
 import { DatabaseMetadataStore } from '../../src/signing/tuf-store-db.js';
+import { answersOf, exchange } from '../helpers/raw-http.js';
 import { dbTest } from '../helpers/site.js';
 
 /**
@@ -64,7 +66,11 @@ async function pair(): Promise<Pair & { ports: [number, number] }> {
   const a = new MutableMetadata(dir);
   const withFront = http.createServer(withMetadataFastPath(a, echo));
   const p: Partial<Pair> = { answered: 0, dir };
-  const front = new MetadataFront(withFront, a, () => (p.answered = (p.answered ?? 0) + 1));
+  const front = new MetadataFront(
+    withFront,
+    [metadataAnswerer(a)],
+    () => (p.answered = (p.answered ?? 0) + 1),
+  );
   const without = http.createServer(withMetadataFastPath(new MutableMetadata(dir), echo));
   const ports: [number, number] = [await listen(withFront), await listen(without)];
   const etagOf = async (file: string): Promise<string> => {
@@ -92,33 +98,6 @@ async function stop(p: Pair): Promise<void> {
     new Promise((r) => p.without.close(r)),
   ]);
   await rm(p.dir, { recursive: true, force: true });
-}
-
-/**
- * Sends each chunk (40 ms apart, so that each is its own read), then closes the sending side, and
- * reads until the server closes (or 3 s pass). Dates are blanked: they are the only field that
- * may differ between two answers.
- */
-function exchange(port: number, chunks: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const socket = net.connect(port, '127.0.0.1');
-    const timer = setTimeout(() => socket.destroy(), 3000);
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => (got += d));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(got.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n'));
-    });
-    socket.on('connect', async () => {
-      for (const [i, chunk] of chunks.entries()) {
-        if (i > 0) await new Promise((r) => setTimeout(r, 40));
-        socket.write(chunk, 'latin1');
-      }
-      socket.end();
-    });
-  });
 }
 
 const check = (etag: string, file = 'timestamp.json', extra = ''): string =>
@@ -293,7 +272,7 @@ test('a client that does not read its answers is not read further until it does'
     const metadata = new MutableMetadata(dir);
     const server = http.createServer();
     let answered = 0;
-    const front = new MetadataFront(server, metadata, () => answered++);
+    const front = new MetadataFront(server, [metadataAnswerer(metadata)], () => answered++);
     const etag = `"${createHash('sha256').update('{"signed":{"version":1}}').digest('hex').slice(0, 32)}"`;
     // A connection whose sent bytes stay unacknowledged until `flush` is called.
     const waiting: (() => void)[] = [];
@@ -367,7 +346,7 @@ test('a held connection is closed after keepAliveTimeout idle, and by close()', 
 test('the front needs a bare node:http server: a second connection listener is refused', (t) => {
   const server = http.createServer();
   server.on('connection', () => undefined);
-  t.throws(() => new MetadataFront(server, new MutableMetadata(os.tmpdir())), {
+  t.throws(() => new MetadataFront(server, [metadataAnswerer(new MutableMetadata(os.tmpdir()))]), {
     message: /bare node:http server/,
   });
 });
@@ -461,7 +440,7 @@ dbTest(
     const metadata = new MutableMetadata(store);
     const server = http.createServer(withMetadataFastPath(metadata, echo));
     let answered = 0;
-    const front = new MetadataFront(server, metadata, () => answered++);
+    const front = new MetadataFront(server, [metadataAnswerer(metadata)], () => answered++);
     const port = await listen(server);
     try {
       await store.write('timestamp.json', Buffer.from('{"signed":{"version":1}}'));
@@ -495,7 +474,11 @@ test('a file the front cannot read leaves the request to node:http, after the an
   }
   const server = http.createServer(echo);
   let answered = 0;
-  const front = new MetadataFront(server, new FailingSecond(dir), () => answered++);
+  const front = new MetadataFront(
+    server,
+    [metadataAnswerer(new FailingSecond(dir))],
+    () => answered++,
+  );
   const port = await listen(server);
   try {
     const got = await exchange(port, [check(etag) + check(etag)]);
@@ -525,9 +508,6 @@ test('a file the front cannot read leaves the request to node:http, after the an
  * before closing depends on whether it has written on the connection before. So the answers
  * after the hand-over are compared exactly only in the fixed cases above.)
  */
-function answersOf(text: string): string[] {
-  return text.split(/(?=HTTP\/1\.1 \d{3} )/).filter((a) => a !== '');
-}
 
 test('fuzz: near-check requests get the same answers with the front as without it', async (t) => {
   const p = await pair();
@@ -615,5 +595,34 @@ test('fuzz: near-check requests get the same answers with the front as without i
     t.true(answeredByFront > 0);
   } finally {
     await stop(p);
+  }
+});
+
+test('an answer with a body that is not ASCII is written as UTF-8, between ASCII answers', async (t) => {
+  const body = '{"title":"café ✓"}';
+  const server = http.createServer(echo);
+  const front = new MetadataFront(server, [
+    (request) => {
+      if (request.target !== '/x') return undefined;
+      const text = request.ifNoneMatch === undefined ? body : '{}';
+      const head = `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`;
+      return { route: '/x', code: 200, head, body: text };
+    },
+  ]);
+  const port = await listen(server);
+  try {
+    const plain = 'GET /x HTTP/1.1\r\nHost: s\r\nIf-None-Match: 1\r\n\r\n';
+    const got = Buffer.from(
+      await exchange(port, [plain + 'GET /x HTTP/1.1\r\nHost: s\r\n\r\n' + plain]),
+      'latin1',
+    );
+    const text = got.toString('utf8');
+    t.is(text.split('HTTP/1.1 200 OK').length, 4);
+    t.true(text.includes(`\r\n\r\n${body}HTTP/1.1 200 OK`), 'the UTF-8 body, then the next answer');
+    t.true(text.endsWith('\r\n\r\n{}'));
+  } finally {
+    front.destroyAll();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   }
 });

@@ -13,6 +13,8 @@ test('a conditional GET is read whole: target, If-None-Match, and where the next
   t.deepEqual(readSimpleGet(CHECK, 0), {
     target: '/tuf/timestamp.json',
     ifNoneMatch: '"abc"',
+    authorization: undefined,
+    hardwareId: undefined,
     end: CHECK.length,
   });
   // Pipelined: the second starts where the first ended.
@@ -20,6 +22,8 @@ test('a conditional GET is read whole: target, If-None-Match, and where the next
   t.deepEqual(readSimpleGet(two, CHECK.length), {
     target: '/tuf/root.json',
     ifNoneMatch: undefined,
+    authorization: undefined,
+    hardwareId: undefined,
     end: two.length,
   });
 });
@@ -31,6 +35,8 @@ test('field names are case-insensitive, whitespace around a value is not part of
   t.deepEqual(readSimpleGet(text, 0), {
     target: '/tuf/timestamp.json',
     ifNoneMatch: 'W/"abc", "def"',
+    authorization: undefined,
+    hardwareId: undefined,
     end: text.length,
   });
   // An empty value is a value.
@@ -38,6 +44,19 @@ test('field names are case-insensitive, whitespace around a value is not part of
   t.like(readSimpleGet(empty, 0), { target: '/a?b=c', ifNoneMatch: '' });
   // obs-text (bytes 0x80-0xff, here as latin1) is allowed in a value.
   t.truthy(readSimpleGet('GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9\r\n\r\n', 0));
+});
+
+test('a sync is read with its Authorization and Upcat-Hardware-Id, whatever their case', (t) => {
+  const text =
+    'GET /v1/sync?anchor=u1.abc-_ HTTP/1.1\r\nHost: site\r\nauthorization:  Bearer id.secret \r\n' +
+    'UPCAT-HARDWARE-ID: hw 1\r\n\r\n';
+  t.deepEqual(readSimpleGet(text, 0), {
+    target: '/v1/sync?anchor=u1.abc-_',
+    ifNoneMatch: undefined,
+    authorization: 'Bearer id.secret',
+    hardwareId: 'hw 1',
+    end: text.length,
+  });
 });
 
 /** Requests left to node:http, each with why. */
@@ -56,6 +75,14 @@ const LEFT: [string, string][] = [
   ['two spaces', 'GET  /tuf/timestamp.json HTTP/1.1\r\nHost: x\r\n\r\n'],
   ['no Host', 'GET /tuf/timestamp.json HTTP/1.1\r\nAccept: */*\r\n\r\n'],
   ['two Hosts', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
+  [
+    'two Authorization lines (node:http keeps the first)',
+    'GET /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n',
+  ],
+  [
+    'two Upcat-Hardware-Id lines (node:http joins them)',
+    'GET /v1/sync HTTP/1.1\r\nHost: x\r\nUpcat-Hardware-Id: a\r\nupcat-hardware-id: b\r\n\r\n',
+  ],
   [
     'two If-None-Match lines',
     'GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: "a"\r\nIf-None-Match: "b"\r\n\r\n',
@@ -110,6 +137,8 @@ test('reading starts at the offset given and ignores what comes before', (t) => 
   t.deepEqual(readSimpleGet(junk + CHECK, junk.length), {
     target: '/tuf/timestamp.json',
     ifNoneMatch: '"abc"',
+    authorization: undefined,
+    hardwareId: undefined,
     end: junk.length + CHECK.length,
   });
 });
