@@ -75,9 +75,10 @@ export const configSchema = z
          */
         workers: z.number().int().min(1).max(64).default(1),
         /**
-         * Answer up-to-date clients' checks of timestamp.json and root.json (304) on the
-         * connection, before node:http parses them (server/metadata-front.ts); plain HTTP only.
-         * Off, node:http answers them as every other request.
+         * Answer up-to-date clients' checks of timestamp.json and root.json (304), and the syncs
+         * the fast path answers from memory, on the connection, before node:http parses them
+         * (server/metadata-front.ts); plain HTTP only. Off, node:http answers them as every other
+         * request.
          */
         metadataFront: z.boolean().default(true),
         /** Clients whose nothing-new sync is answered from memory (about 150 bytes each); 0 turns it off. */
