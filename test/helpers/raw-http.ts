@@ -3,18 +3,30 @@ import net from 'node:net';
 /**
  * Sends each chunk (40 ms apart, so that each is its own read), then closes the sending side, and
  * reads until the server closes (or 3 s pass). Dates are blanked: they are the only field that
- * may differ between two answers.
+ * may differ between two answers. With `quietMs`, the sending side is closed only once the
+ * server has sent nothing for that long after the last chunk: node:http drops the answers it has
+ * queued behind another when the client's end arrives first (socketOnEnd), which would make the
+ * answers depend on timing rather than on the bytes.
  */
-export function exchange(port: number, chunks: string[]): Promise<string> {
+export function exchange(port: number, chunks: string[], quietMs = 0): Promise<string> {
   return new Promise((resolve, reject) => {
     let got = '';
     const socket = net.connect(port, '127.0.0.1');
     const timer = setTimeout(() => socket.destroy(), 3000);
+    let quiet: NodeJS.Timeout | undefined;
+    const endWhenQuiet = (): void => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => socket.end(), quietMs);
+    };
     socket.setEncoding('latin1');
-    socket.on('data', (d: string) => (got += d));
+    socket.on('data', (d: string) => {
+      got += d;
+      if (quiet !== undefined) endWhenQuiet();
+    });
     socket.on('error', reject);
     socket.on('close', () => {
       clearTimeout(timer);
+      clearTimeout(quiet);
       resolve(got.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n'));
     });
     socket.on('connect', async () => {
@@ -22,7 +34,8 @@ export function exchange(port: number, chunks: string[]): Promise<string> {
         if (i > 0) await new Promise((r) => setTimeout(r, 40));
         socket.write(chunk, 'latin1');
       }
-      socket.end();
+      if (quietMs > 0) endWhenQuiet();
+      else socket.end();
     });
   });
 }
