@@ -1,8 +1,6 @@
 import type http from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Duplex } from 'node:stream';
-import { ForwardedConnection } from './front-forward.js';
 import { readSimpleGet, type SimpleGet } from './http1-simple-get.js';
 
 /** Told of each request answered here: what `ServerMetrics.answeredOnSocket` takes. */
@@ -39,47 +37,29 @@ export type FrontAnswerer = (request: SimpleGet) => FrontAnswer | undefined;
  *
  * The front takes each new connection of one node:http server in place of node:http's own
  * connection listener, and reads what the client sends. While every request it reads is a
- * complete simple GET (http1-simple-get.ts), it keeps reading the connection: the requests that
- * one of its answerers answers, it answers, with the same header fields node:http would send;
- * each other one it passes to node:http through a ForwardedConnection (front-forward.ts), a
- * stream node:http reads as the connection, and it reads nothing more until node:http's answer
- * has finished. So answers go out in the order of the requests, and a client that makes another
- * request first (an agent discovers the site, then syncs) still has its sync answered here. At
- * the first request that is not a complete simple GET (a body, a request cut across two reads,
- * HTTP/1.0, `Connection: close`), it hands the connection itself to node:http for good: the
- * bytes from that request on are put back on the socket, untouched, and node:http's connection
- * listener runs as if the connection had just been accepted. So node:http sees exactly what the
- * client sent, from a request boundary, and everything the front does not answer keeps
- * node:http's behaviour, limits and errors.
+ * complete simple GET (http1-simple-get.ts) that one of its answerers answers, it writes those
+ * answers, with the same header fields node:http would send. At the first request that is
+ * anything else (another path, a body, a request cut across two reads, a stale ETag to be
+ * answered 200, a sync the fast path leaves to the database), it hands the connection to
+ * node:http for good: the bytes from that
+ * request on are put back on the socket, untouched, and node:http's connection listener runs as
+ * if the connection had just been accepted. So node:http sees exactly what the client sent, from
+ * a request boundary, and everything but the 304 keeps node:http's behaviour, limits and errors.
  *
- * Held connections (those still with the front) are idle between requests (each answer is
- * written before the next read, and a request passed on is read by node:http while the front
- * waits); they are closed after `server.headersTimeout` when no request comes first, after
- * `server.keepAliveTimeout` between requests, as node:http would, and by close().
+ * Held connections (those still with the front) are idle between requests by construction (each
+ * answer is written before the next read); they are closed after `server.headersTimeout` when no
+ * request comes first, after `server.keepAliveTimeout` between requests, as node:http would,
+ * and by close().
  */
-/** A connection the front reads. */
-interface Held {
-  /** When it is closed if no request comes (Infinity while node:http answers one passed on). */
-  closesAt: number;
-  /** The stream node:http reads the requests passed on from, once there has been one. */
-  forwarded: ForwardedConnection | undefined;
-  /** node:http is answering a request passed on; the front reads nothing until it is done. */
-  inFlight: boolean;
-  /** What was read after that request, read once it is done. */
-  pending: Buffer | undefined;
-  /** Takes the front's listeners off the socket: node:http reads it from now on. */
-  release: () => void;
-}
-
 export class MetadataFront {
-  /** Connections still read by the front. */
-  private readonly held = new Map<Socket, Held>();
+  /** Connections still read by the front, with when each is closed if no request comes. */
+  private readonly held = new Map<Socket, number>();
   private readonly sweep: NodeJS.Timeout;
   private closing = false;
   private date = '';
   private dateExpires = 0;
   /** node:http's connection listener, which the front calls for connections it hands over. */
-  private readonly parse: (connection: Duplex) => void;
+  private readonly parse: (socket: Socket) => void;
 
   constructor(
     private readonly server: http.Server,
@@ -89,22 +69,9 @@ export class MetadataFront {
     const listeners = server.listeners('connection');
     // A node:http server has exactly one, its own (node:_http_server's connectionListener).
     if (listeners.length !== 1) throw new Error('the metadata front needs a bare node:http server');
-    this.parse = listeners[0] as (connection: Duplex) => void;
+    this.parse = listeners[0] as (socket: Socket) => void;
     server.removeListener('connection', this.parse);
     server.on('connection', (socket: Socket) => this.adopt(socket));
-    // node:http's answer to a request the front passed on: the front reads on once it is done.
-    server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const connection = req.socket;
-      if (!(connection instanceof ForwardedConnection)) return;
-      let done = false;
-      const onDone = (): void => {
-        if (done) return;
-        done = true;
-        this.forwardedDone(connection.real);
-      };
-      res.once('finish', onDone);
-      res.once('close', onDone);
-    });
     this.sweep = setInterval(() => this.closeIdle(), 1000);
     this.sweep.unref();
   }
@@ -116,13 +83,11 @@ export class MetadataFront {
 
   /**
    * Stops taking connections: new ones go to node:http, held ones are closed (ended after what
-   * was written to them is sent, if the client has not read it all yet; after node:http's answer,
-   * for one waiting on it).
+   * was written to them is sent, if the client has not read it all yet).
    */
   close(): void {
     this.closing = true;
-    for (const [socket, conn] of this.held) {
-      if (conn.inFlight) continue; // closed when node:http's answer is done (forwardedDone)
+    for (const socket of this.held.keys()) {
       if (socket.writableLength === 0) this.drop(socket);
       else socket.end();
     }
@@ -139,130 +104,43 @@ export class MetadataFront {
       this.parse.call(this.server, socket);
       return;
     }
-    const conn: Held = {
-      closesAt: Date.now() + (this.server.headersTimeout || 60_000),
-      forwarded: undefined,
-      inFlight: false,
-      pending: undefined,
-      release: () => {
-        this.held.delete(socket);
-        socket.removeListener('data', onData);
-        socket.removeListener('end', onEnd);
-        socket.removeListener('error', onError);
-        socket.removeListener('close', onClose);
-      },
+    const release = (): void => {
+      this.held.delete(socket);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
     };
     const onData = (chunk: Buffer): void => {
-      // Read while node:http answers a request passed on (a read already under way when the
-      // socket was paused): kept, read once that answer is done.
-      if (conn.inFlight) {
-        conn.pending = conn.pending === undefined ? chunk : Buffer.concat([conn.pending, chunk]);
-        return;
-      }
-      this.take(socket, conn, chunk);
+      // Once closing, node:http answers, and closes the connection after its answer.
+      const answered = this.closing ? 0 : this.answerAll(socket, chunk);
+      if (answered === chunk.length) return;
+      // From the first request not answered here on, node:http reads the connection. The bytes
+      // go back to the front of the socket's buffer, and node:http's listener starts to read
+      // (adding its 'data' listener resumes the stream on the next tick, before any new read).
+      release();
+      socket.unshift(chunk.subarray(answered));
+      this.parse.call(this.server, socket);
     };
+    // The client closed its side with nothing pending (every answer is written at once): close ours.
     const onEnd = (): void => {
-      // The client closed its side. Waiting on node:http: it is told, and does what it does with a
-      // client's end on its own connections. Otherwise every answer is written: close ours.
-      if (conn.inFlight && conn.forwarded !== undefined) conn.forwarded.pass(null);
-      else socket.end();
+      socket.end();
     };
     const onError = (): void => {
       socket.destroy();
     };
     const onClose = (): void => {
       this.held.delete(socket);
-      // node:http forgets a request it was answering here, as for any connection that closes.
-      conn.forwarded?.destroy();
     };
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
-    this.held.set(socket, conn);
+    this.held.set(socket, Date.now() + (this.server.headersTimeout || 60_000));
   }
 
-  /** What the connection sent, from a request boundary: answered, passed on, or handed over. */
-  private take(socket: Socket, conn: Held, chunk: Buffer): void {
-    // Once closing, node:http answers, and closes the connection after its answer.
-    const { pos, unanswered } = this.closing
-      ? { pos: 0, unanswered: undefined }
-      : this.answerAll(socket, conn, chunk);
-    if (pos === chunk.length) return;
-    if (unanswered !== undefined) {
-      this.forward(
-        socket,
-        conn,
-        chunk.subarray(pos, unanswered.end),
-        chunk.subarray(unanswered.end),
-      );
-      return;
-    }
-    // From the first request not read here on, node:http reads the connection. The bytes go back
-    // to the front of the socket's buffer, and node:http's listener starts to read (adding its
-    // 'data' listener resumes the stream on the next tick, before any new read).
-    conn.release();
-    conn.forwarded?.detach();
-    socket.unshift(chunk.subarray(pos));
-    this.parse.call(this.server, socket);
-    // Paused while node:http answered a request passed on: a paused socket stays paused when a
-    // reader is added, so node:http's reading is started here.
-    if (socket.isPaused()) socket.resume();
-  }
-
-  /**
-   * Passes one request the front read but does not answer to node:http, and reads nothing more
-   * of the connection until node:http's answer is done (forwardedDone).
-   */
-  private forward(socket: Socket, conn: Held, request: Buffer, rest: Buffer): void {
-    if (conn.forwarded === undefined) {
-      conn.forwarded = new ForwardedConnection(socket);
-      this.parse.call(this.server, conn.forwarded);
-    }
-    conn.inFlight = true;
-    conn.pending = rest.length > 0 ? rest : undefined;
-    // Not idle: node:http is answering (its own timeouts apply to the forwarded connection).
-    conn.closesAt = Infinity;
-    socket.pause();
-    conn.forwarded.pass(request);
-  }
-
-  /** node:http has answered (or abandoned) the request passed on: read what came next. */
-  private forwardedDone(socket: Socket): void {
-    const conn = this.held.get(socket);
-    if (conn?.inFlight !== true) return;
-    conn.inFlight = false;
-    if (socket.destroyed) return;
-    if (this.closing) {
-      conn.release();
-      conn.forwarded?.detach();
-      socket.end();
-      return;
-    }
-    conn.closesAt = Date.now() + this.idleMs();
-    const pending = conn.pending;
-    conn.pending = undefined;
-    if (pending !== undefined) this.take(socket, conn, pending);
-    if (!conn.inFlight && this.held.has(socket) && socket.writableLength === 0) socket.resume();
-    else if (!conn.inFlight && this.held.has(socket))
-      socket.once('drain', () => {
-        if (this.held.get(socket)?.inFlight === false) socket.resume();
-      });
-  }
-
-  private idleMs(): number {
-    return this.server.keepAliveTimeout || this.server.timeout || 60_000;
-  }
-
-  /**
-   * Answers the requests at the start of `chunk` that it can. Returns how many bytes they took,
-   * and the complete simple GET after them that no answerer answered, if that is what stopped it.
-   */
-  private answerAll(
-    socket: Socket,
-    conn: Held,
-    chunk: Buffer,
-  ): { pos: number; unanswered: SimpleGet | undefined } {
+  /** Answers the requests at the start of `chunk` that it can; returns how many bytes they took. */
+  private answerAll(socket: Socket, chunk: Buffer): number {
     const started = performance.now();
     const text = chunk.toString('latin1'); // one character a byte: offsets are byte offsets
     let pos = 0;
@@ -270,15 +148,10 @@ export class MetadataFront {
     /** Set once a body is not ASCII: what was written so far, as bytes. */
     let parts: Buffer[] | undefined;
     const answers: FrontAnswer[] = [];
-    let unanswered: SimpleGet | undefined;
     while (pos < text.length) {
       const request = readSimpleGet(text, pos);
-      if (request === undefined) break;
-      const answer = this.answerOrLeave(request);
-      if (answer === undefined) {
-        unanswered = request;
-        break;
-      }
+      const answer = request === undefined ? undefined : this.answerOrLeave(request);
+      if (request === undefined || answer === undefined) break;
       out += answer.head + this.connectionFields();
       const body = answer.body;
       if (body !== undefined) {
@@ -292,22 +165,23 @@ export class MetadataFront {
       pos = request.end;
       answers.push(answer);
     }
-    if (answers.length === 0) return { pos: 0, unanswered };
+    if (answers.length === 0) return 0;
     const flushed =
       parts === undefined
         ? socket.write(out, 'latin1')
         : socket.write(Buffer.concat([...parts, Buffer.from(out, 'latin1')]));
-    conn.closesAt = Date.now() + this.idleMs();
+    const idleMs = this.server.keepAliveTimeout || this.server.timeout || 60_000;
+    this.held.set(socket, Date.now() + idleMs);
     if (this.answered !== undefined)
       for (const a of answers) this.answered('GET', a.route, a.code, started);
     // A client that sends faster than it reads its answers is read no further until it catches up.
     if (!flushed && pos === text.length) {
       socket.pause();
       socket.once('drain', () => {
-        if (this.held.get(socket)?.inFlight === false) socket.resume();
+        if (this.held.has(socket)) socket.resume();
       });
     }
-    return { pos, unanswered };
+    return pos;
   }
 
   /** The first answerer's answer; none (node:http's to answer) when one throws. */
@@ -338,7 +212,7 @@ export class MetadataFront {
 
   private closeIdle(): void {
     const now = Date.now();
-    for (const [socket, conn] of this.held) if (conn.closesAt <= now) this.drop(socket);
+    for (const [socket, closesAt] of this.held) if (closesAt <= now) this.drop(socket);
   }
 
   /** Closes a held connection; it is no longer counted from now (its 'close' comes later). */
