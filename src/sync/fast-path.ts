@@ -237,12 +237,14 @@ export class SyncFastPath {
    * is considered.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.method !== 'GET') return false;
+    // Every request passes here: anything but a sync is let go before its headers are read.
+    const url = req.url;
+    if (req.method !== 'GET' || url === undefined || !isSyncPath(url)) return false;
     const socket = req.socket;
     if (socket instanceof TLSSocket && socket.authorized) return false;
     const hardware = req.headers[HARDWARE_ID_HEADER];
     const answer = this.answer(
-      req.url,
+      url,
       req.headers.authorization,
       hardware === undefined ? undefined : String(hardware),
     );
