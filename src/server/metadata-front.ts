@@ -20,9 +20,9 @@ export interface FrontAnswer {
 }
 
 /**
- * One kind of request the front may answer (metadata-answer.ts, sync-answer.ts): the answer node:http's
- * own path would give, or undefined to leave the request, and the connection, to node:http. It
- * may throw: the request is then node:http's, whose path meets the same error.
+ * One kind of request the front may answer (metadata-answer.ts, sync-answer.ts): the answer
+ * node:http's own path would give, or undefined to leave the request, and the connection, to
+ * node:http. It may throw: the request is then node:http's, whose path meets the same error.
  */
 export type FrontAnswerer = (request: SimpleGet) => FrontAnswer | undefined;
 
@@ -41,10 +41,10 @@ export type FrontAnswerer = (request: SimpleGet) => FrontAnswer | undefined;
  * answers, with the same header fields node:http would send. At the first request that is
  * anything else (another path, a body, a request cut across two reads, a stale ETag to be
  * answered 200, a sync the fast path leaves to the database), it hands the connection to
- * node:http for good: the bytes from that
- * request on are put back on the socket, untouched, and node:http's connection listener runs as
- * if the connection had just been accepted. So node:http sees exactly what the client sent, from
- * a request boundary, and everything but the 304 keeps node:http's behaviour, limits and errors.
+ * node:http for good: the bytes from that request on are put back on the socket, untouched, and
+ * node:http's connection listener runs as if the connection had just been accepted. So node:http
+ * sees exactly what the client sent, from a request boundary, and everything the front does not
+ * answer keeps node:http's behaviour, limits and errors.
  *
  * Held connections (those still with the front) are idle between requests by construction (each
  * answer is written before the next read); they are closed after `server.headersTimeout` when no
